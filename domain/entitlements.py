@@ -1,0 +1,358 @@
+"""Entitlements: subscription years, allowances, the ledger, optimisation requests and model caps.
+
+Pure rules only. The numbers come from tier policy rows (seeded from `domain.tiers`); this module
+never repeats them.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from enum import IntEnum, StrEnum
+from typing import Any
+
+TARGET_LEAD_TIME = timedelta(weeks=4)
+
+
+class EntitlementExceeded(Exception):
+    """Raised when a debit would take an entitlement past its allowance."""
+
+
+class CapExceeded(EntitlementExceeded):
+    """Raised when enrolling one more model would go past the tier's model cap."""
+
+
+class IllegalTransition(ValueError):
+    """Raised when an optimisation request is moved along a path the life cycle does not allow."""
+
+
+# --- Subscription year ---
+
+
+def _anniversary(start: date, year: int) -> date:
+    """The start's anniversary in `year`; a 29 February start is 28 February in common years."""
+    if (start.month, start.day) == (2, 29) and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return start.replace(year=year)
+
+
+def subscription_year(start: date, on: date) -> tuple[date, date]:
+    """The subscription year containing `on`, as [first day, first day of the next year).
+
+    A year runs from one anniversary of the HyperCare start to the next, so on the renewal day
+    itself the new year has already begun. Tricky edge: a 29 February start renews on 28 February in
+    common years and on 29 February in leap years, so years are 365 or 366 days long.
+    """
+    if on < start:
+        raise ValueError(
+            f"{on.isoformat()} is before the HyperCare start on {start.isoformat()}, "
+            "so it falls in no subscription year."
+        )
+    first_day = _anniversary(start, on.year)
+    if first_day > on:
+        first_day = _anniversary(start, on.year - 1)
+    return first_day, _anniversary(start, first_day.year + 1)
+
+
+# --- Entitlement kinds and allowances ---
+
+
+class Entitlement(StrEnum):
+    MODEL_OPTIMISATION = "model_optimisation"
+    MONITORED_MODELS = "monitored_models"
+    WEEKLY_REPORT_MODELS = "weekly_report_models"
+    QBR_INPUT = "qbr_input"
+    ADOPTION_SURVEY = "adoption_survey"
+    COE_BENCHMARK = "coe_benchmark"
+    VIP_EVENTS = "vip_events"
+    PRODUCT_PROGRAMMES = "product_programmes"
+
+
+ENTITLEMENT_LABELS: dict[str, str] = {
+    Entitlement.MODEL_OPTIMISATION: "model optimisations",
+    Entitlement.MONITORED_MODELS: "models in daily monitoring",
+    Entitlement.WEEKLY_REPORT_MODELS: "models in the weekly report",
+    Entitlement.QBR_INPUT: "QBR inputs",
+    Entitlement.ADOPTION_SURVEY: "adoption surveys with end-user interview",
+    Entitlement.COE_BENCHMARK: "CoE benchmarks",
+    Entitlement.VIP_EVENTS: "VIP event offers",
+    Entitlement.PRODUCT_PROGRAMMES: "preferred product-programme eligibility",
+}
+
+_POLICY_FIELDS: dict[Entitlement, str] = {
+    Entitlement.MODEL_OPTIMISATION: "model_optimisations_per_year",
+    Entitlement.MONITORED_MODELS: "monitored_models_cap",
+    Entitlement.WEEKLY_REPORT_MODELS: "weekly_report_models_cap",
+    Entitlement.QBR_INPUT: "qbr_inputs_per_year",
+    Entitlement.ADOPTION_SURVEY: "adoption_surveys_per_year",
+    Entitlement.COE_BENCHMARK: "coe_benchmarks_per_year",
+    Entitlement.VIP_EVENTS: "vip_events",
+    Entitlement.PRODUCT_PROGRAMMES: "product_programmes",
+}
+
+
+def _entitlement(kind: str) -> Entitlement:
+    try:
+        return Entitlement(kind)
+    except ValueError:
+        raise ValueError(f"'{kind}' is not an entitlement kind.") from None
+
+
+def allowance(policy: Any, kind: str) -> int:
+    """How many of `kind` the policy grants: a count per year, a cap at a time, or 1/0 if eligible.
+
+    Tricky edge: VIP events and product programmes are yes/no in the policy; they map to 1 or 0 so
+    every kind answers with a number.
+    """
+    return int(getattr(policy, _POLICY_FIELDS[_entitlement(kind)]))
+
+
+def allowance_on(
+    policies_by_tier: Mapping[str, Any],
+    tier_history: Sequence[tuple[date, str]],
+    kind: str,
+    on: date,
+    start: date,
+) -> int:
+    """The allowance of `kind` on `on`: the allowance of the tier in force that day.
+
+    From the day of a tier change the new tier's full allowance applies to the rest of that
+    subscription year (no pro rata), and what was already used that year still counts against it, so
+    a downgrade can leave nothing available; the ledger is never rewritten to take back what was
+    delivered. Tricky edge: several changes on one day; the last one listed wins.
+    """
+    subscription_year(start, on)  # rejects a day before the HyperCare start
+    in_force = [
+        tier for changed_on, tier in sorted(tier_history, key=lambda c: c[0]) if changed_on <= on
+    ]
+    if not in_force:
+        raise ValueError(f"No tier is recorded on or before {on.isoformat()}.")
+    tier = in_force[-1]
+    if tier not in policies_by_tier:
+        raise ValueError(f"There is no policy for the tier '{tier}'.")
+    return allowance(policies_by_tier[tier], kind)
+
+
+# --- Ledger and balance ---
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One append-only ledger line: -1 debits an entitlement, +1 credits it back."""
+
+    at: datetime
+    kind: str
+    delta: int
+    reason: str
+    actor: str
+
+    def __post_init__(self) -> None:
+        if self.delta not in (-1, 1):
+            raise ValueError(f"A ledger entry moves the balance by -1 or +1, not {self.delta}.")
+        if self.at.tzinfo is None or self.at.utcoffset() is None:
+            raise ValueError("A ledger entry needs a time-zone-aware timestamp.")
+
+
+@dataclass(frozen=True)
+class Balance:
+    """An allowance against the ledger for one subscription year [year_start, renews_on)."""
+
+    allowance: int
+    used: int
+    credited: int
+    remaining: int
+    year_start: date
+    renews_on: date
+
+
+def balance(
+    *,
+    allowance: int,
+    entries: Iterable[LedgerEntry],
+    year: tuple[date, date],
+    tz: tzinfo = UTC,
+    kind: str | None = None,
+) -> Balance:
+    """Allowance minus debits plus credits, counting only entries inside the subscription year.
+
+    An entry belongs to the year when its timestamp, read as a calendar date in `tz` (UTC unless
+    given), lies in [year_start, renews_on); pass `kind` to ignore entries of other kinds.
+    Tricky edges: after a downgrade `used` can exceed the allowance, which leaves 0 remaining (never
+    negative, nothing is taken back); a credit for a request debited in an earlier year cannot lift
+    remaining above the allowance.
+    """
+    year_start, renews_on = year
+    if renews_on <= year_start:
+        raise ValueError("A subscription year must end after it starts.")
+    used = credited = 0
+    for entry in entries:
+        if kind is not None and entry.kind != kind:
+            continue
+        if not year_start <= entry.at.astimezone(tz).date() < renews_on:
+            continue
+        if entry.delta < 0:
+            used += 1
+        else:
+            credited += 1
+    remaining = min(max(allowance - used + credited, 0), allowance)
+    return Balance(
+        allowance=allowance,
+        used=used,
+        credited=credited,
+        remaining=remaining,
+        year_start=year_start,
+        renews_on=renews_on,
+    )
+
+
+def check_can_debit(balance: Balance, kind_label: str) -> None:
+    """Refuse a debit when nothing is left, saying the balance and when it renews.
+
+    Tricky edge: a tier with no allowance at all (0 of 0) is refused the same way, so the user still
+    learns the renewal date.
+    """
+    if balance.remaining < 1:
+        raise EntitlementExceeded(
+            f"No {kind_label} left: {balance.remaining} of {balance.allowance} remaining this "
+            f"subscription year; it renews on {balance.renews_on.isoformat()}."
+        )
+
+
+def renewal_summary(balance: Balance, today: date, noun: str = "optimisations") -> str:
+    """A one-line summary such as "3 of 4 optimisations unused, renews in 30 days".
+
+    Tricky edge: the renewal day belongs to the next year, so the last day of a year says
+    "renews tomorrow", and a `today` outside the balance's year is refused rather than miscounted.
+    """
+    if not balance.year_start <= today < balance.renews_on:
+        raise ValueError(
+            f"{today.isoformat()} is outside this balance's subscription year "
+            f"({balance.year_start.isoformat()} to {balance.renews_on.isoformat()})."
+        )
+    days = (balance.renews_on - today).days
+    when = "renews tomorrow" if days == 1 else f"renews in {days} days"
+    return f"{balance.remaining} of {balance.allowance} {noun} unused, {when}"
+
+
+# --- Optimisation request life cycle ---
+
+
+class RequestState(StrEnum):
+    REQUESTED = "requested"
+    ACCEPTED = "accepted"
+    IN_PROGRESS = "in_progress"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+class LedgerEffect(IntEnum):
+    """What a request transition does to the ledger: the delta to append, or nothing."""
+
+    DEBIT = -1
+    NONE = 0
+    CREDIT = 1
+
+
+_NEXT_STATES: dict[RequestState, RequestState] = {
+    RequestState.REQUESTED: RequestState.ACCEPTED,
+    RequestState.ACCEPTED: RequestState.IN_PROGRESS,
+    RequestState.IN_PROGRESS: RequestState.DELIVERED,
+}
+_FINAL_STATES = frozenset({RequestState.DELIVERED, RequestState.CANCELLED})
+_DEBITED_STATES = frozenset({RequestState.ACCEPTED, RequestState.IN_PROGRESS})
+
+
+def _state(value: str) -> RequestState:
+    try:
+        return RequestState(value)
+    except ValueError:
+        raise IllegalTransition(f"'{value}' is not a request state.") from None
+
+
+def _label(state: RequestState) -> str:
+    return state.value.replace("_", " ")
+
+
+def _why_illegal(source: RequestState, target: RequestState) -> str:
+    if source == target:
+        return f"The request is already {_label(source)}."
+    if source == RequestState.DELIVERED and target == RequestState.CANCELLED:
+        return "A delivered request cannot be cancelled."
+    if source in _FINAL_STATES:
+        return f"A {_label(source)} request is final and cannot become {_label(target)}."
+    if target == RequestState.DELIVERED:
+        return "A request must be in progress before it can be delivered."
+    if target == RequestState.IN_PROGRESS:
+        return "A request must be accepted before work on it starts."
+    return f"A request that is {_label(source)} cannot go back to {_label(target)}."
+
+
+def transition(from_state: str, to_state: str) -> LedgerEffect:
+    """The ledger effect of moving an optimisation request, or IllegalTransition saying why not.
+
+    Requests go requested → accepted → in_progress → delivered, or to cancelled from any state
+    before delivery. Accepting debits the allowance. Tricky edge: cancelling credits it back only if
+    the request had been accepted (a request cancelled before acceptance was never debited).
+    """
+    source, target = _state(from_state), _state(to_state)
+    if target == RequestState.CANCELLED and source not in _FINAL_STATES:
+        return LedgerEffect.CREDIT if source in _DEBITED_STATES else LedgerEffect.NONE
+    if _NEXT_STATES.get(source) != target:
+        raise IllegalTransition(_why_illegal(source, target))
+    return LedgerEffect.DEBIT if target == RequestState.ACCEPTED else LedgerEffect.NONE
+
+
+def earliest_target_completion(requested_on: date) -> date:
+    """The earliest target completion date: four weeks (28 days) after the written request."""
+    return requested_on + TARGET_LEAD_TIME
+
+
+def validate_target(requested_on: date, target: date) -> None:
+    """Refuse a target completion date earlier than four weeks after the request.
+
+    Tricky edge: exactly 28 days after the request is allowed; 27 days is not.
+    """
+    earliest = earliest_target_completion(requested_on)
+    if target < earliest:
+        raise ValueError(
+            f"The target completion date {target.isoformat()} is less than 4 weeks after the "
+            f"request on {requested_on.isoformat()}; "
+            f"the earliest allowed is {earliest.isoformat()}."
+        )
+
+
+# --- Model caps ---
+
+
+def check_enrolment(
+    cap: int, enrolled: Sequence[str], model_name: str, is_production: bool
+) -> None:
+    """Refuse to enrol a model that is not in production or that would take the count past the cap.
+
+    Caps count models at a time, not per year. Tricky edge: re-enrolling a model that is already
+    enrolled adds nothing, so it is accepted even at the cap.
+    """
+    if not is_production:
+        raise ValueError(
+            f"Only production models can be enrolled; '{model_name}' is not a production model."
+        )
+    current = list(dict.fromkeys(enrolled))
+    if model_name in current or len(current) < cap:
+        return
+    choices = f" Remove one of these first: {', '.join(current)}." if current else ""
+    raise CapExceeded(
+        f"Cannot enrol '{model_name}': the cap is {cap} models and {len(current)} are already "
+        f"enrolled.{choices}"
+    )
+
+
+def models_to_drop_on_downgrade(cap: int, enrolled: Sequence[str]) -> int:
+    """How many enrolled models the customer must choose to drop to fit a (new, lower) cap.
+
+    Tricky edge: a model listed twice is one model, so duplicates do not inflate the count.
+    """
+    if cap < 0:
+        raise ValueError(f"A model cap cannot be negative, got {cap}.")
+    return max(len(set(enrolled)) - cap, 0)

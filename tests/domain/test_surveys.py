@@ -1,0 +1,255 @@
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from domain.surveys import (
+    LIKERT_LABELS,
+    SUS_ITEMS,
+    csat_percent,
+    mean_ci95,
+    missing_items,
+    nps,
+    nps_split,
+    sus_grade,
+    sus_score,
+    t_critical_95,
+)
+
+BEST = [5, 1] * 5
+WORST = [1, 5] * 5
+
+
+# --- SUS ---
+
+
+def test_all_neutral_answers_score_50():
+    assert sus_score([3] * 10) == 50.0
+
+
+def test_best_answers_score_100_and_worst_0():
+    assert sus_score(BEST) == 100.0
+    assert sus_score(WORST) == 0.0
+
+
+def test_odd_items_count_up_and_even_items_count_down():
+    assert sus_score([4, 2, 4, 2, 4, 2, 4, 2, 4, 2]) == 75.0
+    assert sus_score([5, 3, 3, 3, 3, 3, 3, 3, 3, 3]) == 55.0
+    assert sus_score([3, 5, 3, 3, 3, 3, 3, 3, 3, 3]) == 45.0
+
+
+@given(st.lists(st.integers(min_value=1, max_value=5), min_size=10, max_size=10))
+def test_sus_scores_are_multiples_of_2_5_between_0_and_100(answers):
+    score = sus_score(answers)
+    assert 0 <= score <= 100
+    assert score % 2.5 == 0
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ([3] * 9, "SUS needs 10 answers, got 9."),
+        ([3] * 11, "SUS needs 10 answers, got 11."),
+        ([3, 3, 3, 6, 3, 3, 3, 3, 3, 3], "SUS item 4 is 6; answers run from 1 to 5."),
+        ([0] + [3] * 9, "SUS item 1 is 0; answers run from 1 to 5."),
+        ([3, 3.5] + [3] * 8, "SUS item 2 is 3.5; answers are whole numbers from 1 to 5."),
+        ([3, 3, True] + [3] * 7, "SUS item 3 is True; answers are whole numbers from 1 to 5."),
+        ([3] * 9 + ["4"], "SUS item 10 is '4'; answers are whole numbers from 1 to 5."),
+        ("3333333333", "SUS needs 10 answers, got a string."),
+    ],
+)
+def test_malformed_sus_answers_are_named(answers, message):
+    with pytest.raises(ValueError) as refused:
+        sus_score(answers)
+    assert str(refused.value) == message
+
+
+@pytest.mark.parametrize(
+    ("score", "grade"),
+    [
+        (100, "A+"),
+        (84.1, "A+"),
+        (84.0, "A"),
+        (80.8, "A"),
+        (80.7, "A-"),
+        (78.9, "A-"),
+        (78.8, "B+"),
+        (77.2, "B+"),
+        (77.1, "B"),
+        (74.1, "B"),
+        (74.0, "B-"),
+        (72.6, "B-"),
+        (72.5, "C+"),
+        (71.1, "C+"),
+        (71.0, "C"),
+        (68, "C"),
+        (65.0, "C"),
+        (64.9, "C-"),
+        (62.7, "C-"),
+        (62.6, "D"),
+        (51.7, "D"),
+        (51.6, "F"),
+        (0, "F"),
+        (84.05, "A"),
+        (84.09999999999999, "A+"),
+    ],
+)
+def test_sauro_lewis_grades(score, grade):
+    assert sus_grade(score) == grade
+
+
+@pytest.mark.parametrize("score", [-0.1, 100.1, math.nan, "68", None, True])
+def test_grade_refuses_scores_outside_0_to_100(score):
+    with pytest.raises(ValueError, match="SUS score"):
+        sus_grade(score)
+
+
+def test_the_questionnaire_text():
+    assert len(SUS_ITEMS) == 10
+    assert SUS_ITEMS[0] == "I think that I would like to use this system frequently."
+    assert SUS_ITEMS[1] == "I found the system unnecessarily complex."
+    assert SUS_ITEMS[-1] == (
+        "I needed to learn a lot of things before I could get going with this system."
+    )
+    assert list(LIKERT_LABELS) == [1, 2, 3, 4, 5]
+    assert (LIKERT_LABELS[1], LIKERT_LABELS[5]) == ("Strongly disagree", "Strongly agree")
+
+
+# --- NPS and CSAT ---
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        ([10, 9, 8, 7, 0], 20.0),
+        ([10] * 4, 100.0),
+        ([0, 6], -100.0),
+        ([7, 8], 0.0),
+        ([9, 6, 8], 0.0),
+        ([10, 10, 10, 6], 50.0),
+    ],
+)
+def test_nps_worked_examples(scores, expected):
+    assert nps(scores) == pytest.approx(expected)
+
+
+def test_nps_accepts_any_iterable():
+    assert nps(iter([10, 9, 8, 7, 0])) == 20.0
+
+
+def test_nps_split_counts_and_percents():
+    assert nps_split([10, 9, 8, 7, 0]) == {
+        "responses": 5,
+        "promoters": 2,
+        "passives": 2,
+        "detractors": 1,
+        "promoters_percent": 40.0,
+        "passives_percent": 40.0,
+        "detractors_percent": 20.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("scores", "message"),
+    [
+        ([], "NPS needs at least one answer."),
+        ([10, 11], "NPS answer 2 is 11; answers run from 0 to 10."),
+        ([-1], "NPS answer 1 is -1; answers run from 0 to 10."),
+        ([9.5], "NPS answer 1 is 9.5; answers are whole numbers from 0 to 10."),
+        ([False], "NPS answer 1 is False; answers are whole numbers from 0 to 10."),
+    ],
+)
+def test_malformed_nps_answers_are_named(scores, message):
+    with pytest.raises(ValueError) as refused:
+        nps(scores)
+    assert str(refused.value) == message
+
+
+def test_csat_is_the_share_of_fours_and_fives():
+    assert csat_percent([5, 4, 3, 2]) == 50.0
+    assert csat_percent([5]) == 100.0
+    assert csat_percent([1, 2, 3]) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("scores", "message"),
+    [
+        ([], "CSAT needs at least one answer."),
+        ([4, 6], "CSAT answer 2 is 6; answers run from 1 to 5."),
+        ([0], "CSAT answer 1 is 0; answers run from 1 to 5."),
+    ],
+)
+def test_malformed_csat_answers_are_named(scores, message):
+    with pytest.raises(ValueError) as refused:
+        csat_percent(scores)
+    assert str(refused.value) == message
+
+
+# --- confidence interval ---
+
+
+def test_mean_ci95_on_a_known_example():
+    # mean 3, s = sqrt(2.5), se = sqrt(0.5), t(4) = 2.7764 → half-width 1.9632
+    mean, low, high = mean_ci95([1, 2, 3, 4, 5])
+    assert mean == 3.0
+    assert low == pytest.approx(1.0368, abs=1e-4)
+    assert high == pytest.approx(4.9632, abs=1e-4)
+
+
+def test_identical_values_give_a_zero_width_interval():
+    assert mean_ci95([70.0, 70.0, 70.0]) == (70.0, 70.0, 70.0)
+
+
+def test_one_value_has_no_interval():
+    mean, low, high = mean_ci95([72.5])
+    assert mean == 72.5
+    assert math.isnan(low) and math.isnan(high)
+
+
+@pytest.mark.parametrize(("values", "match"), [([], "at least one"), ([1.0, math.nan], "Value 2")])
+def test_mean_ci95_refuses_bad_input(values, match):
+    with pytest.raises(ValueError, match=match):
+        mean_ci95(values)
+
+
+@pytest.mark.parametrize(
+    ("df", "expected"),
+    [(1, 12.7062), (4, 2.7764), (30, 2.0423), (31, 2.0395), (40, 2.0211), (120, 1.9799)],
+)
+def test_t_critical_values(df, expected):
+    assert t_critical_95(df) == pytest.approx(expected, abs=1e-4)
+
+
+def test_t_critical_values_shrink_towards_1_96():
+    values = [t_critical_95(df) for df in range(1, 500)]
+    assert values == sorted(values, reverse=True)
+    assert values[-1] > 1.959963984540054
+
+
+# --- draft completeness ---
+
+
+def test_missing_items_in_form_order():
+    draft = {f"sus_{n}": 3 for n in range(1, 11) if n != 3}
+    draft["nps"] = 0
+    draft["interview_date"] = "  "
+    assert missing_items(draft) == ["SUS item 3", "Satisfaction with HyperCare", "Interview date"]
+
+
+def test_a_complete_draft_misses_nothing_and_comments_are_optional():
+    draft = {f"sus_{n}": 3 for n in range(1, 11)}
+    draft.update(nps=9, csat=4, interview_date="2026-05-04")
+    assert missing_items(draft) == []
+
+
+def test_an_empty_draft_misses_everything():
+    assert missing_items({}) == [f"SUS item {n}" for n in range(1, 11)] + [
+        "NPS",
+        "Satisfaction with HyperCare",
+        "Interview date",
+    ]
+    assert missing_items({"nps": math.nan, "csat": None})[-3:-1] == [
+        "NPS",
+        "Satisfaction with HyperCare",
+    ]
