@@ -1,0 +1,127 @@
+"""Engine creation, connection checks and schema upgrades for SQLite and PostgreSQL.
+
+The embedded default is a SQLite file under `data/`; `DATABASE_URL` points the same code at
+PostgreSQL. Every failure a person can fix is turned into one `DatabaseUnavailable` sentence.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DatabaseError, OperationalError
+from sqlmodel import Session, create_engine
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_SQLITE_PATH = REPO_ROOT / "data" / "hypercare.db"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be used; the message is one sentence saying what to fix."""
+
+
+def database_url() -> str:
+    """The configured database: `DATABASE_URL`, else the embedded SQLite file."""
+    configured = os.environ.get("DATABASE_URL", "").strip()
+    if configured:
+        return configured
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _normalise(url: str) -> str:
+    """Accept the common `postgres://` and `postgresql://` spellings and use psycopg 3."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise DatabaseUnavailable(
+            f"DATABASE_URL is not a valid database address ({url!r}); use a form like "
+            "postgresql://user@host:5432/dbname or sqlite:///path/to/file.db."
+        ) from exc
+    if parsed.drivername in {"postgres", "postgresql"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if not parsed.drivername.startswith(("sqlite", "postgresql")):
+        raise DatabaseUnavailable(
+            f"DATABASE_URL uses {parsed.drivername!r}; HyperCare Desk runs on SQLite or "
+            "PostgreSQL (postgresql://…)."
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    """Create an engine for `url` (default: the configured database) with our connect settings."""
+    resolved = _normalise(url or database_url())
+    if resolved.startswith("sqlite"):
+        path = make_url(resolved).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            resolved, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=True
+        )
+        event.listen(engine, "connect", _on_sqlite_connect)
+        return engine
+    return create_engine(
+        resolved,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={"connect_timeout": 5},
+    )
+
+
+def check_connection(engine: Engine) -> None:
+    """Open one connection and run a trivial query, translating failures into one sentence."""
+    where = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+            if engine.dialect.name == "sqlite":
+                verdict = connection.execute(text("PRAGMA quick_check")).scalar()
+                if verdict != "ok":
+                    raise DatabaseUnavailable(
+                        f"The database file {engine.url.database} is damaged ({verdict}); "
+                        "restore it from a backup or move it aside to start afresh."
+                    )
+    except DatabaseUnavailable:
+        raise
+    except OperationalError as exc:
+        log.warning("database connection failed: %s", exc)
+        raise DatabaseUnavailable(
+            f"Cannot reach the database at {where}; check that the server is running and "
+            "DATABASE_URL is right."
+        ) from exc
+    except DatabaseError as exc:
+        log.warning("database unusable: %s", exc)
+        raise DatabaseUnavailable(
+            f"The database at {where} is not a usable database file (it may be corrupt); "
+            "restore it from a backup or move it aside to start afresh."
+        ) from exc
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

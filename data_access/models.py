@@ -1,0 +1,478 @@
+"""The complete HyperCare Desk data model (SQLModel tables).
+
+Datetimes are `datetime` fields, which sqlmodel stores as UTC and refuses when naive. Enumerated
+values are short strings checked by the command functions; their vocabularies live in `domain`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+# --- Regions and business calendars -------------------------------------------------------
+
+
+class Region(SQLModel, table=True):
+    __tablename__ = "region"
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(unique=True, max_length=16)  # APAC, EMEA, NA
+    name: str = Field(max_length=64)
+    timezone: str = Field(max_length=64)
+    holiday_country: str = Field(max_length=8)
+    holiday_subdivision: str | None = Field(default=None, max_length=16)
+
+
+class BusinessHours(SQLModel, table=True):
+    """One working period of a region's week, in the region's local time."""
+
+    __tablename__ = "business_hours"
+    id: int | None = Field(default=None, primary_key=True)
+    region_id: int = Field(foreign_key="region.id", index=True)
+    weekday: int  # 0 = Monday … 6 = Sunday
+    opens: time
+    closes: time
+
+
+class RegionClosure(SQLModel, table=True):
+    """An extra closed day (or a public holiday the region works on, when `is_open`)."""
+
+    __tablename__ = "region_closure"
+    __table_args__ = (UniqueConstraint("region_id", "day"),)
+    id: int | None = Field(default=None, primary_key=True)
+    region_id: int = Field(foreign_key="region.id", index=True)
+    day: date
+    reason: str = Field(max_length=200)
+    is_open: bool = False
+
+
+# --- Tier policy -----------------------------------------------------------------------------
+
+
+class TierPolicyRow(SQLModel, table=True):
+    """Editable commitments and allowances of one tier (seeded from domain.tiers)."""
+
+    __tablename__ = "tier_policy"
+    tier: str = Field(primary_key=True, max_length=32)
+    label: str = Field(max_length=64)
+    first_response_minutes: int
+    resolution_business_days: float
+    priority_queueing: bool
+    hypercare_resource: str = Field(max_length=16)
+    model_optimisations_per_year: int
+    monitored_models_cap: int
+    weekly_report_models_cap: int
+    qbr_inputs_per_year: int
+    adoption_surveys_per_year: int
+    coe_benchmarks_per_year: int
+    vip_events: bool
+    product_programmes: bool
+    sev1_goal_minutes: int = 15
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+# --- Staff ------------------------------------------------------------------------------------
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=64)
+    name: str = Field(max_length=120)
+    email: str = Field(max_length=200)
+    password_hash: str = Field(max_length=200)
+    roles: str = Field(max_length=200)  # comma-separated: csm,manager,survey_staff,admin
+    timezone: str = Field(default="UTC", max_length=64)
+    region_id: int | None = Field(default=None, foreign_key="region.id")
+    is_active: bool = True
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+# --- Customers --------------------------------------------------------------------------------
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    tier: str = Field(foreign_key="tier_policy.tier", max_length=32, index=True)
+    region_id: int = Field(foreign_key="region.id", index=True)
+    csm_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    hypercare_resource_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    hypercare_start: date
+    industry: str | None = Field(default=None, max_length=64)
+    size_band: str = Field(default="medium", max_length=16)  # small, medium, large (CoE peers)
+    licensed_users: int = 0
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class TierChange(SQLModel, table=True):
+    """A customer's tier history; entitlements apply the tier in force on each day."""
+
+    __tablename__ = "tier_change"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    effective_on: date
+    from_tier: str | None = Field(default=None, max_length=32)
+    to_tier: str = Field(max_length=32)
+    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
+    at: datetime = Field(default_factory=utc_now)
+
+
+class Contact(SQLModel, table=True):
+    """A named person at the customer we contact (alerts, requests, scheduling)."""
+
+    __tablename__ = "contact"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    name: str = Field(max_length=120)
+    title: str | None = Field(default=None, max_length=120)
+    email: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    chat_handle: str | None = Field(default=None, max_length=120)
+    preferred_channel: str = Field(default="email", max_length=16)  # email, phone, chat
+    is_primary: bool = False
+
+
+class EndUser(SQLModel, table=True):
+    """A user of the customer's models: weekly-report 'User' granularity, survey respondents."""
+
+    __tablename__ = "end_user"
+    __table_args__ = (UniqueConstraint("customer_id", "email"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    name: str = Field(max_length=120)
+    email: str = Field(max_length=200)
+    is_active: bool = True
+
+
+# --- Cases ------------------------------------------------------------------------------------
+
+
+class Case(SQLModel, table=True):
+    """A support case. Status and clock timestamps mirror the event history for fast reads."""
+
+    __tablename__ = "support_case"
+    __table_args__ = (
+        Index("ix_case_status_open", "status", "opened_at"),
+        Index("ix_case_customer_status", "customer_id", "status"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    subject: str = Field(max_length=300)
+    description: str = ""
+    severity: int  # 1 (critical) … 4 (low)
+    is_outage: bool = False
+    channel: str = Field(max_length=16)  # email, phone, chat, portal
+    status: str = Field(max_length=32)
+    assignee_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    opened_at: datetime
+    first_response_at: datetime | None = None
+    solved_at: datetime | None = None
+    closed_at: datetime | None = None
+    escalated_to: str | None = Field(default=None, max_length=4)  # L2 or L3 once transferred
+    version: int = 1
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class CaseEvent(SQLModel, table=True):
+    """Append-only history of a case: every status change, reply and assignment."""
+
+    __tablename__ = "case_event"
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="support_case.id", index=True)
+    at: datetime
+    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
+    kind: str = Field(max_length=32)  # status, public_reply, internal_note, assign
+    from_status: str | None = Field(default=None, max_length=32)
+    to_status: str | None = Field(default=None, max_length=32)
+    note: str = ""
+
+
+# --- Entitlements -----------------------------------------------------------------------------
+
+
+class EntitlementEntry(SQLModel, table=True):
+    """Append-only ledger of debits (-) and credits (+) against a customer's allowances."""
+
+    __tablename__ = "entitlement_ledger"
+    __table_args__ = (Index("ix_ledger_customer_kind", "customer_id", "kind", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    kind: str = Field(max_length=32)
+    at: datetime
+    delta: int
+    reason: str = Field(max_length=500)
+    actor_id: int | None = Field(default=None, foreign_key="app_user.id")
+    request_id: int | None = Field(default=None, foreign_key="optimisation_request.id")
+
+
+class OptimisationRequest(SQLModel, table=True):
+    __tablename__ = "optimisation_request"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    model_id: int | None = Field(default=None, foreign_key="planning_model.id")
+    requested_by_contact_id: int = Field(foreign_key="contact.id")
+    requested_at: datetime
+    request_text: str  # the written request, or a reference to the e-mail
+    target_date: date
+    state: str = Field(default="requested", max_length=16)
+    findings: str | None = None
+    open_time_before_s: float | None = None
+    open_time_after_s: float | None = None
+    delivered_at: datetime | None = None
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+# --- Workspaces, models, dashboards, usage ----------------------------------------------------
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspace"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    name: str = Field(max_length=200)
+    size_gb: float = 0
+    allowance_gb: float = 0
+
+
+class PlanningModel(SQLModel, table=True):
+    __tablename__ = "planning_model"
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    name: str = Field(max_length=200)
+    is_production: bool = False
+    in_monitoring: bool = False
+    in_weekly_report: bool = False
+
+
+class Dashboard(SQLModel, table=True):
+    __tablename__ = "dashboard"
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="planning_model.id", index=True)
+    name: str = Field(max_length=200)
+
+
+class ModelMetricDaily(SQLModel, table=True):
+    """The seven daily performance figures of one model (durations in seconds)."""
+
+    __tablename__ = "model_metric_daily"
+    model_id: int = Field(foreign_key="planning_model.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    open_time_s: float | None = None
+    import_s: float | None = None
+    export_s: float | None = None
+    processing_s: float | None = None
+    times_accessed: int | None = None
+    users: int | None = None
+    changes: int | None = None
+
+
+class DashboardActivityDaily(SQLModel, table=True):
+    __tablename__ = "dashboard_activity_daily"
+    dashboard_id: int = Field(foreign_key="dashboard.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    times_accessed: int = 0
+    users: int = 0
+    changes: int = 0
+    open_time_s: float | None = None
+
+
+class UserActivityDaily(SQLModel, table=True):
+    __tablename__ = "user_activity_daily"
+    end_user_id: int = Field(foreign_key="end_user.id", primary_key=True)
+    model_id: int = Field(foreign_key="planning_model.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    times_accessed: int = 0
+    changes: int = 0
+
+
+# --- Monitoring alerts ------------------------------------------------------------------------
+
+
+class Alert(SQLModel, table=True):
+    __tablename__ = "alert"
+    __table_args__ = (Index("ix_alert_model_metric", "model_id", "metric", "direction", "state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = Field(foreign_key="planning_model.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    metric: str = Field(max_length=32)
+    direction: str = Field(max_length=8)  # above, below
+    opened_on: date
+    opened_at: datetime = Field(default_factory=utc_now)
+    value: float
+    baseline: float
+    lower: float
+    upper: float
+    state: str = Field(default="new", max_length=16)  # new, contacted, resolved, dismissed
+    back_in_band_on: date | None = None
+    closed_at: datetime | None = None
+    close_reason: str | None = Field(default=None, max_length=500)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    channel: str | None = Field(default=None, max_length=16)
+
+
+class AlertContactLog(SQLModel, table=True):
+    __tablename__ = "alert_contact_log"
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    at: datetime
+    channel: str = Field(max_length=16)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    contact_name: str = Field(max_length=120)
+    by_user_id: int = Field(foreign_key="app_user.id")
+    outcome: str
+
+
+# --- Surveys and feedback sessions ------------------------------------------------------------
+
+
+class SurveyCampaign(SQLModel, table=True):
+    __tablename__ = "survey_campaign"
+    __table_args__ = (UniqueConstraint("customer_id", "year_start"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    year_start: date
+    title: str = Field(max_length=200)
+    invited_count: int = 0
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utc_now)
+
+
+class SurveyResponse(SQLModel, table=True):
+    __tablename__ = "survey_response"
+    __table_args__ = (UniqueConstraint("campaign_id", "end_user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="survey_campaign.id", index=True)
+    end_user_id: int = Field(foreign_key="end_user.id")
+    staff_id: int = Field(foreign_key="app_user.id", index=True)
+    status: str = Field(default="draft", max_length=16)  # draft, submitted
+    sus_1: int | None = None
+    sus_2: int | None = None
+    sus_3: int | None = None
+    sus_4: int | None = None
+    sus_5: int | None = None
+    sus_6: int | None = None
+    sus_7: int | None = None
+    sus_8: int | None = None
+    sus_9: int | None = None
+    sus_10: int | None = None
+    nps: int | None = None
+    csat: int | None = None
+    comments: str = ""
+    interview_date: date | None = None
+    submitted_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class FeedbackSession(SQLModel, table=True):
+    __tablename__ = "feedback_session"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    requested_by_contact_id: int = Field(foreign_key="contact.id")
+    requested_at: datetime
+    request_text: str
+    state: str = Field(default="requested", max_length=16)  # requested, scheduled, done, cancelled
+    scheduled_for: datetime | None = None
+    resource_id: int | None = Field(default=None, foreign_key="app_user.id")
+    findings: str | None = None
+    recommendations: str | None = None
+
+
+# --- QBR, Centre of Excellence, events and programmes ----------------------------------------
+
+
+class QbrNote(SQLModel, table=True):
+    __tablename__ = "qbr_note"
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    quarter: str = Field(max_length=7)  # 2026-Q3
+    author_id: int = Field(foreign_key="app_user.id")
+    at: datetime
+    text: str
+
+
+class CoeSnapshot(SQLModel, table=True):
+    __tablename__ = "coe_snapshot"
+    __table_args__ = (UniqueConstraint("customer_id", "quarter"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    quarter: str = Field(max_length=7)
+    taken_on: date
+    certified_builders: int = 0
+    certified_architects: int = 0
+    production_models: int = 0
+    workspaces: int = 0
+    workspace_size_gb: float = 0
+    workspace_allowance_gb: float = 0
+    licensed_users: int = 0
+    active_users: int = 0
+    alm_in_use: bool = False
+    data_hub: bool = False
+    maturity_stage: int = 1  # 1 (initial) … 5 (optimised)
+
+
+class EventOffer(SQLModel, table=True):
+    """A VIP event or offer that eligible tiers may be invited to."""
+
+    __tablename__ = "event_offer"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    kind: str = Field(max_length=16)  # vip_event, offer
+    starts_on: date
+    description: str = ""
+
+
+class EventInvitation(SQLModel, table=True):
+    __tablename__ = "event_invitation"
+    __table_args__ = (UniqueConstraint("event_id", "customer_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="event_offer.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    invited_at: datetime
+    status: str = Field(default="invited", max_length=16)  # invited, accepted, declined
+
+
+class ProductProgramme(SQLModel, table=True):
+    __tablename__ = "product_programme"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=200)
+    description: str = ""
+    is_open: bool = True
+
+
+class ProgrammeEnrolment(SQLModel, table=True):
+    __tablename__ = "programme_enrolment"
+    __table_args__ = (UniqueConstraint("programme_id", "customer_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    programme_id: int = Field(foreign_key="product_programme.id")
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    enrolled_at: datetime
+    status: str = Field(default="nominated", max_length=16)
+
+
+# --- Audit ------------------------------------------------------------------------------------
+
+
+class AuditLog(SQLModel, table=True):
+    """Who changed what, when: one row per write command."""
+
+    __tablename__ = "audit_log"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utc_now, index=True)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    entity: str = Field(max_length=64)
+    entity_id: str | None = Field(default=None, max_length=64)
+    detail: str = ""

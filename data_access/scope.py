@@ -1,0 +1,40 @@
+"""Which customers a signed-in person may see: a CSM their portfolio, managers and admins all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from sqlalchemy import and_, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from data_access.models import Customer
+from data_access.users import SignedInUser
+from domain.roles import sees_all_customers
+
+
+@dataclass(frozen=True)
+class Scope:
+    user_id: int
+    all_customers: bool
+    customer_id: int | None = None
+
+    @classmethod
+    def for_user(cls, user: SignedInUser) -> Scope:
+        return cls(user_id=user.id, all_customers=sees_all_customers(user.roles))
+
+    def narrowed_to(self, customer_id: int) -> Scope:
+        """The same viewer, looking at one customer only (still only if in their portfolio)."""
+        return replace(self, customer_id=customer_id)
+
+    def customer_filter(self) -> ColumnElement[bool]:
+        """A WHERE clause on `Customer` limiting rows to this scope."""
+        visible = (
+            true()
+            if self.all_customers
+            else or_(
+                Customer.csm_id == self.user_id, Customer.hypercare_resource_id == self.user_id
+            )
+        )
+        if self.customer_id is None:
+            return visible
+        return and_(visible, Customer.id == self.customer_id)

@@ -1,0 +1,344 @@
+"""Admin: users and roles, customers and contacts, tier policies, and the audit log."""
+
+from ui.auth import require_access
+
+user = require_access(__file__)
+
+from datetime import date  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from data_access import customers as customer_commands  # noqa: E402
+from data_access import policies as policy_commands  # noqa: E402
+from data_access import users as user_commands  # noqa: E402
+from data_access.audit import CommandRefused, recent_audit  # noqa: E402
+from data_access.customers import ContactFields, CustomerFields  # noqa: E402
+from data_access.scope import Scope  # noqa: E402
+from domain.roles import ROLE_LABELS, Role, parse_roles  # noqa: E402
+from ui.auth import read_session, write_session  # noqa: E402
+from ui.format import to_zone  # noqa: E402
+
+ROLES = [role.value for role in Role]
+
+
+def run_command(command, success: str) -> bool:
+    """Run one write; show its refusal as one sentence, or the success and refresh caches."""
+    try:
+        with write_session() as session:
+            command(session)
+    except CommandRefused as exc:
+        st.error(str(exc))
+        return False
+    st.cache_data.clear()
+    st.toast(success, icon=":material/check_circle:")
+    return True
+
+
+st.title("Administration")
+users_tab, customers_tab, contacts_tab, policies_tab, audit_tab = st.tabs(
+    ["Users", "Customers", "Contacts", "Tier policies", "Audit log"]
+)
+
+with read_session() as session:
+    staff = user_commands.list_users(session=session)
+    everyone = customer_commands.customers_in_scope(
+        session=session, scope=Scope(user_id=user.id, all_customers=True)
+    )
+    region_rows = customer_commands.regions(session=session)
+    tier_labels = policy_commands.tier_labels(session=session)
+    csm_rows = user_commands.staff_with_role(session=session, role=Role.CSM)
+
+with users_tab:
+    st.dataframe(
+        staff.assign(locked_until=to_zone(staff["locked_until"], user.timezone)),
+        hide_index=True,
+        column_config={
+            "id": None,
+            "is_active": st.column_config.CheckboxColumn("Active"),
+            "locked_until": st.column_config.DatetimeColumn("Locked until", format="D MMM HH:mm"),
+        },
+    )
+    with st.form("create_user", clear_on_submit=True), st.container():
+        st.subheader("Create a user")
+        cols = st.columns(2)
+        username = cols[0].text_input("Username")
+        name = cols[1].text_input("Full name")
+        email = cols[0].text_input("E-mail")
+        timezone = cols[1].text_input("Time zone", value="UTC")
+        roles = st.multiselect("Roles", ROLES, format_func=ROLE_LABELS.get)
+        password = st.text_input("Initial password", type="password")
+        if st.form_submit_button("Create user", type="primary"):
+            created = user_commands.UserCreate(
+                username=username,
+                name=name,
+                email=email,
+                password=password,
+                roles=tuple(roles),
+                timezone=timezone.strip(),
+            )
+            if run_command(
+                lambda s: user_commands.create_user(
+                    session=s, actor=user.username, user_create=created
+                ),
+                f"User {username} created.",
+            ):
+                st.rerun()
+
+    st.subheader("Change a user")
+    chosen = st.selectbox(
+        "User",
+        staff["id"].tolist(),
+        format_func=dict(
+            zip(staff["id"], staff["username"] + " — " + staff["name"], strict=True)
+        ).get,
+    )
+    if chosen is not None:
+        target = staff[staff["id"] == chosen].iloc[0]
+        with st.form("user_roles"):
+            new_roles = st.multiselect(
+                "Roles",
+                ROLES,
+                default=list(parse_roles(target["roles"])),
+                format_func=ROLE_LABELS.get,
+            )
+            if st.form_submit_button("Save roles") and run_command(
+                lambda s: user_commands.set_roles(
+                    session=s, actor=user.username, user_id=int(chosen), roles=new_roles
+                ),
+                "Roles saved.",
+            ):
+                st.rerun()
+        cols = st.columns(2)
+        with cols[0].form("reset_password", clear_on_submit=True):
+            new_password = st.text_input("New password", type="password")
+            if st.form_submit_button("Reset password and unlock") and run_command(
+                lambda s: user_commands.reset_password(
+                    session=s, actor=user.username, user_id=int(chosen), new_password=new_password
+                ),
+                "Password reset; the account is unlocked.",
+            ):
+                st.rerun()
+        with cols[1]:
+            active = bool(target["is_active"])
+            label = "Deactivate user" if active else "Reactivate user"
+            if st.button(label, type="secondary") and run_command(
+                lambda s: user_commands.set_active(
+                    session=s, actor=user.username, user_id=int(chosen), active=not active
+                ),
+                f"{target['username']} {'deactivated' if active else 'reactivated'}.",
+            ):
+                st.rerun()
+
+
+def customer_form(key: str, current: pd.Series | None) -> CustomerFields | None:
+    """The customer fields as a form; returns the entered values when submitted."""
+    region_ids = region_rows["id"].tolist()
+    region_names = dict(zip(region_rows["id"], region_rows["code"], strict=True))
+    csm_ids = [None, *csm_rows["id"].tolist()]
+    csm_names = {None: "—", **dict(zip(csm_rows["id"], csm_rows["name"], strict=True))}
+    tiers = list(tier_labels)
+
+    def pick(options, value):
+        return options.index(value) if value in options else 0
+
+    with st.form(key, clear_on_submit=current is None):
+        cols = st.columns(2)
+        name = cols[0].text_input("Name", value="" if current is None else current["name"])
+        tier = cols[1].selectbox(
+            "Tier",
+            tiers,
+            index=pick(tiers, None if current is None else current["tier"]),
+            format_func=tier_labels.get,
+        )
+        region = cols[0].selectbox(
+            "Region",
+            region_ids,
+            index=pick(region_ids, None if current is None else current["region_id"]),
+            format_func=region_names.get,
+        )
+        start = cols[1].date_input(
+            "HyperCare start",
+            value=date.today() if current is None else current["hypercare_start"],
+            max_value=date.today(),
+        )
+        csm = cols[0].selectbox(
+            "CSM",
+            csm_ids,
+            index=pick(csm_ids, None if current is None else current["csm_id"]),
+            format_func=csm_names.get,
+        )
+        resource_value = None if current is None else current["hypercare_resource_id"]
+        resource = cols[1].selectbox(
+            "HyperCare resource",
+            csm_ids,
+            index=pick(csm_ids, None if pd.isna(resource_value) else int(resource_value)),
+            format_func=csm_names.get,
+        )
+        size_band = cols[0].selectbox(
+            "Size",
+            ["small", "medium", "large"],
+            index=pick(
+                ["small", "medium", "large"], "medium" if current is None else current["size_band"]
+            ),
+        )
+        licensed = cols[1].number_input(
+            "Licensed users",
+            min_value=0,
+            step=10,
+            value=0 if current is None else int(current["licensed_users"]),
+        )
+        industry = st.text_input(
+            "Industry", value="" if current is None else (current["industry"] or "")
+        )
+        if not st.form_submit_button("Save customer", type="primary"):
+            return None
+    return CustomerFields(
+        name=name,
+        tier=tier,
+        region_id=int(region),
+        csm_id=None if csm is None else int(csm),
+        hypercare_resource_id=None if resource is None else int(resource),
+        hypercare_start=start,
+        industry=industry.strip() or None,
+        size_band=size_band,
+        licensed_users=int(licensed),
+    )
+
+
+with customers_tab:
+    st.dataframe(
+        everyone,
+        hide_index=True,
+        column_order=[
+            "name",
+            "tier_label",
+            "region",
+            "csm",
+            "hypercare_resource",
+            "hypercare_start",
+        ],
+        column_config={
+            "name": "Customer",
+            "tier_label": "Tier",
+            "hypercare_start": "HyperCare start",
+        },
+    )
+    mode = st.segmented_control(
+        "Action", ["Edit a customer", "Add a customer"], default="Edit a customer"
+    )
+    if mode == "Add a customer":
+        fields = customer_form("add_customer", None)
+        if fields and run_command(
+            lambda s: customer_commands.create_customer(
+                session=s, actor=user.username, fields=fields
+            ),
+            f"Customer {fields.name} added.",
+        ):
+            st.rerun()
+    elif not everyone.empty:
+        customer_id = st.selectbox(
+            "Customer",
+            everyone["id"].tolist(),
+            format_func=dict(zip(everyone["id"], everyone["name"], strict=True)).get,
+        )
+        current = everyone[everyone["id"] == customer_id].iloc[0]
+        fields = customer_form(f"edit_customer_{customer_id}", current)
+        if fields and run_command(
+            lambda s: customer_commands.update_customer(
+                session=s,
+                actor=user.username,
+                actor_id=user.id,
+                customer_id=int(customer_id),
+                fields=fields,
+            ),
+            "Customer saved.",
+        ):
+            st.rerun()
+
+with contacts_tab:
+    if everyone.empty:
+        st.info("Add a customer first.")
+    else:
+        customer_id = st.selectbox(
+            "Customer",
+            everyone["id"].tolist(),
+            key="contacts_customer",
+            format_func=dict(zip(everyone["id"], everyone["name"], strict=True)).get,
+        )
+        with read_session() as session:
+            contacts = customer_commands.contacts_of(session=session, customer_id=int(customer_id))
+        st.dataframe(contacts, hide_index=True, column_config={"id": None})
+        with st.form("add_contact", clear_on_submit=True):
+            st.subheader("Add a contact")
+            cols = st.columns(3)
+            contact_name = cols[0].text_input("Name")
+            title = cols[1].text_input("Title")
+            channel = cols[2].selectbox("Preferred channel", list(customer_commands.CHANNELS))
+            contact_email = cols[0].text_input("E-mail")
+            phone = cols[1].text_input("Phone")
+            chat = cols[2].text_input("Chat handle")
+            primary = st.checkbox("Primary contact")
+            if st.form_submit_button("Add contact", type="primary"):
+                contact = ContactFields(
+                    name=contact_name,
+                    preferred_channel=channel,
+                    email=contact_email.strip() or None,
+                    phone=phone.strip() or None,
+                    chat_handle=chat.strip() or None,
+                    title=title.strip() or None,
+                    is_primary=primary,
+                )
+                if run_command(
+                    lambda s: customer_commands.add_contact(
+                        session=s, actor=user.username, customer_id=int(customer_id), fields=contact
+                    ),
+                    f"Contact {contact_name} added.",
+                ):
+                    st.rerun()
+
+with policies_tab:
+    st.caption(
+        "Every tier number in the product comes from these rows. Resolution times are "
+        "guidelines, not commitments."
+    )
+    with read_session() as session:
+        policy_frame = policy_commands.policies_frame(session=session)
+    edited = st.data_editor(
+        policy_frame,
+        hide_index=True,
+        disabled=["tier", "updated_at"],
+        key="policy_editor",
+        column_config={
+            "hypercare_resource": st.column_config.SelectboxColumn(
+                "HyperCare resource", options=["none", "assigned", "dedicated"]
+            ),
+            "updated_at": None,
+        },
+    )
+    if st.button("Save tier policies", type="primary"):
+
+        def save_all(session):
+            for record in edited.to_dict("records"):
+                original = policy_frame[policy_frame["tier"] == record["tier"]].iloc[0]
+                changes = {
+                    name: (value.item() if hasattr(value, "item") else value)
+                    for name, value in record.items()
+                    if name not in {"tier", "updated_at"} and value != original[name]
+                }
+                if changes:
+                    policy_commands.update_policy(
+                        session=session, actor=user.username, tier=record["tier"], changes=changes
+                    )
+
+        if run_command(save_all, "Tier policies saved."):
+            st.rerun()
+
+with audit_tab:
+    with read_session() as session:
+        audit = recent_audit(session=session)
+    st.dataframe(
+        audit.assign(at=to_zone(audit["at"], user.timezone)),
+        hide_index=True,
+        column_config={"at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss")},
+    )

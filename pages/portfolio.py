@@ -1,0 +1,154 @@
+"""Portfolio: every customer in the viewer's scope, with open cases, SLA breaches and renewal."""
+
+from ui.auth import require_access
+
+user = require_access(__file__)
+
+from datetime import UTC, datetime  # noqa: E402
+
+import altair as alt  # noqa: E402
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from data_access.customers import portfolio  # noqa: E402
+from data_access.scope import Scope  # noqa: E402
+from ui.auth import read_session  # noqa: E402
+from ui.navigation import PAGES_DIR  # noqa: E402
+
+
+@st.cache_data(ttl=30, show_spinner="Loading the portfolio…")
+def load_portfolio(scope: Scope) -> pd.DataFrame:
+    with read_session() as session:
+        return portfolio(session=session, scope=scope, now=datetime.now(UTC))
+
+
+scope = Scope.for_user(user)
+st.title("Portfolio")
+st.caption(
+    "All customers" if scope.all_customers else "Customers where you are CSM or HyperCare resource"
+)
+frame = load_portfolio(scope)
+
+if frame.empty:
+    st.info(
+        "No customers are assigned to you yet. An administrator assigns CSMs on the Admin page."
+    )
+    st.stop()
+
+filters = st.columns([3, 2, 2, 2, 1.4], vertical_alignment="bottom")
+search = filters[0].text_input("Search", placeholder="Customer, CSM or resource name")
+tiers = filters[1].multiselect("Tier", sorted(frame["tier_label"].unique()))
+regions = filters[2].multiselect("Region", sorted(frame["region"].unique()))
+csms = filters[3].multiselect("CSM", sorted(frame["csm"].dropna().unique()))
+only_breaching = filters[4].toggle("Breaching only")
+
+shown = frame
+if search:
+    needle = search.strip().lower()
+    haystack = (
+        shown["name"].str.lower()
+        + " "
+        + shown["csm"].fillna("").str.lower()
+        + " "
+        + shown["hypercare_resource"].fillna("").str.lower()
+    )
+    shown = shown[haystack.str.contains(needle, regex=False)]
+if tiers:
+    shown = shown[shown["tier_label"].isin(tiers)]
+if regions:
+    shown = shown[shown["region"].isin(regions)]
+if csms:
+    shown = shown[shown["csm"].isin(csms)]
+if only_breaching:
+    shown = shown[shown["breaching"] > 0]
+
+metrics = st.columns(4)
+metrics[0].metric("Customers", len(shown))
+metrics[1].metric("Open cases", int(shown["open_cases"].sum()))
+metrics[2].metric("Severity 1 open", int(shown["sev1"].sum()))
+metrics[3].metric("Cases breaching SLA", int(shown["breaching"].sum()))
+
+if shown.empty:
+    st.info("No customer matches these filters.")
+    st.stop()
+
+st.caption("Select a row to open the customer.")
+selection = st.dataframe(
+    shown,
+    hide_index=True,
+    on_select="rerun",
+    selection_mode="single-row",
+    key="portfolio_table",
+    column_order=[
+        "name",
+        "tier_label",
+        "region",
+        "csm",
+        "hypercare_resource",
+        "open_cases",
+        "sev1",
+        "sev2",
+        "sev3",
+        "sev4",
+        "breaching",
+        "at_risk",
+        "next_renewal",
+        "days_to_renewal",
+    ],
+    column_config={
+        "name": st.column_config.TextColumn("Customer", pinned=True),
+        "tier_label": "Tier",
+        "region": "Region",
+        "csm": "CSM",
+        "hypercare_resource": "HyperCare resource",
+        "open_cases": st.column_config.NumberColumn("Open", help="Open cases, all severities"),
+        "sev1": st.column_config.NumberColumn("Sev 1"),
+        "sev2": st.column_config.NumberColumn("Sev 2"),
+        "sev3": st.column_config.NumberColumn("Sev 3"),
+        "sev4": st.column_config.NumberColumn("Sev 4"),
+        "breaching": st.column_config.NumberColumn(
+            "Breaching", help="Open cases past a first-response or resolution target"
+        ),
+        "at_risk": st.column_config.NumberColumn("At risk", help="Under 25 % of a target left"),
+        "next_renewal": st.column_config.DateColumn("Next renewal", format="D MMM YYYY"),
+        "days_to_renewal": st.column_config.NumberColumn("Days to renewal"),
+    },
+)
+chosen = selection.selection.rows if selection else []
+if chosen:
+    customer_id = int(shown.iloc[chosen[0]]["id"])
+    st.switch_page(PAGES_DIR / "customer.py", query_params={"id": customer_id})
+
+by_tier = (
+    shown.groupby("tier_label")[["sev1", "sev2", "sev3", "sev4"]]
+    .sum()
+    .reset_index()
+    .melt(id_vars="tier_label", var_name="severity", value_name="cases")
+)
+st.subheader("Open cases by tier and severity")
+st.altair_chart(
+    alt.Chart(by_tier)
+    .mark_bar()
+    .encode(
+        x=alt.X("cases:Q", title="Open cases"),
+        y=alt.Y("tier_label:N", title=None),
+        color=alt.Color(
+            "severity:N",
+            title="Severity",
+            scale=alt.Scale(
+                domain=["sev1", "sev2", "sev3", "sev4"],
+                range=["#C62828", "#EF6C00", "#F9A825", "#90A4AE"],
+            ),
+        ),
+        tooltip=["tier_label", "severity", "cases"],
+    )
+    .properties(height=160),
+    width="stretch",
+)
+st.download_button(
+    "Download CSV",
+    shown.drop(columns=["csm_id", "hypercare_resource_id", "region_id"]).to_csv(index=False),
+    file_name="portfolio.csv",
+    mime="text/csv",
+    icon=":material/download:",
+)

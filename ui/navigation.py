@@ -1,0 +1,58 @@
+"""The page registry: which screens exist and which roles may open each (one fact, one place).
+
+`app.py` builds `st.navigation` from it for the signed-in roles, and every page's guard looks
+up its own allowed roles here by file name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from domain.roles import Role
+
+PAGES_DIR = Path(__file__).resolve().parents[1] / "pages"
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    file: str
+    title: str
+    icon: str
+    group: str
+    roles: frozenset[str]
+    url_path: str
+    default: bool = False
+
+
+_CS = frozenset({Role.CSM, Role.MANAGER, Role.ADMIN})
+_EVERYONE = frozenset(Role)
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec(
+        "portfolio.py", "Portfolio", ":material/dashboard:", "Customers", _CS, "portfolio", True
+    ),
+    PageSpec("customer.py", "Customer", ":material/apartment:", "Customers", _CS, "customer"),
+    PageSpec(
+        "admin.py",
+        "Admin",
+        ":material/admin_panel_settings:",
+        "Administration",
+        frozenset({Role.ADMIN}),
+        "admin",
+    ),
+    PageSpec("account.py", "My account", ":material/person:", "Account", _EVERYONE, "account"),
+)
+
+
+def spec_for(file: str) -> PageSpec:
+    name = Path(file).name
+    for spec in PAGES:
+        if spec.file == name:
+            return spec
+    raise KeyError(f"{name} is not in the page registry")
+
+
+def pages_for(roles: tuple[str, ...] | list[str]) -> list[PageSpec]:
+    """The pages any of `roles` may open, in registry order."""
+    return [spec for spec in PAGES if spec.roles.intersection(roles)]
