@@ -57,12 +57,25 @@ def _normalise(url: str) -> str:
 
 
 def _on_sqlite_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own is always DEFERRED).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
+
+
+def _on_sqlite_begin(connection) -> None:
+    """Write transactions take SQLite's write lock up front (BEGIN IMMEDIATE).
+
+    A deferred transaction that reads and then writes fails at once with "database is locked"
+    when another writer committed in between; taking the lock first makes it wait (busy
+    timeout) and then read fresh data, so check-then-write commands cannot race.
+    """
+    mode = "IMMEDIATE" if connection.get_execution_options().get("for_write") else "DEFERRED"
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -76,6 +89,7 @@ def make_engine(url: str | None = None) -> Engine:
             resolved, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=True
         )
         event.listen(engine, "connect", _on_sqlite_connect)
+        event.listen(engine, "begin", _on_sqlite_begin)
         return engine
     return create_engine(
         resolved,
@@ -115,10 +129,19 @@ def check_connection(engine: Engine) -> None:
         ) from exc
 
 
+def write_engine(engine: Engine) -> Engine:
+    """The same engine, with transactions that take the write lock first on SQLite.
+
+    On PostgreSQL, commands that check-then-write lock the rows they check
+    (`SELECT … FOR UPDATE`); there this option changes nothing.
+    """
+    return engine.execution_options(for_write=True)
+
+
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """A session whose transaction commits on success and rolls back on any error."""
-    with Session(engine, expire_on_commit=False) as session:
+    """A write transaction: commits on success, rolls back on any error, never half-written."""
+    with Session(write_engine(engine), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

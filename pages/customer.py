@@ -51,7 +51,6 @@ try:
 except ValueError:
     current = None
 if current not in names:
-    st.title("Customer")
     st.warning("That customer is not in your portfolio; choose one below.")
     current = ids[0]
 

@@ -48,6 +48,7 @@ from data_access.models import (
 )
 from data_access.policies import seed_default_policies, tier_policies
 from data_access.users import hash_password
+from domain.lifecycle import OPEN_STATUSES
 from domain.tiers import Tier
 
 REGIONS = (
@@ -301,15 +302,18 @@ def _reference_data(session: Session, rng: np.random.Generator, options: SeedOpt
                 BusinessHours(region_id=region.id, weekday=weekday, opens=time(9), closes=time(17))
             )
     logins = {}
+    hashes: dict[str, str] = {}  # one bcrypt run per distinct password (a shared demo password)
     for username, name, role, tz, region in STAFF:
         password = options.demo_password or secrets.token_urlsafe(9)
         logins[username] = (role, password)
+        if password not in hashes:
+            hashes[password] = hash_password(password)
         session.add(
             User(
                 username=username,
                 name=name,
                 email=f"{username}@hypercare.example",
-                password_hash=hash_password(password),
+                password_hash=hashes[password],
                 roles=role,
                 timezone=tz,
                 region_id=region_ids.get(region),
@@ -568,6 +572,9 @@ def _case_chunk(rng, n, n_open, customers, weights, csm_ids, now, days):
         p=[0.12, 0.5, 0.23, 0.11, 0.04],
     )
     closed_status = np.where(rng.random(n) < 0.85, "closed", "solved")
+    # Every open state appears at least once, however few cases are open.
+    first_open = np.flatnonzero(is_open)[: len(OPEN_STATUSES)]
+    open_status[first_open] = np.array(OPEN_STATUSES)[: len(first_open)]
     status = np.where(is_open, open_status, closed_status)
     # How far into its life an open case is, in minutes since opening.
     age_open = np.select(
@@ -699,7 +706,7 @@ def _metrics(
     """A year of daily figures per production model: weekly rhythm, drift, a few incidents."""
     monitored = models[models["is_production"]]
     days = pd.date_range(end=options.today - timedelta(days=1), periods=options.days, freq="D")
-    weekday = days.weekday.to_numpy()
+    weekday = days.day_of_week.to_numpy()
     workday = np.where(weekday < 5, 1.0, 0.25)
     frames = []
     for model in monitored.itertuples():
@@ -752,7 +759,7 @@ def _metrics(
             [dash["id"], recent.date], names=["dashboard_id", "day"]
         ).to_frame(index=False)
         size = len(grid)
-        work = np.where(pd.DatetimeIndex(grid["day"]).weekday < 5, 1.0, 0.2)
+        work = np.where(pd.DatetimeIndex(grid["day"]).day_of_week < 5, 1.0, 0.2)
         grid["users"] = np.round(rng.uniform(2, 40, size) * work).astype(int)
         grid["times_accessed"] = (grid["users"] * rng.uniform(1, 6, size)).round().astype(int)
         grid["changes"] = (grid["users"] * rng.uniform(0, 10, size)).round().astype(int)
@@ -771,7 +778,7 @@ def _metrics(
             .merge(pd.DataFrame({"day": recent.date}), how="cross")
         )
         active = rng.random(len(grid)) < np.where(
-            pd.DatetimeIndex(grid["day"]).weekday < 5, 0.6, 0.05
+            pd.DatetimeIndex(grid["day"]).day_of_week < 5, 0.6, 0.05
         )
         grid = grid[active].copy()
         grid["times_accessed"] = rng.integers(1, 12, len(grid))

@@ -158,9 +158,18 @@ def sign_in_form(authenticator: stauth.Authenticate) -> None:
     st.stop()
 
 
+def _request_sign_out() -> None:
+    """Button callback: runs before the next script run, whichever script that is."""
+    _clear_session()
+    st.session_state["logout"] = True
+    st.session_state["cookie_to_delete"] = True
+
+
 def start_session() -> SignedInUser:
     """For `app.py`: restore or ask for a sign-in, then return the active signed-in user."""
     authenticator = _authenticator()
+    if st.session_state.pop("cookie_to_delete", False):
+        authenticator.cookie_controller.delete_cookie()
     if not st.session_state.get("authentication_status"):
         _restore_from_cookie(authenticator)
     if not st.session_state.get("authentication_status"):
@@ -172,9 +181,7 @@ def start_session() -> SignedInUser:
         sign_in_form(authenticator)
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}** · {', '.join(user.roles)}")
-        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
-            sign_out(authenticator)
-            st.rerun()
+        st.button("Sign out", icon=":material/logout:", key="sign_out", on_click=_request_sign_out)
     return user
 
 
@@ -194,12 +201,13 @@ def require_access(page_file: str) -> SignedInUser:
     """
     if not st.session_state.get("authentication_status"):
         st.info("Please sign in to use HyperCare Desk.", icon=":material/lock:")
-        st.page_link("app.py", label="Go to sign-in", icon=":material/login:")
+        st.link_button("Go to sign-in", "./", icon=":material/login:")
         st.stop()
     user = _active_user()
     if user is None:
-        sign_out()
+        _request_sign_out()
         st.warning("Your account is no longer active; you have been signed out.")
+        st.link_button("Go to sign-in", "./", icon=":material/login:")
         st.stop()
     if not spec_for(page_file).roles.intersection(user.roles):
         st.error("Your role does not give access to this page.", icon=":material/block:")

@@ -47,7 +47,11 @@ def test_created_user_has_bcrypt_hash_and_audit_row(session):
 )
 def test_invalid_user_is_refused_and_nothing_written(session, field, value, message):
     values = dict(
-        username="bob", name="Bob", email="bob@example.com", password="long-enough-1", roles=("csm",)
+        username="bob",
+        name="Bob",
+        email="bob@example.com",
+        password="long-enough-1",
+        roles=("csm",),
     )
     values[field] = value
     with pytest.raises(CommandRefused, match=message):
@@ -139,7 +143,10 @@ def test_change_own_password_checks_the_current_one(session):
     make_user(session)
     with pytest.raises(CommandRefused, match="current password is wrong"):
         users.change_own_password(
-            session=session, username="alice", current_password="nope", new_password="another-1-pass"
+            session=session,
+            username="alice",
+            current_password="nope",
+            new_password="another-1-pass",
         )
     users.change_own_password(
         session=session,

@@ -1,0 +1,82 @@
+"""Bad configuration gives one clear sentence; migrations run both ways on both engines."""
+
+import pytest
+from sqlalchemy import inspect
+from sqlmodel import SQLModel
+
+from data_access.db import DatabaseUnavailable, check_connection, make_engine
+from data_access.migrate import downgrade, upgrade
+
+
+def test_malformed_url_is_one_sentence():
+    with pytest.raises(DatabaseUnavailable, match="not a valid database address"):
+        make_engine("this is not a url")
+
+
+def test_unsupported_engine_is_refused():
+    with pytest.raises(DatabaseUnavailable, match="runs on SQLite or PostgreSQL"):
+        make_engine("mysql://root@localhost/test")
+
+
+def test_unreachable_server_is_one_sentence():
+    engine = make_engine("postgresql://nobody@127.0.0.1:1/nothing")
+    with pytest.raises(DatabaseUnavailable, match="Cannot reach the database") as caught:
+        check_connection(engine)
+    assert "\n" not in str(caught.value)
+
+
+def test_corrupt_sqlite_file_is_one_sentence_and_left_untouched(tmp_path):
+    path = tmp_path / "broken.db"
+    garbage = b"this is not an sqlite database" * 100
+    path.write_bytes(garbage)
+    with pytest.raises(DatabaseUnavailable, match="not a usable database file|damaged"):
+        check_connection(make_engine(f"sqlite:///{path}"))
+    assert path.read_bytes() == garbage
+
+
+def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def blank_engine(request, tmp_path):
+    if request.param == "sqlite":
+        yield make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+        return
+    from sqlalchemy import text
+
+    url = request.getfixturevalue("postgres_database")
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    yield engine
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def test_migrations_upgrade_downgrade_upgrade(blank_engine):
+    upgrade(blank_engine)
+    tables = set(inspect(blank_engine).get_table_names())
+    assert {table.name for table in SQLModel.metadata.sorted_tables} <= tables
+    downgrade(blank_engine, "-1")
+    remaining = set(inspect(blank_engine).get_table_names()) - {"alembic_version"}
+    assert remaining < tables
+    upgrade(blank_engine)
+    assert set(inspect(blank_engine).get_table_names()) == tables
+
+
+def test_schema_at_head_matches_the_models(blank_engine):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    upgrade(blank_engine)
+    with blank_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        assert compare_metadata(context, SQLModel.metadata) == []

@@ -1,0 +1,92 @@
+from datetime import UTC
+
+import pandas as pd
+import pytest
+from sqlalchemy import text
+from sqlmodel import select
+
+from data_access.bulk import bulk_insert
+from data_access.models import AuditLog, Case, CaseEvent
+from domain.lifecycle import STATUSES
+from seed.demo import SeedOptions, seed_database
+from tests.conftest import small_seed
+
+
+def snapshot(engine):
+    with engine.connect() as connection:
+        return connection.execute(
+            text(
+                "SELECT id, customer_id, severity, status, opened_at FROM support_case ORDER BY id"
+            )
+        ).all()
+
+
+def test_seed_is_deterministic_and_covers_every_state(engine):
+    counts = small_seed(engine)
+    first = snapshot(engine)
+    assert counts["cases"] == len(first) == 400
+    with engine.connect() as connection:
+        statuses = {
+            row[0] for row in connection.execute(text("SELECT DISTINCT status FROM support_case"))
+        }
+        severities = {
+            row[0] for row in connection.execute(text("SELECT DISTINCT severity FROM support_case"))
+        }
+        tiers = {row[0] for row in connection.execute(text("SELECT DISTINCT tier FROM customer"))}
+        metrics = connection.execute(text("SELECT count(*) FROM model_metric_daily")).scalar()
+        responses = connection.execute(text("SELECT count(*) FROM survey_response")).scalar()
+        snapshots = connection.execute(text("SELECT count(*) FROM coe_snapshot")).scalar()
+    assert statuses == set(STATUSES)
+    assert severities == {1, 2, 3, 4}
+    assert tiers == {"basic", "professional", "enterprise"}
+    assert metrics > 0 and responses > 0 and snapshots > 0
+    from tests.conftest import empty_all_tables
+
+    empty_all_tables(engine)
+    small_seed(engine)
+    assert snapshot(engine) == first
+
+
+def test_seeded_times_read_back_aware_and_events_ordered(engine):
+    small_seed(engine)
+    from sqlmodel import Session
+
+    with Session(engine) as session:
+        case = session.exec(select(Case).where(Case.status == "closed")).first()
+        assert case.opened_at.tzinfo is not None and case.opened_at.utcoffset().total_seconds() == 0
+        events = session.exec(
+            select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.at)
+        ).all()
+        assert events[0].to_status == "new" and events[-1].to_status == "closed"
+        assert case.opened_at <= case.first_response_at <= case.solved_at <= case.closed_at
+
+
+def test_seed_refuses_a_database_with_data(engine):
+    small_seed(engine)
+    with pytest.raises(RuntimeError, match="already holds data"):
+        seed_database(engine, SeedOptions(customers=3, cases=10, days=5))
+
+
+def test_bulk_insert_round_trips_aware_times_and_text(engine):
+    frame = pd.DataFrame(
+        {
+            "id": [1, 2],
+            "at": pd.to_datetime(
+                ["2026-03-08 06:59:59.123456", "2026-11-28 12:00:00.5"]
+            ).tz_localize("America/New_York"),
+            "actor": ["tab\there", 'quote"back\\slash'],
+            "action": ["a", "b"],
+            "entity": ["e", "e"],
+            "entity_id": [None, "7"],
+            "detail": ["line\nbreak", ""],
+        }
+    )
+    with engine.begin() as connection:
+        bulk_insert(connection, AuditLog.__table__, frame)
+    from sqlmodel import Session
+
+    with Session(engine) as session:
+        rows = session.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    assert [r.actor for r in rows] == ["tab\there", 'quote"back\\slash']
+    assert rows[0].detail == "line\nbreak" and rows[0].entity_id is None
+    assert rows[0].at == frame["at"][0].tz_convert(UTC).to_pydatetime()

@@ -1,0 +1,51 @@
+"""AppTest fixtures: a seeded SQLite database and helpers to run the app as a given user."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from data_access.db import make_engine
+from data_access.migrate import upgrade
+from tests.conftest import small_seed
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
+
+
+@pytest.fixture(scope="session")
+def app_database(tmp_path_factory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('app') / 'app.db'}"
+    engine = make_engine(url)
+    upgrade(engine)
+    small_seed(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(autouse=True)
+def app_environment(app_database, monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", app_database)
+    monkeypatch.setenv("HYPERCARE_COOKIE_KEY", "test-only-cookie-key-" + "k" * 40)
+    yield
+
+
+def signed_in(username: str, script: str = APP) -> AppTest:
+    """An AppTest whose session is signed in as `username` (cookies do nothing under AppTest)."""
+    at = AppTest.from_file(script, default_timeout=60)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.session_state["name"] = username
+    at.session_state["roles"] = []
+    return at
+
+
+def page_path(name: str) -> str:
+    return str(ROOT / "pages" / name)
+
+
+def db_engine():
+    return make_engine(os.environ["DATABASE_URL"])
