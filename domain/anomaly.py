@@ -1,0 +1,415 @@
+"""Dynamic thresholds for monitored metrics: a robust seasonal band and one alert per incident.
+
+`detect` turns a metric series into a band (`baseline`, `lower`, `upper`), a per-point `anomalous`
+flag and an `alert` that fires once when an incident opens. The rules, in the order they apply:
+
+- The step is the median spacing of the timestamps, so gaps and jitter don't matter. It sets the
+  *cycle* that every window is counted in: a week of daily data, a day of intraday data (seven
+  points when the step is longer than a day and no calendar season applies).
+- Baseline = robust level + seasonal offset. The level is the median of the last cycle of
+  deseasonalised values; the offset is the median deviation from the level in the point's slot
+  (weekday for daily data; weekday-and-hour, else hour of day, for intraday data).
+- Band = baseline ± 4 one-sided robust sigmas of the recent residuals, each side measured from its
+  own tail quantile, and never narrower than 5 % of the baseline.
+- A point inside the band joins the statistics at once. Points outside it are held back: a
+  stray excursion (shorter than the alert's persistence) joins when it ends; an incident's points
+  join only if it is still running one cycle later (a level shift becomes the new normal) and
+  are dropped if it has ended (an outage never drags the baseline after it).
+- An alert opens when 3 of the last 5 points are outside the band on the watched side and no
+  incident is open; the incident closes after 5 points back inside.
+
+Every band uses only the points before it, so changing a future value never changes a past band,
+flag or alert. The state is path-dependent (what was held back, what was dropped), so the pass is
+one loop in plain Python over sorted windows (a binary search and a short memmove per point):
+about 1.5 ms for a year of daily points and a few tenths of a second for 20,000 five-minute points.
+The nightly job's ~70,000 daily series take under two minutes of one core and split cleanly across
+processes; a `detect_latest` would cost the same, since the last band needs the whole pass.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left, insort
+from collections import deque
+from dataclasses import dataclass
+from statistics import NormalDist
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+DIRECTIONS: tuple[str, ...] = ("above", "below", "both")
+COLUMNS: tuple[str, ...] = ("baseline", "lower", "upper", "anomalous", "alert")
+
+_DAY_SECONDS = 86_400.0
+_DAYS_PER_WEEK = 7
+_MONDAY_OFFSET = 3  # 1970-01-01, day 0 of the epoch, was a Thursday.
+_MEAN_TO_SIGMA = math.sqrt(math.pi / 2)  # sigma of a normal from its mean absolute deviation
+
+
+@dataclass(frozen=True)
+class DetectorSettings:
+    """The detector's few knobs, one set for every metric; windows count seasonal cycles.
+
+    band_sigmas and tail_quantile set the band: that many robust sigmas, each side's sigma read
+    off its own tail quantile. The cycles size the windows for the level, the seasonal profile
+    (and how much of it is needed before it is used), the residuals, the hold on points outside
+    the band and the history needed before any band. An alert needs `persistence` of the last
+    `persistence_window` points outside; its incident closes after `close_after` points inside.
+    """
+
+    band_sigmas: float = 4.0
+    tail_quantile: float = 0.9
+    min_relative_width: float = 0.05
+    level_cycles: int = 1
+    profile_cycles: int = 4
+    profile_min_cycles: int = 2
+    residual_cycles: int = 8
+    hold_cycles: int = 1
+    min_history_cycles: int = 2
+    persistence: int = 3
+    persistence_window: int = 5
+    close_after: int = 5
+    profile_bucket_seconds: float = 3_600.0
+
+
+SETTINGS = DetectorSettings()
+
+
+def detect(values: pd.Series, *, direction: str = "both") -> pd.DataFrame:
+    """Band, anomaly flags and opening alerts for `values`, each point judged on its past only.
+
+    The edge case: real series arrive unsorted, with duplicate or missing timestamps and NaNs, so
+    points are processed in time order (ties keep their order), NaN and infinite values count as
+    missing (never anomalous, never in the baseline) and the result is returned on the input index.
+    """
+    return _detect(values, direction, SETTINGS)
+
+
+def _detect(values: pd.Series, direction: str, settings: DetectorSettings) -> pd.DataFrame:
+    _check_direction(direction)
+    checked = _checked_values(values)
+    order = np.argsort(_epoch_seconds(values.index), kind="stable")
+    x = checked[order]
+    centre, below_width, above_width = _band_in_time_order(values.index[order], x, settings)
+    outside_above = x > centre + above_width
+    outside_below = x < centre - below_width
+    watched = {
+        "above": outside_above,
+        "below": outside_below,
+        "both": outside_above | outside_below,
+    }[direction]
+    alerts = _opening_alerts(watched, ~np.isnan(x), settings)
+    frame = pd.DataFrame(
+        {
+            "baseline": centre,
+            "lower": centre - below_width,
+            "upper": centre + above_width,
+            "anomalous": watched,
+            "alert": alerts,
+        }
+    )
+    restore = np.empty_like(order)
+    restore[order] = np.arange(len(order))
+    return frame.iloc[restore].set_axis(values.index)
+
+
+# --- input ---
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"direction must be 'above', 'below' or 'both', not {direction!r}.")
+
+
+def _checked_values(values: pd.Series) -> np.ndarray:
+    """The series as floats with NaN for missing, or a TypeError/ValueError naming the problem."""
+    if not isinstance(values, pd.Series):
+        raise TypeError(f"values must be a pandas Series, not {type(values).__name__}.")
+    if not isinstance(values.index, pd.DatetimeIndex):
+        raise TypeError("values must be indexed by a DatetimeIndex (one timestamp per point).")
+    if values.index.hasnans:
+        raise ValueError("values has missing timestamps (NaT) in its index.")
+    if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+        raise TypeError(f"values must be numeric, not {values.dtype}.")
+    x = values.to_numpy(dtype=float, na_value=np.nan, copy=True)
+    x[~np.isfinite(x)] = np.nan
+    return x
+
+
+def _epoch_seconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """Seconds since the epoch, in UTC for aware indexes, whatever the index's resolution."""
+    return index.as_unit("ns").asi8 / 1e9
+
+
+def _wall_clock_seconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """Seconds since the epoch on the index's own wall clock, so weekdays and hours are local."""
+    return _epoch_seconds(index if index.tz is None else index.tz_localize(None))
+
+
+def _typical_step(seconds: np.ndarray) -> float:
+    """The median spacing of sorted timestamps; a day when there are fewer than two points.
+
+    The edge case: mostly-duplicated timestamps give a zero median, which has no cycle.
+    """
+    if len(seconds) < 2:
+        return _DAY_SECONDS
+    step = float(np.median(np.diff(seconds)))
+    if step <= 0:
+        raise ValueError("values needs distinct timestamps; their typical spacing is zero.")
+    return step
+
+
+# --- calendar ---
+
+
+@dataclass(frozen=True)
+class _Season:
+    """One way to slot points (e.g. by weekday): each point's slot, and samples per slot a season."""
+
+    slots: list[int]
+    samples_per_season: int
+
+
+@dataclass(frozen=True)
+class _Calendar:
+    """Points per cycle and the seasons to try, most specific first."""
+
+    cycle: int
+    seasons: tuple[_Season, ...]
+
+
+def _calendar(index: pd.DatetimeIndex, settings: DetectorSettings) -> _Calendar:
+    """Weekday slots for daily data; weekday-hour then hour-of-day slots for intraday data.
+
+    The edge case: a step longer than a day has no calendar season, yet still needs a cycle to
+    size its windows, so it gets a plain seven-point cycle.
+    """
+    step = _typical_step(_epoch_seconds(index))
+    if step >= 1.5 * _DAY_SECONDS:
+        return _Calendar(cycle=_DAYS_PER_WEEK, seasons=())
+    wall = _wall_clock_seconds(index)
+    day = np.floor(wall / _DAY_SECONDS).astype(np.int64)
+    weekday = (day + _MONDAY_OFFSET) % _DAYS_PER_WEEK
+    if step >= 0.5 * _DAY_SECONDS:
+        return _Calendar(cycle=_DAYS_PER_WEEK, seasons=(_Season(weekday.tolist(), 1),))
+    bucket = max(step, settings.profile_bucket_seconds)
+    buckets_per_day = round(_DAY_SECONDS / bucket)
+    hour = np.minimum((wall - day * _DAY_SECONDS) // bucket, buckets_per_day - 1).astype(np.int64)
+    points_per_bucket = max(1, round(bucket / step))
+    return _Calendar(
+        cycle=round(_DAY_SECONDS / step),
+        seasons=(
+            _Season((weekday * buckets_per_day + hour).tolist(), points_per_bucket),
+            _Season(hour.tolist(), points_per_bucket),
+        ),
+    )
+
+
+# --- band ---
+
+
+class _SortedWindow:
+    """The last `size` values, kept sorted so medians and quantiles cost one index lookup."""
+
+    __slots__ = ("size", "arrivals", "ordered")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.arrivals: deque[float] = deque()
+        self.ordered: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self.arrivals)
+
+    def push(self, value: float) -> None:
+        self.arrivals.append(value)
+        insort(self.ordered, value)
+        if len(self.arrivals) > self.size:
+            del self.ordered[bisect_left(self.ordered, self.arrivals.popleft())]
+
+    def quantile(self, q: float) -> float:
+        """Linear-interpolated quantile, as numpy's default."""
+        ordered = self.ordered
+        position = q * (len(ordered) - 1)
+        low = int(position)
+        if low + 1 == len(ordered):
+            return ordered[low]
+        return ordered[low] + (ordered[low + 1] - ordered[low]) * (position - low)
+
+    def median(self) -> float:
+        ordered = self.ordered
+        half = len(ordered) // 2
+        return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+    def mean_distance(self, centre: float) -> float:
+        return sum(abs(value - centre) for value in self.arrivals) / len(self.arrivals)
+
+
+class _Observation(NamedTuple):
+    """One judged point: its position, value, seasonal offset and residual from the baseline."""
+
+    i: int
+    value: float
+    offset: float
+    residual: float
+
+
+class _Baseline:
+    """The state behind the band: level, seasonal profiles, residuals and held-back points."""
+
+    def __init__(self, calendar: _Calendar, settings: DetectorSettings) -> None:
+        self.settings = settings
+        self.seasons = calendar.seasons
+        self.level = _SortedWindow(settings.level_cycles * calendar.cycle)
+        self.residuals = _SortedWindow(settings.residual_cycles * calendar.cycle)
+        self.profiles: list[dict[int, _SortedWindow]] = [{} for _ in calendar.seasons]
+        self.hold = settings.hold_cycles * calendar.cycle
+        self.min_history = settings.min_history_cycles * calendar.cycle
+        self.tail_z = NormalDist().inv_cdf(settings.tail_quantile)
+        self.admitted = 0
+        self.excursion: deque[tuple[int, _Observation]] = deque()  # (due, point) outside the band
+        self.excursion_length = 0
+
+    def offset(self, i: int) -> float:
+        """Seasonal offset of point i from the most specific slot with enough history, else 0."""
+        for season, profile in zip(self.seasons, self.profiles, strict=True):
+            window = profile.get(season.slots[i])
+            enough = self.settings.profile_min_cycles * season.samples_per_season
+            if window is not None and len(window) >= enough:
+                return window.median()
+        return 0.0
+
+    def expected(self, offset: float, fallback: float) -> float:
+        return self.level.median() + offset if len(self.level) else fallback
+
+    def band(self, expected: float) -> tuple[float, float, float] | None:
+        """(centre, width below, width above) around `expected`; None before enough history.
+
+        The edge case: a side whose tail quantile equals the median (a metric that is mostly
+        constant) falls back to the mean absolute deviation, as the modified z-score does.
+        """
+        if self.admitted < self.min_history:
+            return None
+        settings = self.settings
+        middle = self.residuals.median()
+        below = (middle - self.residuals.quantile(1 - settings.tail_quantile)) / self.tail_z
+        above = (self.residuals.quantile(settings.tail_quantile) - middle) / self.tail_z
+        if below == 0 or above == 0:
+            fallback = _MEAN_TO_SIGMA * self.residuals.mean_distance(middle)
+            below, above = below or fallback, above or fallback
+        centre = expected + middle
+        floor = settings.min_relative_width * abs(centre)
+        return (
+            centre,
+            max(settings.band_sigmas * below, floor),
+            max(settings.band_sigmas * above, floor),
+        )
+
+    def inside(self, point: _Observation) -> None:
+        """Admit a point inside the band and settle the excursion it ends.
+
+        An excursion too short to be an incident was noise: its points join now. An incident's
+        remaining points are dropped, so a finished outage never drags the baseline after it.
+        """
+        if self.excursion_length < self.settings.persistence:
+            for _, held in self.excursion:
+                self.admit(held)
+        self.excursion.clear()
+        self.excursion_length = 0
+        self.admit(point)
+
+    def outside(self, point: _Observation) -> None:
+        """Hold back a point outside the band until its excursion is settled."""
+        self.excursion.append((point.i + self.hold, point))
+        self.excursion_length += 1
+
+    def release_due(self, now: int) -> None:
+        """Admit the points of an incident still running one cycle after they were seen.
+
+        Such an incident is a level shift, not an outage; admitting it makes it the new normal.
+        """
+        if self.excursion_length < self.settings.persistence:
+            return
+        while self.excursion and self.excursion[0][0] <= now:
+            self.admit(self.excursion.popleft()[1])
+
+    def admit(self, point: _Observation) -> None:
+        """Add a point to the level, its seasonal slots and the residuals.
+
+        The edge case: a seasonal sample is a deviation from a full cycle's level; taken against
+        the first few hours of a day it would carry that day's shape into the profile for weeks.
+        """
+        if len(self.level) == self.level.size:
+            self._add_seasonal_sample(point.i, point.value - self.level.median())
+        self.level.push(point.value - point.offset)
+        self.residuals.push(point.residual)
+        self.admitted += 1
+
+    def _add_seasonal_sample(self, i: int, deviation: float) -> None:
+        for season, profile in zip(self.seasons, self.profiles, strict=True):
+            window = profile.get(season.slots[i])
+            if window is None:
+                size = self.settings.profile_cycles * season.samples_per_season
+                window = profile[season.slots[i]] = _SortedWindow(size)
+            window.push(deviation)
+
+
+def _band_in_time_order(
+    index: pd.DatetimeIndex, x: np.ndarray, settings: DetectorSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band centre and the widths below and above it for each point of a time-sorted series.
+
+    Each point is judged on the points before it, then fed back: at once when inside the band,
+    once its excursion is settled when outside. The edge case: admitting an outage's points a
+    cycle later, after it had ended, swung the baseline past the recovered metric and raised a
+    false alert on the other side.
+    """
+    n = len(x)
+    centre, below_width, above_width = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    state = _Baseline(_calendar(index, settings), settings)
+    for i, value in enumerate(x.tolist()):
+        state.release_due(i)
+        offset = state.offset(i)
+        expected = state.expected(offset, fallback=value)
+        band = state.band(expected)
+        if band is not None:
+            centre[i], below_width[i], above_width[i] = band
+        if value != value:  # NaN: missing, not evidence either way.
+            continue
+        point = _Observation(i, value, offset, value - expected)
+        if band is None:
+            state.admit(point)
+        elif band[0] - band[1] <= value <= band[0] + band[2]:
+            state.inside(point)
+        else:
+            state.outside(point)
+    return centre, below_width, above_width
+
+
+# --- alerts ---
+
+
+def _opening_alerts(
+    outside: np.ndarray, valid: np.ndarray, settings: DetectorSettings
+) -> np.ndarray:
+    """True where an incident opens: k of the last m points outside and no incident open.
+
+    An open incident closes after `close_after` points back inside, and only then can the next
+    one open. The edge case: missing points neither extend an incident nor count towards closing.
+    """
+    alerts = np.zeros(len(outside), dtype=bool)
+    recent: deque[bool] = deque(maxlen=settings.persistence_window)
+    is_open, inside_run = False, 0
+    for i in np.flatnonzero(valid).tolist():
+        is_outside = bool(outside[i])
+        recent.append(is_outside)
+        if is_open:
+            inside_run = 0 if is_outside else inside_run + 1
+            if inside_run >= settings.close_after:
+                is_open = False
+                recent.clear()
+        elif is_outside and sum(recent) >= settings.persistence:
+            alerts[i] = is_open = True
+            inside_run = 0
+    return alerts
