@@ -81,6 +81,26 @@ ENTITLEMENT_LABELS: dict[str, str] = {
     Entitlement.PRODUCT_PROGRAMMES: "preferred product-programme eligibility",
 }
 
+PER_YEAR_KINDS: frozenset[Entitlement] = frozenset(
+    {
+        Entitlement.MODEL_OPTIMISATION,
+        Entitlement.QBR_INPUT,
+        Entitlement.ADOPTION_SURVEY,
+        Entitlement.COE_BENCHMARK,
+    }
+)
+"""Counted per subscription year through the ledger."""
+
+CAP_KINDS: frozenset[Entitlement] = frozenset(
+    {Entitlement.MONITORED_MODELS, Entitlement.WEEKLY_REPORT_MODELS}
+)
+"""Counted at a time: how many production models are enrolled now, never through the ledger."""
+
+ELIGIBILITY_KINDS: frozenset[Entitlement] = frozenset(
+    {Entitlement.VIP_EVENTS, Entitlement.PRODUCT_PROGRAMMES}
+)
+"""Yes/no: the tier either offers it or not."""
+
 _POLICY_FIELDS: dict[Entitlement, str] = {
     Entitlement.MODEL_OPTIMISATION: "model_optimisations_per_year",
     Entitlement.MONITORED_MODELS: "monitored_models_cap",
@@ -140,13 +160,18 @@ def allowance_on(
 
 @dataclass(frozen=True)
 class LedgerEntry:
-    """One append-only ledger line: -1 debits an entitlement, +1 credits it back."""
+    """One append-only ledger line: -1 debits an entitlement, +1 credits it.
+
+    A credit that carries a `request_id` gives back that request's debit (a cancelled request);
+    a credit without one adds to the year (a manager's extra grant or a correction).
+    """
 
     at: datetime
     kind: str
     delta: int
     reason: str
     actor: str
+    request_id: int | None = None
 
     def __post_init__(self) -> None:
         if self.delta not in (-1, 1):
@@ -165,6 +190,17 @@ class Balance:
     remaining: int
     year_start: date
     renews_on: date
+    refunded: int = 0
+
+    @property
+    def net_used(self) -> int:
+        """Debits not given back: what the customer has actually consumed this year."""
+        return self.used - self.refunded
+
+    @property
+    def extra(self) -> int:
+        """Credits that are not give-backs (a manager's extra, a correction): added to the year."""
+        return self.credited - self.refunded
 
 
 def balance(
@@ -178,32 +214,45 @@ def balance(
     """Allowance minus debits plus credits, counting only entries inside the subscription year.
 
     An entry belongs to the year when its timestamp, read as a calendar date in `tz` (UTC unless
-    given), lies in [year_start, renews_on); pass `kind` to ignore entries of other kinds.
-    Tricky edges: after a downgrade `used` can exceed the allowance, which leaves 0 remaining (never
-    negative, nothing is taken back); a credit for a request debited in an earlier year cannot lift
-    remaining above the allowance.
+    given), lies in [year_start, renews_on); pass `kind` to ignore entries of other kinds. A credit
+    that gives back a request's debit belongs to the year of that debit (its own year when the
+    debit is not among `entries`), so cancelling last year's request does not add to this year;
+    any other credit (a manager's extra) counts in its own year and may lift remaining above the
+    allowance. Tricky edge: after a downgrade `used` can exceed the allowance, which leaves 0
+    remaining (never negative, nothing is taken back).
     """
     year_start, renews_on = year
     if renews_on <= year_start:
         raise ValueError("A subscription year must end after it starts.")
-    used = credited = 0
-    for entry in entries:
-        if kind is not None and entry.kind != kind:
-            continue
-        if not year_start <= entry.at.astimezone(tz).date() < renews_on:
+    chosen = [entry for entry in entries if kind is None or entry.kind == kind]
+    debited_on = {
+        (entry.kind, entry.request_id): entry.at
+        for entry in sorted(chosen, key=lambda e: e.at)
+        if entry.delta < 0 and entry.request_id is not None
+    }
+
+    def counts_on(entry: LedgerEntry) -> datetime:
+        if entry.delta > 0 and entry.request_id is not None:
+            return debited_on.get((entry.kind, entry.request_id), entry.at)
+        return entry.at
+
+    used = credited = refunded = 0
+    for entry in chosen:
+        if not year_start <= counts_on(entry).astimezone(tz).date() < renews_on:
             continue
         if entry.delta < 0:
             used += 1
         else:
             credited += 1
-    remaining = min(max(allowance - used + credited, 0), allowance)
+            refunded += (entry.kind, entry.request_id) in debited_on
     return Balance(
         allowance=allowance,
         used=used,
         credited=credited,
-        remaining=remaining,
+        remaining=max(allowance - used + credited, 0),
         year_start=year_start,
         renews_on=renews_on,
+        refunded=refunded,
     )
 
 
@@ -261,6 +310,7 @@ _NEXT_STATES: dict[RequestState, RequestState] = {
     RequestState.IN_PROGRESS: RequestState.DELIVERED,
 }
 _FINAL_STATES = frozenset({RequestState.DELIVERED, RequestState.CANCELLED})
+OPEN_REQUEST_STATES: frozenset[RequestState] = frozenset(RequestState) - _FINAL_STATES
 _DEBITED_STATES = frozenset({RequestState.ACCEPTED, RequestState.IN_PROGRESS})
 
 
@@ -309,6 +359,14 @@ def earliest_target_completion(requested_on: date) -> date:
     return requested_on + TARGET_LEAD_TIME
 
 
+def is_overdue(state: str, target: date, today: date) -> bool:
+    """A request is overdue when it is still open (not delivered or cancelled) after its target.
+
+    Tricky edge: on the target date itself it is due, not yet overdue.
+    """
+    return _state(state) in OPEN_REQUEST_STATES and target < today
+
+
 def validate_target(requested_on: date, target: date) -> None:
     """Refuse a target completion date earlier than four weeks after the request.
 
@@ -327,12 +385,17 @@ def validate_target(requested_on: date, target: date) -> None:
 
 
 def check_enrolment(
-    cap: int, enrolled: Sequence[str], model_name: str, is_production: bool
+    cap: int,
+    enrolled: Sequence[str],
+    model_name: str,
+    is_production: bool,
+    place: str | None = None,
 ) -> None:
     """Refuse to enrol a model that is not in production or that would take the count past the cap.
 
-    Caps count models at a time, not per year. Tricky edge: re-enrolling a model that is already
-    enrolled adds nothing, so it is accepted even at the cap.
+    Caps count models at a time, not per year; `place` names the enrolment in the refusal
+    ("daily monitoring"). Tricky edge: re-enrolling a model that is already enrolled adds nothing,
+    so it is accepted even at the cap.
     """
     if not is_production:
         raise ValueError(
@@ -342,9 +405,10 @@ def check_enrolment(
     if model_name in current or len(current) < cap:
         return
     choices = f" Remove one of these first: {', '.join(current)}." if current else ""
+    where = f" in {place}" if place else ""
     raise CapExceeded(
-        f"Cannot enrol '{model_name}': the cap is {cap} models and {len(current)} are already "
-        f"enrolled.{choices}"
+        f"Cannot enrol '{model_name}'{where}: the cap is {cap} models and {len(current)} are "
+        f"already enrolled.{choices}"
     )
 
 

@@ -6,7 +6,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.entitlements import (
+    CAP_KINDS,
+    ELIGIBILITY_KINDS,
     ENTITLEMENT_LABELS,
+    PER_YEAR_KINDS,
     Balance,
     CapExceeded,
     Entitlement,
@@ -21,6 +24,7 @@ from domain.entitlements import (
     check_can_debit,
     check_enrolment,
     earliest_target_completion,
+    is_overdue,
     models_to_drop_on_downgrade,
     renewal_summary,
     subscription_year,
@@ -167,6 +171,12 @@ def test_every_entitlement_has_a_label():
     assert set(ENTITLEMENT_LABELS) == set(Entitlement)
 
 
+def test_every_kind_is_counted_one_way():
+    assert set(Entitlement) == PER_YEAR_KINDS | CAP_KINDS | ELIGIBILITY_KINDS
+    assert not PER_YEAR_KINDS & CAP_KINDS
+    assert not (PER_YEAR_KINDS | CAP_KINDS) & ELIGIBILITY_KINDS
+
+
 def test_an_unknown_entitlement_is_refused():
     with pytest.raises(ValueError, match="'free_lunch' is not an entitlement kind"):
         allowance(PRO, "free_lunch")
@@ -268,10 +278,72 @@ def test_balance_reads_year_bounds_in_the_given_time_zone():
     assert balance(allowance=allowed, entries=[late], year=YEAR, tz=sydney).used == 0
 
 
-def test_a_credit_for_last_years_debit_does_not_lift_the_balance_above_the_allowance():
-    credit = entry(datetime(2026, 3, 2, tzinfo=UTC), +1)
+def refund(at: datetime, request_id: int, delta: int) -> LedgerEntry:
+    return LedgerEntry(
+        at=at, kind=OPT, delta=delta, reason="test", actor="csm@example.com", request_id=request_id
+    )
+
+
+def test_cancelling_last_years_request_gives_nothing_back_this_year():
+    debit = refund(datetime(2026, 2, 20, tzinfo=UTC), request_id=7, delta=-1)
+    credit = refund(datetime(2026, 3, 2, tzinfo=UTC), request_id=7, delta=+1)
     allowed = PRO.model_optimisations_per_year
-    assert balance(allowance=allowed, entries=[credit], year=YEAR).remaining == allowed
+    this_year = balance(allowance=allowed, entries=[debit, credit], year=YEAR)
+    assert (this_year.used, this_year.credited, this_year.remaining) == (0, 0, allowed)
+    last_year = balance(
+        allowance=allowed, entries=[credit, debit], year=(date(2025, 3, 1), YEAR[0])
+    )
+    assert (last_year.used, last_year.credited, last_year.remaining) == (1, 1, allowed)
+
+
+def test_cancelling_this_years_request_gives_its_debit_back():
+    entries = [
+        refund(datetime(2026, 4, 1, tzinfo=UTC), request_id=3, delta=-1),
+        refund(datetime(2026, 4, 9, tzinfo=UTC), request_id=3, delta=+1),
+        refund(datetime(2026, 5, 1, tzinfo=UTC), request_id=4, delta=-1),
+    ]
+    allowed = PRO.model_optimisations_per_year
+    result = balance(allowance=allowed, entries=entries, year=YEAR)
+    assert (result.used, result.credited, result.remaining) == (2, 1, allowed - 1)
+    assert (result.refunded, result.net_used, result.extra) == (1, 1, 0)
+
+
+def test_a_request_credit_without_its_debit_counts_in_its_own_year():
+    orphan = refund(datetime(2026, 6, 1, tzinfo=UTC), request_id=9, delta=+1)
+    spent = [entry(datetime(2026, 4, 1, tzinfo=UTC), -1)]
+    allowed = PRO.model_optimisations_per_year
+    assert balance(allowance=allowed, entries=[*spent, orphan], year=YEAR).remaining == allowed
+
+
+def test_an_extra_granted_before_any_use_lifts_remaining_above_the_allowance():
+    allowed = PRO.model_optimisations_per_year
+    extra = entry(datetime(2026, 3, 2, tzinfo=UTC), +1)
+    result = balance(allowance=allowed, entries=[extra], year=YEAR)
+    assert result.remaining == allowed + 1
+    assert (result.extra, result.refunded, result.net_used) == (1, 0, 0)
+    spent = [entry(datetime(2026, 4, 1, tzinfo=UTC), -1) for _ in range(allowed + 1)]
+    result = balance(allowance=allowed, entries=[extra, *spent], year=YEAR)
+    assert result.remaining == 0
+    with pytest.raises(EntitlementExceeded):
+        check_can_debit(result, "model optimisations")
+
+
+def test_an_extra_granted_last_year_does_not_carry_over():
+    allowed = PRO.model_optimisations_per_year
+    extra = entry(datetime(2026, 2, 28, 12, tzinfo=UTC), +1)
+    assert balance(allowance=allowed, entries=[extra], year=YEAR).remaining == allowed
+
+
+@given(
+    debits=st.integers(min_value=0, max_value=8),
+    extras=st.integers(min_value=0, max_value=4),
+    allowed=st.integers(min_value=0, max_value=6),
+)
+def test_remaining_is_allowance_minus_debits_plus_credits_never_negative(debits, extras, allowed):
+    at = datetime(2026, 6, 1, tzinfo=UTC)
+    entries = [entry(at, -1) for _ in range(debits)] + [entry(at, +1) for _ in range(extras)]
+    result = balance(allowance=allowed, entries=entries, year=YEAR)
+    assert result.remaining == max(allowed - debits + extras, 0)
 
 
 def test_ledger_entries_are_immutable_and_validated():
@@ -368,6 +440,20 @@ def test_every_pair_of_states_is_either_legal_or_explained():
                 assert str(refused).endswith(".")
 
 
+@pytest.mark.parametrize(
+    ("state", "target", "expected"),
+    [
+        ("requested", date(2026, 5, 31), True),
+        ("in_progress", date(2026, 5, 31), True),
+        ("accepted", date(2026, 6, 1), False),
+        ("delivered", date(2026, 5, 1), False),
+        ("cancelled", date(2026, 5, 1), False),
+    ],
+)
+def test_only_open_requests_past_their_target_are_overdue(state, target, expected):
+    assert is_overdue(state, target, date(2026, 6, 1)) is expected
+
+
 def test_target_completion_is_at_least_four_weeks_after_the_request():
     requested = date(2026, 3, 1)
     assert earliest_target_completion(requested) == date(2026, 3, 29)
@@ -394,6 +480,13 @@ def test_enrolment_past_the_cap_lists_the_models_to_choose_from():
     assert f"the cap is {cap} models and {cap} are already enrolled" in message
     assert all(name in message for name in enrolled)
     assert isinstance(refused.value, EntitlementExceeded)
+
+
+def test_the_refusal_names_where_the_model_was_to_be_enrolled():
+    cap = PRO.weekly_report_models_cap
+    enrolled = [f"Model {n}" for n in range(cap)]
+    with pytest.raises(CapExceeded, match="^Cannot enrol 'Sales Plan' in the weekly report: the"):
+        check_enrolment(cap, enrolled, "Sales Plan", True, place="the weekly report")
 
 
 def test_a_tier_without_monitoring_refuses_the_first_model():

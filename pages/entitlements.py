@@ -1,0 +1,663 @@
+"""Entitlements: allowances used, the ledger, optimisation requests and model caps per customer."""
+
+from ui.auth import require_access
+
+user = require_access(__file__)
+
+from collections.abc import Callable  # noqa: E402
+from datetime import UTC, date, datetime, time, timedelta  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from data_access import entitlements as ent  # noqa: E402
+from data_access.audit import CommandRefused  # noqa: E402
+from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
+from data_access.policies import tier_labels  # noqa: E402
+from data_access.scope import Scope  # noqa: E402
+from domain.entitlements import (  # noqa: E402
+    ENTITLEMENT_LABELS,
+    PER_YEAR_KINDS,
+    RequestState,
+    earliest_target_completion,
+    is_overdue,
+)
+from domain.roles import Role  # noqa: E402
+from ui.auth import read_session, write_session  # noqa: E402
+from ui.format import date_text, to_zone  # noqa: E402
+
+NOTICE_KEY = "entitlements_notice"
+STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
+MOVES = {
+    "Accept (uses one optimisation)": RequestState.ACCEPTED.value,
+    "Start work": RequestState.IN_PROGRESS.value,
+    "Cancel (gives it back if accepted)": RequestState.CANCELLED.value,
+}
+OVERDUE_STYLE = "color: #C62828; font-weight: 600"
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_customers(scope: Scope) -> pd.DataFrame:
+    with read_session() as session:
+        return customers_in_scope(session=session, scope=scope)
+
+
+@st.cache_data(ttl=30, show_spinner="Loading entitlements…")
+def load_customer(scope: Scope, customer_id: int, today: date) -> dict[str, pd.DataFrame]:
+    with read_session() as session:
+        return {
+            "balances": ent.entitlement_balances(
+                session=session, customer_id=customer_id, on=today
+            ),
+            "ledger": ent.ledger_history(session=session, customer_id=customer_id),
+            "requests": ent.optimisation_requests(
+                session=session, scope=scope, customer_id=customer_id
+            ),
+            "contacts": contacts_of(session=session, customer_id=customer_id),
+            "models": ent.customer_models(session=session, customer_id=customer_id),
+        }
+
+
+@st.cache_data(ttl=60, show_spinner="Loading the portfolio view…")
+def load_portfolio(scope: Scope, today: date, within_days: int) -> dict[str, pd.DataFrame]:
+    with read_session() as session:
+        return {
+            "watchlist": ent.renewal_watchlist(
+                session=session, scope=scope, today=today, within_days=within_days
+            ),
+            "overdue": ent.overdue_deliveries(session=session, scope=scope, today=today),
+            "attempts": ent.over_cap_attempts(
+                session=session,
+                scope=scope,
+                since=datetime.now(UTC) - timedelta(days=90),
+            ),
+        }
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def load_tier_labels() -> dict[str, str]:
+    with read_session() as session:
+        return tier_labels(session=session)
+
+
+def run_command(command: Callable[[Session], object], success: str) -> None:
+    """One write in one transaction: a refusal shows as one sentence, success refreshes the page."""
+    try:
+        with write_session() as session:
+            command(session)
+    except ent.EnrolmentRefused as refusal:
+        st.error(str(refusal))
+        with write_session() as session:
+            ent.record_over_cap_attempt(session=session, refusal=refusal, actor=user.username)
+        st.cache_data.clear()
+        return
+    except CommandRefused as exc:
+        st.error(str(exc))
+        return
+    st.cache_data.clear()
+    st.session_state[NOTICE_KEY] = success
+    st.rerun()
+
+
+def usage_text(row: pd.Series) -> str:
+    if row["measure"] == "cap":
+        return f"{row['used']} of {row['allowance']} enrolled"
+    available = row["allowance"] + row["extra"]
+    extra = f" (including {row['extra']} extra)" if row["extra"] else ""
+    return f"{row['used']} of {available} used{extra}"
+
+
+def entitlement_card(row: pd.Series) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{row['label'].capitalize()}**")
+        if row["measure"] == "eligibility":
+            if row["allowance"]:
+                st.markdown(":green[:material/check_circle: Eligible]")
+            else:
+                st.caption("Not included in this tier.")
+            return
+        available = row["allowance"] + row["extra"]
+        if available == 0 and row["used"] == 0:
+            st.caption("Not included in this tier.")
+            return
+        st.progress(min(row["used"] / available, 1.0) if available else 1.0, text=usage_text(row))
+        if row["measure"] == "cap":
+            st.caption("At a time; production models only.")
+        else:
+            st.caption(f"{row['remaining']} left this subscription year.")
+
+
+def due_text(target: date, state: str, today: date) -> str:
+    if is_overdue(state, target, today):
+        return f"overdue by {(today - target).days} d"
+    days = (target - today).days
+    return "due today" if days == 0 else f"due in {days} d"
+
+
+def request_choice(requests: pd.DataFrame) -> dict[int, str]:
+    return {
+        int(row.id): f"#{row.id} · {STATE_LABELS[row.state]} · {row.requested_by} · "
+        f"due {date_text(row.target_date)}"
+        for row in requests.itertuples()
+    }
+
+
+def model_label(row) -> str:
+    return f"{row.name} ({row.workspace})"
+
+
+def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
+    names = dict(zip(customers["id"], customers["name"], strict=True))
+    ids = list(names)
+    requested = st.query_params.get("customer")
+    try:
+        current = int(requested) if requested is not None else ids[0]
+    except ValueError:
+        current = None
+    if current not in names:
+        st.warning("That customer is not in your portfolio; choose one below.")
+        current = ids[0]
+    choice = st.selectbox(
+        "Customer", ids, index=ids.index(current), format_func=names.get, key="customer_picker"
+    )
+    if choice != current:
+        st.query_params["customer"] = str(choice)
+        current = choice
+    customer = customers.set_index("id").loc[current]
+    data = load_customer(scope, current, today)
+    balances = data["balances"]
+    if balances.empty:
+        st.info("This customer's HyperCare subscription has not started yet.")
+        return
+    renews_on = balances["renews_on"].iloc[0]
+    st.subheader(customer["name"])
+    st.caption(
+        f"{customer['tier_label']} · subscription year {date_text(balances['year_start'].iloc[0])} "
+        f"to {date_text(renews_on - timedelta(days=1))} · renews on {date_text(renews_on)} "
+        f"(in {(renews_on - today).days} days)"
+    )
+    shown = balances[balances["measure"] != "eligibility"]
+    columns = st.columns(3)
+    for position, (_, row) in enumerate(shown.iterrows()):
+        with columns[position % 3]:
+            entitlement_card(row)
+    flags = balances[balances["measure"] == "eligibility"]
+    flag_columns = st.columns(len(flags))
+    for column, (_, row) in zip(flag_columns, flags.iterrows(), strict=True):
+        with column:
+            entitlement_card(row)
+
+    requests = data["requests"]
+    open_states = {RequestState.REQUESTED, RequestState.ACCEPTED, RequestState.IN_PROGRESS}
+    open_requests = requests[requests["state"].isin(open_states)]
+    st.subheader("Open optimisation requests")
+    if open_requests.empty:
+        st.info("No open optimisation requests.")
+    else:
+        table = open_requests.assign(
+            status=open_requests["state"].map(STATE_LABELS),
+            due=[
+                due_text(target, state, today)
+                for target, state in zip(
+                    open_requests["target_date"], open_requests["state"], strict=True
+                )
+            ],
+            requested_local=to_zone(open_requests["requested_at"], user.timezone),
+        )
+        overdue = [
+            is_overdue(state, target, today)
+            for target, state in zip(table["target_date"], table["state"], strict=True)
+        ]
+        styled = table.style.apply(
+            lambda column: [OVERDUE_STYLE if late else "" for late in overdue],
+            subset=["target_date", "due"],
+        )
+        st.dataframe(
+            styled,
+            hide_index=True,
+            key="open_requests",
+            column_order=[
+                "id",
+                "requested_by",
+                "requested_local",
+                "model",
+                "request_text",
+                "status",
+                "target_date",
+                "due",
+            ],
+            column_config={
+                "id": st.column_config.NumberColumn("Request", format="#%d"),
+                "requested_by": "Asked by",
+                "requested_local": st.column_config.DatetimeColumn(
+                    f"Asked ({user.timezone})", format="D MMM YYYY HH:mm"
+                ),
+                "model": "Model",
+                "request_text": st.column_config.TextColumn("Written request", width="large"),
+                "status": "Status",
+                "target_date": st.column_config.DateColumn("Target", format="D MMM YYYY"),
+                "due": "Due",
+            },
+        )
+        late = sum(overdue)
+        if late:
+            st.markdown(
+                f":red[:material/schedule: {late} open request"
+                f"{'s are' if late > 1 else ' is'} past the target date.]"
+            )
+
+    st.subheader("Act on this customer")
+    can_grant = Role.MANAGER in user.roles
+    can_change_tier = bool({Role.MANAGER, Role.ADMIN} & set(user.roles))
+    names_of_tabs = ["Log a request", "Move a request", "Deliver", "Models"]
+    names_of_tabs += ["Grant an extra"] if can_grant else []
+    names_of_tabs += ["Change tier"] if can_change_tier else []
+    tabs = dict(zip(names_of_tabs, st.tabs(names_of_tabs), strict=True))
+    with tabs["Log a request"]:
+        log_request_form(current, data, today)
+    with tabs["Move a request"]:
+        move_request_form(open_requests)
+    with tabs["Deliver"]:
+        deliver_form(open_requests)
+    with tabs["Models"]:
+        enrolment_form(data["models"], balances)
+    if can_grant:
+        with tabs["Grant an extra"]:
+            grant_form(current)
+    if can_change_tier:
+        with tabs["Change tier"]:
+            tier_form(current, customer, data["models"])
+
+    st.subheader("Ledger")
+    ledger = data["ledger"]
+    if ledger.empty:
+        st.info("Nothing has been debited or credited yet.")
+    else:
+        ledger_table = ledger.assign(
+            at_local=to_zone(ledger["at"], user.timezone),
+            actor=ledger["actor"].fillna("system (import)"),
+            what=ledger["label"].fillna(ledger["kind"]),
+        )
+        st.dataframe(
+            ledger_table,
+            hide_index=True,
+            key="ledger",
+            column_order=["at_local", "what", "delta", "reason", "actor", "request_id"],
+            column_config={
+                "at_local": st.column_config.DatetimeColumn(
+                    f"When ({user.timezone})", format="D MMM YYYY HH:mm"
+                ),
+                "what": "Entitlement",
+                "delta": st.column_config.NumberColumn("Change", format="%+d"),
+                "reason": st.column_config.TextColumn("Why", width="large"),
+                "actor": "Who",
+                "request_id": st.column_config.NumberColumn("Request", format="#%d"),
+            },
+        )
+        st.download_button(
+            "Download the ledger (CSV)",
+            ledger_table.drop(columns=["at_local"]).to_csv(index=False),
+            file_name=f"ledger-{current}.csv",
+            mime="text/csv",
+            icon=":material/download:",
+        )
+
+
+def log_request_form(customer_id: int, data: dict[str, pd.DataFrame], today: date) -> None:
+    contacts = data["contacts"]
+    if contacts.empty:
+        st.info("Add a contact for this customer on the Admin page before logging a request.")
+        return
+    contact_names = dict(zip(contacts["id"], contacts["name"], strict=True))
+    models = data["models"]
+    model_names = {int(row.id): model_label(row) for row in models.itertuples()}
+    zone = ZoneInfo(user.timezone)
+    local_today = datetime.now(zone).date()
+    with st.form("log_request", clear_on_submit=False):
+        st.caption(
+            "Log the customer's written request. The target completion date must be at least "
+            "4 weeks after the request; accepting it later uses one optimisation."
+        )
+        left, right = st.columns(2)
+        contact_id = left.selectbox(
+            "Asked by", list(contact_names), format_func=contact_names.get, key="log_contact"
+        )
+        model_id = right.selectbox(
+            "Model",
+            [None, *model_names],
+            format_func=lambda i: "Not about one model" if i is None else model_names[i],
+            key="log_model",
+        )
+        requested_on = left.date_input(
+            "Requested on", value=local_today, max_value=local_today, key="log_requested_on"
+        )
+        target = right.date_input(
+            "Target completion",
+            value=earliest_target_completion(local_today),
+            key="log_target",
+            help="At least 4 weeks after the request.",
+        )
+        text = st.text_area(
+            "Written request",
+            placeholder="Paste the request or give the e-mail reference (sender, date, subject).",
+            key="log_text",
+        )
+        submitted = st.form_submit_button("Log the request", type="primary")
+    if submitted:
+        moment = (
+            datetime.now(zone)
+            if requested_on == local_today
+            else datetime.combine(requested_on, time(12), tzinfo=zone)
+        )
+        run_command(
+            lambda session: ent.log_optimisation_request(
+                session=session,
+                customer_id=customer_id,
+                contact_id=int(contact_id),
+                requested_at=moment.astimezone(UTC),
+                request_text=text,
+                target_date=target,
+                model_id=model_id,
+                actor=user.username,
+                actor_id=user.id,
+            ),
+            "The request is logged.",
+        )
+
+
+def move_request_form(open_requests: pd.DataFrame) -> None:
+    if open_requests.empty:
+        st.info("No open request to move.")
+        return
+    choices = request_choice(open_requests)
+    with st.form("move_request"):
+        request_id = st.selectbox(
+            "Request", list(choices), format_func=choices.get, key="move_request_id"
+        )
+        move = st.radio("Action", list(MOVES), horizontal=True, key="move_action")
+        submitted = st.form_submit_button("Apply", type="primary")
+    if submitted:
+        run_command(
+            lambda session: ent.advance_request(
+                session=session,
+                request_id=int(request_id),
+                to_state=MOVES[move],
+                actor=user.username,
+                actor_id=user.id,
+            ),
+            f"Request #{request_id}: {MOVES[move].replace('_', ' ')}.",
+        )
+
+
+def deliver_form(open_requests: pd.DataFrame) -> None:
+    working = open_requests[open_requests["state"] == RequestState.IN_PROGRESS]
+    if working.empty:
+        st.info("No request is in progress; start work on an accepted request first.")
+        return
+    choices = request_choice(working)
+    with st.form("deliver_request"):
+        request_id = st.selectbox(
+            "Request", list(choices), format_func=choices.get, key="deliver_request_id"
+        )
+        findings = st.text_area(
+            "Findings",
+            placeholder="Formulas or structures that hurt performance, and the recommendations.",
+            key="deliver_findings",
+        )
+        left, right = st.columns(2)
+        before = left.number_input(
+            "Model open time before (s)", min_value=0.0, value=None, key="deliver_before"
+        )
+        after = right.number_input(
+            "Model open time after (s)", min_value=0.0, value=None, key="deliver_after"
+        )
+        submitted = st.form_submit_button("Mark delivered", type="primary")
+    if submitted:
+        run_command(
+            lambda session: ent.advance_request(
+                session=session,
+                request_id=int(request_id),
+                to_state=RequestState.DELIVERED.value,
+                actor=user.username,
+                actor_id=user.id,
+                findings=findings,
+                open_time_before_s=before,
+                open_time_after_s=after,
+            ),
+            f"Request #{request_id} is delivered.",
+        )
+
+
+def enrolment_form(models: pd.DataFrame, balances: pd.DataFrame) -> None:
+    production = models[models["is_production"]]
+    if production.empty:
+        st.info("This customer has no production models; only production models can be enrolled.")
+        return
+    caps = balances.set_index("kind")
+    labels = {int(row.id): model_label(row) for row in production.itertuples()}
+    with st.form("enrolment"):
+        st.caption(
+            f"Caps: {usage_text(caps.loc['monitored_models'])} in daily monitoring, "
+            f"{usage_text(caps.loc['weekly_report_models'])} in the weekly report. "
+            "Only production models are listed."
+        )
+        monitored = st.multiselect(
+            "In daily monitoring",
+            list(labels),
+            default=[int(i) for i in production.loc[production["in_monitoring"], "id"]],
+            format_func=labels.get,
+            key="enrol_monitoring",
+        )
+        weekly = st.multiselect(
+            "In the weekly report",
+            list(labels),
+            default=[int(i) for i in production.loc[production["in_weekly_report"], "id"]],
+            format_func=labels.get,
+            key="enrol_weekly",
+        )
+        submitted = st.form_submit_button("Save enrolment", type="primary")
+    if submitted:
+        wanted = {"monitoring": set(monitored), "weekly_report": set(weekly)}
+        current = {
+            "monitoring": set(production.loc[production["in_monitoring"], "id"].astype(int)),
+            "weekly_report": set(production.loc[production["in_weekly_report"], "id"].astype(int)),
+        }
+
+        def save(session: Session) -> None:
+            for which in ent.ENROLMENTS:  # take models out first so a swap fits the cap
+                for model_id in sorted(current[which] - wanted[which]):
+                    ent.set_enrolment(
+                        session=session,
+                        model_id=model_id,
+                        which=which,
+                        enrolled=False,
+                        actor=user.username,
+                        actor_id=user.id,
+                    )
+            for which in ent.ENROLMENTS:
+                for model_id in sorted(wanted[which] - current[which]):
+                    ent.set_enrolment(
+                        session=session,
+                        model_id=model_id,
+                        which=which,
+                        enrolled=True,
+                        actor=user.username,
+                        actor_id=user.id,
+                    )
+
+        run_command(save, "Model enrolment saved.")
+    other = models[~models["is_production"]]
+    if not other.empty:
+        st.caption(
+            "Not in production, so they cannot be enrolled: "
+            + ", ".join(model_label(row) for row in other.itertuples())
+        )
+
+
+def grant_form(customer_id: int) -> None:
+    kinds = sorted(PER_YEAR_KINDS, key=lambda k: ENTITLEMENT_LABELS[k])
+    with st.form("grant_extra"):
+        st.caption("Grant one extra for this subscription year; it shows in the ledger with why.")
+        kind = st.selectbox(
+            "Entitlement",
+            kinds,
+            format_func=lambda k: ENTITLEMENT_LABELS[k].capitalize(),
+            key="grant_kind",
+        )
+        reason = st.text_input("Reason", key="grant_reason")
+        submitted = st.form_submit_button("Grant one extra", type="primary")
+    if submitted:
+        run_command(
+            lambda session: ent.grant_extra(
+                session=session,
+                customer_id=customer_id,
+                kind=kind,
+                actor=user.username,
+                actor_id=user.id,
+                reason=reason,
+            ),
+            f"Granted one extra of the {ENTITLEMENT_LABELS[kind]}.",
+        )
+
+
+def tier_form(customer_id: int, customer: pd.Series, models: pd.DataFrame) -> None:
+    labels = load_tier_labels()
+    enrolled = models[models["in_monitoring"] | models["in_weekly_report"]]
+    enrolled_labels = {int(row.id): model_label(row) for row in enrolled.itertuples()}
+    with st.form("change_tier"):
+        st.caption(
+            "From today the new tier's allowances apply to the rest of the subscription year; "
+            "what was used still counts and nothing delivered is taken back."
+        )
+        tier = st.selectbox(
+            "New tier",
+            [t for t in labels if t != customer["tier"]],
+            format_func=labels.get,
+            key="tier_new",
+        )
+        keep = st.multiselect(
+            "Models to keep enrolled (needed when the new cap is lower)",
+            list(enrolled_labels),
+            format_func=enrolled_labels.get,
+            key="tier_keep",
+        )
+        confirm = st.checkbox(
+            "Take every enrolled model not chosen above out of monitoring and the weekly report",
+            key="tier_confirm_drop",
+        )
+        submitted = st.form_submit_button("Change tier", type="primary")
+    if submitted:
+        run_command(
+            lambda session: ent.apply_tier_change(
+                session=session,
+                customer_id=customer_id,
+                new_tier=tier,
+                keep_model_ids=[int(i) for i in keep] if keep or confirm else None,
+                actor=user.username,
+                actor_id=user.id,
+            ),
+            f"{customer['name']} is now on {labels[tier]}.",
+        )
+
+
+def show_portfolio(scope: Scope, today: date) -> None:
+    within = st.slider("Renewing within (days)", 15, 180, 60, step=15, key="watch_days")
+    data = load_portfolio(scope, today, within)
+    st.subheader("Unused entitlements nearing renewal")
+    watchlist = data["watchlist"]
+    if watchlist.empty:
+        st.info(f"No customer renewing within {within} days has unused entitlements.")
+    else:
+        st.dataframe(
+            watchlist,
+            hide_index=True,
+            key="watchlist",
+            column_order=["customer", "tier_label", "summary", "renews_on"],
+            column_config={
+                "customer": "Customer",
+                "tier_label": "Tier",
+                "summary": st.column_config.TextColumn("Unused", width="large"),
+                "renews_on": st.column_config.DateColumn("Renews on", format="D MMM YYYY"),
+            },
+        )
+        st.download_button(
+            "Download the watchlist (CSV)",
+            watchlist.to_csv(index=False),
+            file_name="renewal-watchlist.csv",
+            mime="text/csv",
+            icon=":material/download:",
+        )
+    st.subheader("Overdue deliveries")
+    overdue = data["overdue"]
+    if overdue.empty:
+        st.info("No optimisation request is past its target date.")
+    else:
+        st.dataframe(
+            overdue.assign(status=overdue["state"].map(STATE_LABELS)),
+            hide_index=True,
+            key="overdue",
+            column_order=[
+                "customer",
+                "id",
+                "requested_by",
+                "status",
+                "target_date",
+                "days_overdue",
+            ],
+            column_config={
+                "customer": "Customer",
+                "id": st.column_config.NumberColumn("Request", format="#%d"),
+                "requested_by": "Asked by",
+                "status": "Status",
+                "target_date": st.column_config.DateColumn("Target", format="D MMM YYYY"),
+                "days_overdue": st.column_config.NumberColumn("Days overdue"),
+            },
+        )
+    st.subheader("Over-cap attempts (last 90 days)")
+    attempts = data["attempts"]
+    if attempts.empty:
+        st.info("Nobody tried to enrol a model past a cap in the last 90 days.")
+    else:
+        st.dataframe(
+            attempts.assign(at_local=to_zone(attempts["at"], user.timezone)),
+            hide_index=True,
+            key="attempts",
+            column_order=["at_local", "customer", "model", "which", "cap", "enrolled", "actor"],
+            column_config={
+                "at_local": st.column_config.DatetimeColumn(
+                    f"When ({user.timezone})", format="D MMM YYYY HH:mm"
+                ),
+                "customer": "Customer",
+                "model": "Model",
+                "which": "Enrolment",
+                "cap": st.column_config.NumberColumn("Cap"),
+                "enrolled": st.column_config.NumberColumn("Enrolled"),
+                "actor": "Who tried",
+            },
+        )
+
+
+scope = Scope.for_user(user)
+today = datetime.now(UTC).date()
+st.title("Entitlements")
+notice = st.session_state.pop(NOTICE_KEY, None)
+if notice:
+    st.success(notice, icon=":material/check_circle:")
+customers = load_customers(scope)
+if customers.empty:
+    st.info(
+        "No customers are assigned to you yet. An administrator assigns CSMs on the Admin page."
+    )
+    st.stop()
+
+if scope.all_customers:
+    customer_tab, portfolio_tab = st.tabs(["Customer", "Portfolio"])
+    with customer_tab:
+        show_customer(scope, customers, today)
+    with portfolio_tab:
+        show_portfolio(scope, today)
+else:
+    st.caption("Customers where you are CSM or HyperCare resource")
+    show_customer(scope, customers, today)

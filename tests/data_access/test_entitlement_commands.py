@@ -1,0 +1,958 @@
+"""Entitlement commands and reads on SQLite and PostgreSQL: ledger, requests, caps, tier changes."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from data_access import entitlements as ent
+from data_access.audit import CommandRefused
+from data_access.db import session_scope
+from data_access.models import (
+    AuditLog,
+    Contact,
+    Customer,
+    EntitlementEntry,
+    OptimisationRequest,
+    PlanningModel,
+    Region,
+    TierChange,
+    User,
+    Workspace,
+    utc_now,
+)
+from data_access.policies import seed_default_policies, tier_labels, tier_policies
+from data_access.scope import Scope
+from domain.entitlements import (
+    ENTITLEMENT_LABELS,
+    PER_YEAR_KINDS,
+    Entitlement,
+    allowance,
+    subscription_year,
+)
+from domain.tiers import Tier
+
+OPT = Entitlement.MODEL_OPTIMISATION.value
+TODAY = utc_now().date()
+
+
+def at_noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), tzinfo=UTC)
+
+
+def add_user(session: Session, username: str, roles: str = "csm") -> User:
+    user = User(
+        username=username,
+        name=username.title(),
+        email=f"{username}@x.example",
+        password_hash="x",
+        roles=roles,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+@pytest.fixture
+def world(engine):
+    """Policies, a region, a CSM, a manager and an empty database ready for customers."""
+    with Session(engine, expire_on_commit=False) as session:
+        seed_default_policies(session=session)
+        region = Region(code="EMEA", name="EMEA", timezone="Europe/London", holiday_country="GB")
+        session.add(region)
+        session.flush()
+        csm = add_user(session, "csm.one")
+        other = add_user(session, "csm.two")
+        manager = add_user(session, "boss", "manager")
+        session.commit()
+        return {
+            "engine": engine,
+            "region_id": region.id,
+            "csm": csm,
+            "other": other,
+            "manager": manager,
+            "policies": tier_policies(session=session),
+        }
+
+
+def make_customer(
+    world,
+    tier: str = Tier.PROFESSIONAL,
+    start: date | None = None,
+    production_models: int = 3,
+    other_models: int = 1,
+    csm: User | None = None,
+    name: str | None = None,
+) -> dict:
+    start = start or TODAY - timedelta(days=100)
+    with Session(world["engine"], expire_on_commit=False) as session:
+        customer = Customer(
+            name=name or f"Customer {tier} {start} {production_models}",
+            tier=tier,
+            region_id=world["region_id"],
+            csm_id=(csm or world["csm"]).id,
+            hypercare_start=start,
+        )
+        session.add(customer)
+        session.flush()
+        session.add(
+            TierChange(customer_id=customer.id, effective_on=start, from_tier=None, to_tier=tier)
+        )
+        contact = Contact(customer_id=customer.id, name="Ada Lovelace", email="ada@c.example")
+        workspace = Workspace(customer_id=customer.id, name="Main")
+        session.add_all([contact, workspace])
+        session.flush()
+        models = [
+            PlanningModel(
+                workspace_id=workspace.id,
+                customer_id=customer.id,
+                name=f"Model {n:02d}",
+                is_production=n < production_models,
+            )
+            for n in range(production_models + other_models)
+        ]
+        session.add_all(models)
+        session.commit()
+        return {
+            "id": customer.id,
+            "name": customer.name,
+            "start": start,
+            "contact_id": contact.id,
+            "model_ids": [m.id for m in models],
+            "production_ids": [m.id for m in models if m.is_production],
+        }
+
+
+def count(engine, table, *where) -> int:
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(table).where(*where)).one()
+
+
+def balance_of(engine, customer_id: int, kind: str = OPT, on: date = TODAY):
+    with Session(engine) as session:
+        frame = ent.entitlement_balances(session=session, customer_id=customer_id, on=on)
+    return frame.set_index("kind").loc[kind]
+
+
+def debit(world, customer_id: int, now: datetime | None = None, kind: str = OPT):
+    with session_scope(world["engine"]) as session:
+        return ent.debit_entitlement(
+            session=session,
+            customer_id=customer_id,
+            kind=kind,
+            actor="csm.one",
+            actor_id=world["csm"].id,
+            reason="Delivered outside a request",
+            now=now,
+        )
+
+
+def log_request(world, customer: dict, requested: date | None = None, **changes):
+    requested = requested or TODAY - timedelta(days=1)
+    values = {
+        "customer_id": customer["id"],
+        "contact_id": customer["contact_id"],
+        "requested_at": at_noon(requested),
+        "request_text": "E-mail of today: the Sales model opens slowly.",
+        "target_date": requested + timedelta(weeks=4),
+        "model_id": customer["production_ids"][0],
+        "actor": "csm.one",
+        "actor_id": world["csm"].id,
+    }
+    with session_scope(world["engine"]) as session:
+        return ent.log_optimisation_request(session=session, **(values | changes))
+
+
+def advance(world, request_id: int, to_state: str, **extra):
+    with session_scope(world["engine"]) as session:
+        return ent.advance_request(
+            session=session,
+            request_id=request_id,
+            to_state=to_state,
+            actor="csm.one",
+            actor_id=world["csm"].id,
+            **extra,
+        )
+
+
+def written_rows(engine) -> tuple[int, int, int, int]:
+    return (
+        count(engine, EntitlementEntry),
+        count(engine, OptimisationRequest),
+        count(engine, AuditLog),
+        count(engine, TierChange),
+    )
+
+
+# --- allowances and balances ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tier", list(Tier))
+def test_balances_show_every_allowance_of_the_tier(world, tier):
+    customer = make_customer(world, tier=tier)
+    with Session(world["engine"]) as session:
+        frame = ent.entitlement_balances(session=session, customer_id=customer["id"], on=TODAY)
+    assert list(frame["kind"]) == [kind.value for kind in Entitlement]
+    policy = world["policies"][tier]
+    for row in frame.itertuples():
+        assert row.allowance == allowance(policy, row.kind)
+        assert row.label == ENTITLEMENT_LABELS[row.kind]
+        assert (row.year_start, row.renews_on) == subscription_year(customer["start"], TODAY)
+    per_year = frame[frame["measure"] == "per_year"]
+    assert (per_year["remaining"] == per_year["allowance"]).all()
+    assert (per_year["used"] == 0).all()
+
+
+def test_caps_count_the_models_enrolled_now(world):
+    customer = make_customer(world, production_models=3)
+    for model_id in customer["production_ids"][:2]:
+        with session_scope(world["engine"]) as session:
+            ent.set_enrolment(
+                session=session,
+                model_id=model_id,
+                which="monitoring",
+                enrolled=True,
+                actor="csm.one",
+                actor_id=world["csm"].id,
+            )
+    row = balance_of(world["engine"], customer["id"], Entitlement.MONITORED_MODELS.value)
+    cap = world["policies"][Tier.PROFESSIONAL].monitored_models_cap
+    assert (row["measure"], row["used"], row["remaining"]) == ("cap", 2, cap - 2)
+    weekly = balance_of(world["engine"], customer["id"], Entitlement.WEEKLY_REPORT_MODELS.value)
+    assert weekly["used"] == 0
+
+
+def test_debits_until_none_left_then_refused_with_balance_and_renewal(world):
+    customer = make_customer(world)
+    allowed = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    for _ in range(allowed):
+        debit(world, customer["id"])
+    before = written_rows(world["engine"])
+    renews = subscription_year(customer["start"], TODAY)[1]
+    with pytest.raises(CommandRefused) as refused:
+        debit(world, customer["id"])
+    assert str(refused.value) == (
+        f"No model optimisations left: 0 of {allowed} remaining this subscription year; "
+        f"it renews on {renews.isoformat()}."
+    )
+    assert written_rows(world["engine"]) == before
+    row = balance_of(world["engine"], customer["id"])
+    assert (row["used"], row["remaining"]) == (allowed, 0)
+
+
+def test_a_debit_is_audited_with_who_and_why(world):
+    customer = make_customer(world)
+    entry = debit(world, customer["id"])
+    with Session(world["engine"]) as session:
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "debit_entitlement")).one()
+    assert audit.entity_id == str(entry.id)
+    assert audit.actor == "csm.one"
+    assert "Delivered outside a request" in audit.detail
+    assert entry.actor_id == world["csm"].id
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason", "message"),
+    [
+        (OPT, "  ", "A reason is required for every ledger entry."),
+        ("free_lunch", "why", "'free_lunch' is not an entitlement kind."),
+        (
+            Entitlement.MONITORED_MODELS.value,
+            "why",
+            "Models in daily monitoring are not counted in the ledger; "
+            "only yearly allowances are debited or credited.",
+        ),
+    ],
+)
+def test_invalid_ledger_input_is_refused_and_writes_nothing(world, kind, reason, message):
+    customer = make_customer(world)
+    before = written_rows(world["engine"])
+    for command in (ent.debit_entitlement, ent.credit_entitlement):
+        with pytest.raises(CommandRefused) as refused, session_scope(world["engine"]) as session:
+            command(
+                session=session,
+                customer_id=customer["id"],
+                kind=kind,
+                actor="csm.one",
+                actor_id=None,
+                reason=reason,
+            )
+        assert str(refused.value) == message
+    assert written_rows(world["engine"]) == before
+
+
+def test_every_yearly_kind_can_be_debited(world):
+    customer = make_customer(world, tier=Tier.ENTERPRISE)
+    for kind in PER_YEAR_KINDS:
+        debit(world, customer["id"], kind=kind.value)
+        assert balance_of(world["engine"], customer["id"], kind.value)["used"] == 1
+
+
+# --- anniversaries ---------------------------------------------------------------------------
+
+
+def test_a_29_february_start_renews_on_28_february_in_common_years(world):
+    customer = make_customer(world, start=date(2024, 2, 29))
+    debit(world, customer["id"], now=datetime(2025, 2, 27, 23, 59, tzinfo=UTC))
+    debit(world, customer["id"], now=datetime(2025, 2, 28, 0, 0, tzinfo=UTC))
+    old_year = balance_of(world["engine"], customer["id"], on=date(2025, 2, 27))
+    new_year = balance_of(world["engine"], customer["id"], on=date(2025, 2, 28))
+    assert (old_year["used"], old_year["renews_on"]) == (1, date(2025, 2, 28))
+    assert (new_year["used"], new_year["year_start"]) == (1, date(2025, 2, 28))
+    assert new_year["renews_on"] == date(2026, 2, 28)
+    leap = balance_of(world["engine"], customer["id"], on=date(2028, 2, 29))
+    assert (leap["year_start"], leap["renews_on"]) == (date(2028, 2, 29), date(2029, 2, 28))
+
+
+def test_the_year_runs_across_new_year_and_the_renewal_day_starts_afresh(world):
+    customer = make_customer(world, start=date(2024, 12, 31))
+    allowed = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    for day in (date(2024, 12, 31), date(2025, 1, 1)):
+        debit(world, customer["id"], now=at_noon(day))
+    with pytest.raises(CommandRefused, match="renews on 2025-12-31"):
+        debit(world, customer["id"], now=at_noon(date(2025, 12, 30)))
+    debit(world, customer["id"], now=datetime(2025, 12, 31, 0, 0, tzinfo=UTC))
+    renewal_day = balance_of(world["engine"], customer["id"], on=date(2025, 12, 31))
+    assert (renewal_day["used"], renewal_day["remaining"]) == (1, allowed - 1)
+    last_day = balance_of(world["engine"], customer["id"], on=date(2025, 12, 30))
+    assert last_day["remaining"] == 0
+
+
+def test_a_day_before_the_hypercare_start_is_refused(world):
+    customer = make_customer(world, start=date(2025, 3, 1))
+    with pytest.raises(CommandRefused, match="before the HyperCare start"):
+        debit(world, customer["id"], now=at_noon(date(2025, 2, 28)))
+    with Session(world["engine"]) as session:
+        assert ent.entitlement_balances(
+            session=session, customer_id=customer["id"], on=date(2025, 2, 28)
+        ).empty
+
+
+# --- extras and credits ----------------------------------------------------------------------
+
+
+def grant(world, customer_id: int, reason: str = "Goodwill after the outage in May"):
+    with session_scope(world["engine"]) as session:
+        return ent.grant_extra(
+            session=session,
+            customer_id=customer_id,
+            kind=OPT,
+            actor="boss",
+            actor_id=world["manager"].id,
+            reason=reason,
+        )
+
+
+def test_an_extra_granted_before_any_use_lifts_remaining_above_the_allowance(world):
+    customer = make_customer(world)
+    allowed = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    entry = grant(world, customer["id"])
+    assert entry.delta == 1 and entry.reason == "Extra granted: Goodwill after the outage in May"
+    row = balance_of(world["engine"], customer["id"])
+    assert (row["remaining"], row["extra"], row["used"]) == (allowed + 1, 1, 0)
+    for _ in range(allowed + 1):
+        debit(world, customer["id"])
+    with pytest.raises(CommandRefused, match=f"0 of {allowed} remaining"):
+        debit(world, customer["id"])
+
+
+def test_a_basic_customer_can_use_an_extra_a_manager_grants(world):
+    customer = make_customer(world, tier=Tier.BASIC)
+    with pytest.raises(CommandRefused, match="No model optimisations left: 0 of 0"):
+        debit(world, customer["id"])
+    grant(world, customer["id"])
+    debit(world, customer["id"])
+    assert balance_of(world["engine"], customer["id"])["remaining"] == 0
+
+
+def test_an_extra_needs_a_reason(world):
+    customer = make_customer(world)
+    before = written_rows(world["engine"])
+    with pytest.raises(CommandRefused, match="A reason is required"):
+        grant(world, customer["id"], reason="")
+    assert written_rows(world["engine"]) == before
+
+
+def test_a_request_is_never_given_back_more_than_it_was_debited(world):
+    customer = make_customer(world)
+    request = log_request(world, customer)
+    advance(world, request.id, "accepted")
+    advance(world, request.id, "cancelled")
+    before = written_rows(world["engine"])
+    with pytest.raises(CommandRefused) as refused, session_scope(world["engine"]) as session:
+        ent.credit_entitlement(
+            session=session,
+            customer_id=customer["id"],
+            kind=OPT,
+            actor="csm.one",
+            actor_id=None,
+            reason="Second give-back",
+            request_id=request.id,
+        )
+    assert str(refused.value) == (
+        f"Optimisation request #{request.id} has no debit left to give back."
+    )
+    assert written_rows(world["engine"]) == before
+
+
+def test_a_credit_for_another_customers_request_is_refused(world):
+    mine = make_customer(world, name="Mine")
+    theirs = make_customer(world, name="Theirs")
+    request = log_request(world, theirs)
+    with (
+        pytest.raises(CommandRefused, match="is not one of this customer's"),
+        session_scope(world["engine"]) as session,
+    ):
+        ent.credit_entitlement(
+            session=session,
+            customer_id=mine["id"],
+            kind=OPT,
+            actor="x",
+            actor_id=None,
+            reason="r",
+            request_id=request.id,
+        )
+
+
+# --- optimisation requests -------------------------------------------------------------------
+
+
+def test_a_request_runs_its_life_cycle_with_one_debit_and_findings(world):
+    customer = make_customer(world)
+    request = log_request(world, customer)
+    assert request.state == "requested"
+    assert count(world["engine"], EntitlementEntry) == 0
+    advance(world, request.id, "accepted")
+    assert balance_of(world["engine"], customer["id"])["used"] == 1
+    advance(world, request.id, "in_progress")
+    with pytest.raises(CommandRefused, match="^Record the findings"):
+        advance(world, request.id, "delivered", findings="  ")
+    with pytest.raises(CommandRefused, match="positive number of seconds"):
+        advance(world, request.id, "delivered", findings="x", open_time_before_s=-3)
+    done = advance(
+        world,
+        request.id,
+        "delivered",
+        findings="SUM over a 2M-cell list; replace with a summary module.",
+        open_time_before_s=48.0,
+        open_time_after_s=21.5,
+    )
+    assert (done.state, done.open_time_before_s, done.open_time_after_s) == (
+        "delivered",
+        48.0,
+        21.5,
+    )
+    assert done.delivered_at is not None and done.findings.startswith("SUM over")
+    with Session(world["engine"]) as session:
+        ledger = session.exec(select(EntitlementEntry)).all()
+        actions = session.exec(select(AuditLog.action).order_by(AuditLog.id)).all()
+    assert [(e.delta, e.request_id, e.reason) for e in ledger] == [
+        (-1, request.id, f"Request #{request.id} accepted")
+    ]
+    assert actions.count("advance_optimisation_request") == 3
+    assert "log_optimisation_request" in actions
+
+
+def test_cancelling_an_accepted_request_gives_the_optimisation_back(world):
+    customer = make_customer(world)
+    allowed = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    request = log_request(world, customer)
+    advance(world, request.id, "accepted")
+    advance(world, request.id, "in_progress")
+    advance(world, request.id, "cancelled")
+    row = balance_of(world["engine"], customer["id"])
+    assert (row["used"], row["extra"], row["remaining"]) == (0, 0, allowed)
+    unaccepted = log_request(world, customer)
+    advance(world, unaccepted.id, "cancelled")
+    assert count(world["engine"], EntitlementEntry) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        (["delivered"], "A request must be in progress before it can be delivered."),
+        (["in_progress"], "A request must be accepted before work on it starts."),
+        (["cancelled", "accepted"], "A cancelled request is final and cannot become accepted."),
+        (["accepted", "accepted"], "The request is already accepted."),
+        (["archived"], "'archived' is not a request state."),
+    ],
+)
+def test_illegal_moves_are_refused_with_the_reason(world, path, message):
+    customer = make_customer(world)
+    request = log_request(world, customer)
+    for step in path[:-1]:
+        advance(world, request.id, step)
+    before = written_rows(world["engine"])
+    with pytest.raises(CommandRefused) as refused:
+        advance(world, request.id, path[-1])
+    assert str(refused.value) == message
+    assert written_rows(world["engine"]) == before
+
+
+def test_accepting_past_the_allowance_is_refused_and_the_request_stays_requested(world):
+    customer = make_customer(world)
+    allowed = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    for _ in range(allowed):
+        debit(world, customer["id"])
+    request = log_request(world, customer)
+    renews = subscription_year(customer["start"], TODAY)[1]
+    with pytest.raises(CommandRefused) as refused:
+        advance(world, request.id, "accepted")
+    assert f"0 of {allowed} remaining" in str(refused.value)
+    assert renews.isoformat() in str(refused.value)
+    with Session(world["engine"]) as session:
+        assert session.get(OptimisationRequest, request.id).state == "requested"
+    grant(world, customer["id"])
+    assert advance(world, request.id, "accepted").state == "accepted"
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"target_date": TODAY - timedelta(days=1) + timedelta(days=27)},
+            "is less than 4 weeks after the request",
+        ),
+        ({"request_text": "   "}, "^The written request is required"),
+        ({"contact_id": -1}, "^Choose who asked from this customer's contacts.$"),
+        ({"model_id": -1}, "^The chosen model is not one of this customer's models.$"),
+        ({"requested_at": at_noon(TODAY + timedelta(days=3))}, "cannot be dated in the future"),
+        ({"requested_at": datetime(2026, 1, 1, 12)}, "must be time-zone aware"),
+    ],
+)
+def test_an_invalid_request_is_refused_and_writes_nothing(world, changes, message):
+    customer = make_customer(world)
+    before = written_rows(world["engine"])
+    with pytest.raises(CommandRefused, match=message):
+        log_request(world, customer, **changes)
+    assert written_rows(world["engine"]) == before
+
+
+def test_a_request_with_a_contact_of_another_customer_is_refused(world):
+    mine = make_customer(world, name="Mine")
+    theirs = make_customer(world, name="Theirs")
+    with pytest.raises(CommandRefused, match="this customer's contacts"):
+        log_request(world, mine, contact_id=theirs["contact_id"])
+
+
+def test_the_target_may_be_exactly_four_weeks_after_the_request(world):
+    customer = make_customer(world)
+    requested = TODAY - timedelta(days=3)
+    request = log_request(
+        world, customer, requested=requested, target_date=requested + timedelta(28)
+    )
+    assert request.target_date == requested + timedelta(days=28)
+
+
+def test_requests_and_overdue_deliveries_respect_the_scope(world):
+    mine = make_customer(world, name="Mine")
+    theirs = make_customer(world, name="Theirs", csm=world["other"])
+    long_ago = TODAY - timedelta(days=60)
+    late = log_request(world, mine, requested=long_ago)
+    log_request(world, theirs, requested=long_ago)
+    on_time = log_request(world, mine)
+    delivered = log_request(world, mine, requested=long_ago)
+    for step in ("accepted", "in_progress"):
+        advance(world, delivered.id, step)
+    advance(world, delivered.id, "delivered", findings="Done")
+    csm_scope = Scope(user_id=world["csm"].id, all_customers=False)
+    with Session(world["engine"]) as session:
+        mine_only = ent.optimisation_requests(session=session, scope=csm_scope)
+        overdue = ent.overdue_deliveries(session=session, scope=csm_scope, today=TODAY)
+        everyone = ent.overdue_deliveries(
+            session=session,
+            scope=Scope(user_id=world["manager"].id, all_customers=True),
+            today=TODAY,
+        )
+    assert set(mine_only["customer"]) == {"Mine"}
+    assert set(mine_only["id"]) == {late.id, on_time.id, delivered.id}
+    assert list(overdue["id"]) == [late.id]
+    expected_days = (TODAY - (long_ago + timedelta(weeks=4))).days
+    assert list(overdue["days_overdue"]) == [expected_days]
+    assert set(everyone["customer"]) == {"Mine", "Theirs"}
+    row = mine_only.set_index("id").loc[late.id]
+    assert (row["requested_by"], row["model"], row["logged_by"]) == (
+        "Ada Lovelace",
+        "Model 00",
+        "Csm.One",
+    )
+
+
+# --- model caps ------------------------------------------------------------------------------
+
+
+def enrol(world, model_id: int, which: str = "monitoring", enrolled: bool = True):
+    with session_scope(world["engine"]) as session:
+        return ent.set_enrolment(
+            session=session,
+            model_id=model_id,
+            which=which,
+            enrolled=enrolled,
+            actor="csm.one",
+            actor_id=world["csm"].id,
+        )
+
+
+@pytest.mark.parametrize("which", ["monitoring", "weekly_report"])
+def test_enrolment_past_the_cap_is_refused_with_cap_count_and_choices(world, which):
+    cap = world["policies"][Tier.PROFESSIONAL].monitored_models_cap
+    customer = make_customer(world, production_models=cap + 1)
+    for model_id in customer["production_ids"][:cap]:
+        enrol(world, model_id, which)
+    before = written_rows(world["engine"])
+    with pytest.raises(ent.EnrolmentRefused) as refused:
+        enrol(world, customer["production_ids"][cap], which)
+    message = str(refused.value)
+    place = ent.ENROLMENT_LABELS[which]
+    assert message.startswith(
+        f"Cannot enrol 'Model {cap:02d} (Main)' in {place}: the cap is {cap} models and {cap} "
+        "are already enrolled. Remove one of these first: Model 00 (Main), Model 01 (Main)"
+    )
+    assert (refused.value.cap, refused.value.enrolled) == (cap, cap)
+    assert written_rows(world["engine"]) == before
+    enrol(world, customer["production_ids"][0], which)  # already enrolled: accepted at the cap
+    enrol(world, customer["production_ids"][0], which, enrolled=False)
+    enrol(world, customer["production_ids"][cap], which)
+    row = balance_of(world["engine"], customer["id"], ent.ENROLMENTS[which][0].value)
+    assert (row["used"], row["remaining"]) == (cap, 0)
+
+
+def test_non_production_models_cannot_be_enrolled(world):
+    customer = make_customer(world, production_models=1, other_models=1)
+    sandbox = customer["model_ids"][-1]
+    with pytest.raises(CommandRefused) as refused:
+        enrol(world, sandbox)
+    assert str(refused.value) == (
+        "Only production models can be enrolled; 'Model 01 (Main)' is not a production model."
+    )
+    with Session(world["engine"]) as session:
+        assert not session.get(PlanningModel, sandbox).in_monitoring
+
+
+def test_a_basic_customer_cannot_enrol_any_model(world):
+    customer = make_customer(world, tier=Tier.BASIC)
+    with pytest.raises(ent.EnrolmentRefused, match="the cap is 0 models and 0 are already"):
+        enrol(world, customer["production_ids"][0])
+
+
+def test_same_named_models_in_two_workspaces_count_as_two(world):
+    cap = world["policies"][Tier.PROFESSIONAL].monitored_models_cap
+    customer = make_customer(world, production_models=cap)
+    with Session(world["engine"]) as session:
+        second = Workspace(customer_id=customer["id"], name="Main")
+        session.add(second)
+        session.flush()
+        twin = PlanningModel(
+            workspace_id=second.id, customer_id=customer["id"], name="Model 00", is_production=True
+        )
+        session.add(twin)
+        session.commit()
+        twin_id = twin.id
+    for model_id in customer["production_ids"]:
+        enrol(world, model_id)
+    with pytest.raises(ent.EnrolmentRefused, match=f"#{twin_id}' in daily monitoring"):
+        enrol(world, twin_id)
+
+
+def test_over_cap_attempts_are_recorded_apart_and_shown_within_scope(world):
+    customer = make_customer(world, tier=Tier.BASIC, name="Small Co")
+    with pytest.raises(ent.EnrolmentRefused) as refused:
+        enrol(world, customer["production_ids"][0])
+    assert count(world["engine"], AuditLog) == 0
+    with session_scope(world["engine"]) as session:
+        ent.record_over_cap_attempt(session=session, refusal=refused.value, actor="csm.one")
+    with Session(world["engine"]) as session:
+        attempts = ent.over_cap_attempts(
+            session=session, scope=Scope(user_id=world["manager"].id, all_customers=True)
+        )
+        hidden = ent.over_cap_attempts(
+            session=session, scope=Scope(user_id=world["other"].id, all_customers=False)
+        )
+    assert len(attempts) == 1 and hidden.empty
+    row = attempts.iloc[0]
+    assert (row["customer"], row["model"], row["which"], row["cap"], row["enrolled"]) == (
+        "Small Co",
+        "Model 00",
+        "daily monitoring",
+        0,
+        0,
+    )
+    assert row["message"] == str(refused.value)
+
+
+# --- tier changes ----------------------------------------------------------------------------
+
+
+def change_tier(world, customer_id: int, tier: str, keep: list[int] | None = None) -> None:
+    with session_scope(world["engine"]) as session:
+        ent.apply_tier_change(
+            session=session,
+            customer_id=customer_id,
+            new_tier=tier,
+            keep_model_ids=keep,
+            actor="boss",
+            actor_id=world["manager"].id,
+        )
+
+
+def test_an_upgrade_mid_year_gives_the_new_allowance_and_keeps_what_was_used(world):
+    customer = make_customer(world, tier=Tier.PROFESSIONAL)
+    pro = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    enterprise = world["policies"][Tier.ENTERPRISE].model_optimisations_per_year
+    for _ in range(pro):
+        debit(world, customer["id"])
+    change_tier(world, customer["id"], Tier.ENTERPRISE)
+    row = balance_of(world["engine"], customer["id"])
+    assert (row["allowance"], row["used"], row["remaining"]) == (enterprise, pro, enterprise - pro)
+    with Session(world["engine"]) as session:
+        history = ent.ledger_history(session=session, customer_id=customer["id"])
+        labels = tier_labels(session=session)
+        assert session.get(Customer, customer["id"]).tier == Tier.ENTERPRISE
+    change = history[history["kind"] == "tier_change"].iloc[0]
+    assert change["reason"].startswith(
+        f"Tier changed from {labels[Tier.PROFESSIONAL]} to {labels[Tier.ENTERPRISE]}"
+    )
+    assert change["actor"] == "Boss" and change["delta"] == 0
+    assert history.iloc[0]["kind"] == "tier_change"  # newest first
+    debits = history[history["kind"] == OPT]
+    assert len(debits) == pro and (debits["actor"] == "Csm.One").all()
+
+
+def test_a_downgrade_below_what_was_used_leaves_nothing_and_takes_nothing_back(world):
+    customer = make_customer(world, tier=Tier.ENTERPRISE)
+    pro = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    for _ in range(pro + 1):
+        debit(world, customer["id"])
+    entries_before = count(world["engine"], EntitlementEntry)
+    change_tier(world, customer["id"], Tier.PROFESSIONAL)
+    assert count(world["engine"], EntitlementEntry) == entries_before
+    row = balance_of(world["engine"], customer["id"])
+    assert (row["allowance"], row["used"], row["remaining"]) == (pro, pro + 1, 0)
+    with pytest.raises(CommandRefused, match=f"0 of {pro} remaining"):
+        debit(world, customer["id"])
+
+
+def test_a_downgrade_below_the_enrolment_asks_which_models_to_keep(world):
+    enterprise_cap = world["policies"][Tier.ENTERPRISE].monitored_models_cap
+    pro_cap = world["policies"][Tier.PROFESSIONAL].monitored_models_cap
+    customer = make_customer(world, tier=Tier.ENTERPRISE, production_models=pro_cap + 2)
+    for model_id in customer["production_ids"]:
+        enrol(world, model_id, "monitoring")
+    enrol(world, customer["production_ids"][0], "weekly_report")
+    assert len(customer["production_ids"]) <= enterprise_cap
+    before = written_rows(world["engine"])
+    with Session(world["engine"]) as session:
+        labels = tier_labels(session=session)
+    with pytest.raises(CommandRefused) as refused:
+        change_tier(world, customer["id"], Tier.PROFESSIONAL)
+    assert str(refused.value) == (
+        f"{labels[Tier.PROFESSIONAL]} allows {pro_cap} models in daily monitoring and "
+        f"{pro_cap + 2} are enrolled; choose the {pro_cap} to keep (2 to drop)."
+    )
+    with pytest.raises(CommandRefused) as refused:
+        change_tier(world, customer["id"], Tier.PROFESSIONAL, customer["production_ids"][:3])
+    assert str(refused.value) == (
+        f"Keep exactly {pro_cap} of the {pro_cap + 2} models in daily monitoring; "
+        "3 of them are chosen."
+    )
+    with pytest.raises(CommandRefused, match="must be models this customer has enrolled"):
+        change_tier(world, customer["id"], Tier.PROFESSIONAL, [customer["model_ids"][-1]])
+    assert written_rows(world["engine"]) == before
+    keep = customer["production_ids"][2:]
+    change_tier(world, customer["id"], Tier.PROFESSIONAL, keep)
+    with Session(world["engine"]) as session:
+        models = session.exec(
+            select(PlanningModel).where(PlanningModel.customer_id == customer["id"])
+        ).all()
+        change = session.exec(
+            select(TierChange).where(
+                TierChange.customer_id == customer["id"], TierChange.from_tier.is_not(None)
+            )
+        ).one()
+        audit = session.exec(select(AuditLog).where(AuditLog.action == "change_tier")).one()
+    monitored = {m.id for m in models if m.in_monitoring}
+    assert monitored == set(keep)
+    weekly = {m.id for m in models if m.in_weekly_report}
+    assert weekly == {customer["production_ids"][0]}  # within the weekly cap: untouched
+    assert (change.from_tier, change.to_tier, change.effective_on) == (
+        Tier.ENTERPRISE,
+        Tier.PROFESSIONAL,
+        TODAY,
+    )
+    assert str(customer["production_ids"][0]) in audit.detail
+
+
+def test_a_change_to_the_same_or_an_unknown_tier_is_refused(world):
+    customer = make_customer(world)
+    with pytest.raises(CommandRefused, match="is already on"):
+        change_tier(world, customer["id"], Tier.PROFESSIONAL)
+    with pytest.raises(CommandRefused, match="There is no tier called 'gold'"):
+        change_tier(world, customer["id"], "gold")
+
+
+# --- ledger immutability ---------------------------------------------------------------------
+
+
+def ledger_snapshot(engine) -> dict[int, tuple]:
+    with Session(engine) as session:
+        return {
+            e.id: (e.customer_id, e.kind, e.at, e.delta, e.reason, e.actor_id, e.request_id)
+            for e in session.exec(select(EntitlementEntry)).all()
+        }
+
+
+def test_the_ledger_only_ever_grows(world):
+    customer = make_customer(world, tier=Tier.ENTERPRISE)
+    seen: dict[int, tuple] = {}
+    request = log_request(world, customer)
+    steps = [
+        lambda: debit(world, customer["id"]),
+        lambda: advance(world, request.id, "accepted"),
+        lambda: advance(world, request.id, "cancelled"),
+        lambda: grant(world, customer["id"]),
+        lambda: change_tier(world, customer["id"], Tier.PROFESSIONAL),
+        lambda: debit(world, customer["id"]),
+    ]
+    for step in steps:
+        step()
+        now = ledger_snapshot(world["engine"])
+        assert {k: now[k] for k in seen} == seen  # nothing earlier changed or vanished
+        assert len(now) >= len(seen)
+        seen = now
+    assert [seen[k][3] for k in sorted(seen)] == [-1, -1, 1, 1, -1]
+
+
+def test_the_module_offers_no_way_to_change_or_remove_ledger_entries():
+    public = [
+        name for name in dir(ent) if not name.startswith("_") and callable(getattr(ent, name))
+    ]
+    words = {"update", "delete", "remove", "edit", "erase", "purge", "set"}
+    assert [name for name in public if words & set(name.split("_"))] == ["set_enrolment"]
+    source = Path(ent.__file__).read_text()
+    assert "delete(" not in source and "update(EntitlementEntry" not in source
+
+
+# --- renewal watchlist -----------------------------------------------------------------------
+
+
+def test_renewal_watchlist_lists_unused_entitlements_nearing_renewal(world):
+    start = date(2024, 1, 10)
+    today = date(2025, 12, 11)
+    soon = make_customer(world, tier=Tier.ENTERPRISE, start=start, name="Soon")
+    make_customer(world, tier=Tier.ENTERPRISE, start=date(2024, 6, 1), name="Later")
+    make_customer(world, tier=Tier.BASIC, start=start, name="Basic Co")
+    debit(world, soon["id"], now=at_noon(date(2025, 3, 1)))
+    debit(world, soon["id"], now=at_noon(date(2024, 3, 1)))  # last year: does not count
+    manager = Scope(user_id=world["manager"].id, all_customers=True)
+    with Session(world["engine"]) as session:
+        frame = ent.renewal_watchlist(session=session, scope=manager, today=today)
+        narrow = ent.renewal_watchlist(session=session, scope=manager, today=today, within_days=20)
+        hidden = ent.renewal_watchlist(
+            session=session,
+            scope=Scope(user_id=world["other"].id, all_customers=False),
+            today=today,
+        )
+    allowed = world["policies"][Tier.ENTERPRISE].model_optimisations_per_year
+    assert set(frame["customer"]) == {"Soon"}
+    row = frame.set_index("kind").loc[OPT]
+    assert row["summary"] == f"{allowed - 1} of {allowed} optimisations unused, renews in 30 days"
+    assert row["renews_on"] == date(2026, 1, 10)
+    assert narrow.empty and hidden.empty
+
+
+# --- racing for the last credit --------------------------------------------------------------
+
+
+def race(world, attempts: list) -> tuple[int, list[str]]:
+    barrier = threading.Barrier(len(attempts))
+    wins: list[int] = []
+    refusals: list[str] = []
+    failures: list[BaseException] = []
+
+    def run(attempt):
+        barrier.wait()
+        try:
+            with session_scope(world["engine"]) as session:
+                attempt(session)
+            wins.append(1)
+        except CommandRefused as exc:
+            refusals.append(str(exc))
+        except BaseException as exc:  # surfaced below: a crash is not a refusal
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(attempt,)) for attempt in attempts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not failures, failures
+    return len(wins), refusals
+
+
+RACERS = 6
+
+
+def test_concurrent_debits_for_the_last_optimisation_let_exactly_one_win(world):
+    customer = make_customer(world)
+    allowed = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    for _ in range(allowed - 1):
+        debit(world, customer["id"])
+
+    def attempt(session):
+        ent.debit_entitlement(
+            session=session,
+            customer_id=customer["id"],
+            kind=OPT,
+            actor="csm.one",
+            actor_id=None,
+            reason="race",
+        )
+
+    wins, refusals = race(world, [attempt] * RACERS)
+    assert wins == 1 and len(refusals) == RACERS - 1
+    assert all(message.startswith("No model optimisations left: 0 of") for message in refusals)
+    assert count(world["engine"], EntitlementEntry) == allowed
+
+
+def test_concurrent_acceptances_for_the_last_optimisation_let_exactly_one_win(world):
+    customer = make_customer(world)
+    allowed = world["policies"][Tier.PROFESSIONAL].model_optimisations_per_year
+    for _ in range(allowed - 1):
+        debit(world, customer["id"])
+    requests = [log_request(world, customer) for _ in range(RACERS)]
+
+    def accept(request_id):
+        return lambda session: ent.advance_request(
+            session=session, request_id=request_id, to_state="accepted", actor="x", actor_id=None
+        )
+
+    wins, refusals = race(world, [accept(r.id) for r in requests])
+    assert wins == 1 and len(refusals) == RACERS - 1
+    with Session(world["engine"]) as session:
+        states = session.exec(
+            select(OptimisationRequest.state).where(
+                OptimisationRequest.customer_id == customer["id"]
+            )
+        ).all()
+    assert sorted(states) == ["accepted"] + ["requested"] * (RACERS - 1)
+    assert count(world["engine"], EntitlementEntry) == allowed
+
+
+def test_accepting_the_same_request_twice_at_once_debits_once(world):
+    customer = make_customer(world, tier=Tier.ENTERPRISE)
+    request = log_request(world, customer)
+
+    def accept(session):
+        ent.advance_request(
+            session=session, request_id=request.id, to_state="accepted", actor="x", actor_id=None
+        )
+
+    wins, refusals = race(world, [accept] * RACERS)
+    assert wins == 1
+    assert set(refusals) == {"The request is already accepted."}
+    assert count(world["engine"], EntitlementEntry) == 1
