@@ -1,0 +1,240 @@
+"""Feedback sessions: written requests for remote end-user interviews, scheduling and findings."""
+
+from ui.auth import require_access
+
+user = require_access(__file__)
+
+from datetime import date, datetime, time  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from data_access.audit import CommandRefused  # noqa: E402
+from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
+from data_access.scope import Scope  # noqa: E402
+from data_access.surveys import (  # noqa: E402
+    FEEDBACK_STATE_LABELS,
+    FEEDBACK_TEXT_MAX_CHARS,
+    feedback_sessions,
+    record_feedback_findings,
+    request_feedback_session,
+    schedule_feedback_session,
+)
+from data_access.users import staff_with_role  # noqa: E402
+from domain.roles import Role  # noqa: E402
+from ui.auth import read_session, write_session  # noqa: E402
+from ui.format import local_time_text, to_zone  # noqa: E402
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_customers(scope: Scope) -> pd.DataFrame:
+    with read_session() as session:
+        return customers_in_scope(session=session, scope=scope)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_sessions(scope: Scope, customer_id: int | None) -> pd.DataFrame:
+    with read_session() as session:
+        return feedback_sessions(session=session, scope=scope, customer_id=customer_id)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_contacts(customer_id: int) -> pd.DataFrame:
+    with read_session() as session:
+        return contacts_of(session=session, customer_id=customer_id)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def load_resources() -> pd.DataFrame:
+    with read_session() as session:
+        return staff_with_role(session=session, role=Role.CSM)
+
+
+def local_moment(day: date, clock: time) -> datetime:
+    """A date and time typed in the viewer's zone, as an aware datetime."""
+    return datetime.combine(day, clock, tzinfo=ZoneInfo(user.timezone))
+
+
+def run_command(command, success: str, **arguments) -> None:
+    try:
+        with write_session() as session:
+            command(session=session, scope=scope, actor=user.username, **arguments)
+    except CommandRefused as exc:
+        st.error(str(exc))
+        return
+    st.cache_data.clear()
+    st.session_state["feedback_outcome"] = success
+    st.rerun()
+
+
+def session_label(row: pd.Series) -> str:
+    return f"#{row['id']} · {row['customer']} · requested {local_time_text(row['requested_at'], user.timezone)}"
+
+
+scope = Scope.for_user(user)
+st.title("Feedback sessions")
+st.caption(
+    "Remote end-user interviews: requested in writing, scheduled with a HyperCare resource, "
+    "findings and recommendations recorded. They use the same yearly adoption survey + "
+    "end-user interview entitlement as the survey campaign."
+)
+customers = load_customers(scope)
+if customers.empty:
+    st.info("No customers are assigned to you yet.")
+    st.stop()
+
+names = dict(zip(customers["id"], customers["name"], strict=True))
+customer_id = st.selectbox(
+    "Customer", list(names), index=None, format_func=names.get, placeholder="All customers"
+)
+sessions = load_sessions(scope, None if customer_id is None else int(customer_id))
+outcome = st.session_state.pop("feedback_outcome", None)
+if outcome:
+    st.success(outcome)
+
+counts = sessions["state"].value_counts()
+shown_states = ("requested", "scheduled", "done")
+for column, state in zip(st.columns(len(shown_states)), shown_states, strict=True):
+    column.metric(FEEDBACK_STATE_LABELS[state], int(counts.get(state, 0)))
+
+if sessions.empty:
+    st.info("No feedback sessions have been requested for these customers yet.")
+else:
+    # Requests, findings and recommendations are free text: shown as plain cells, never Markdown.
+    st.dataframe(
+        sessions.assign(
+            requested_at=to_zone(sessions["requested_at"], user.timezone),
+            scheduled_for=to_zone(sessions["scheduled_for"], user.timezone),
+        ),
+        hide_index=True,
+        key="feedback_sessions",
+        column_order=[
+            "id",
+            "customer",
+            "state_label",
+            "requested_by",
+            "requested_at",
+            "request_text",
+            "scheduled_for",
+            "resource",
+            "findings",
+            "recommendations",
+        ],
+        column_config={
+            "id": st.column_config.NumberColumn("#", format="%d"),
+            "customer": "Customer",
+            "state_label": "State",
+            "requested_by": "Requested by",
+            "requested_at": st.column_config.DatetimeColumn("Requested", format="D MMM YYYY HH:mm"),
+            "request_text": st.column_config.TextColumn("Written request", width="medium"),
+            "scheduled_for": st.column_config.DatetimeColumn(
+                "Scheduled for", format="D MMM YYYY HH:mm"
+            ),
+            "resource": "Run by",
+            "findings": st.column_config.TextColumn("Findings", width="medium"),
+            "recommendations": st.column_config.TextColumn("Recommendations", width="medium"),
+        },
+    )
+    st.download_button(
+        "Download CSV",
+        sessions.drop(columns=["customer_id", "resource_id", "state"]).to_csv(index=False),
+        file_name="feedback-sessions.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+
+request_tab, schedule_tab, findings_tab = st.tabs(
+    ["Record a request", "Schedule", "Record findings"]
+)
+now_local = datetime.now(ZoneInfo(user.timezone))
+
+with request_tab:
+    if customer_id is None:
+        st.info("Choose a customer above to record its written request.")
+    else:
+        contacts = load_contacts(int(customer_id))
+        if contacts.empty:
+            st.info(f"{names[customer_id]} has no contacts yet; an administrator adds them.")
+        else:
+            contact_names = dict(zip(contacts["id"], contacts["name"], strict=True))
+            with st.form("request_feedback", clear_on_submit=False):
+                contact_id = st.selectbox(
+                    "Requested by", list(contact_names), format_func=contact_names.get
+                )
+                when = st.columns(2)
+                requested_on = when[0].date_input(
+                    "Request received on", value=now_local.date(), max_value=now_local.date()
+                )
+                requested_time = when[1].time_input(
+                    "at (your time)", value=now_local.time().replace(second=0, microsecond=0)
+                )
+                text = st.text_area(
+                    "Written request",
+                    max_chars=FEEDBACK_TEXT_MAX_CHARS,
+                    placeholder="Paste the e-mail or give its reference.",
+                )
+                if st.form_submit_button("Record request", type="primary"):
+                    run_command(
+                        request_feedback_session,
+                        f"Request from {contact_names[contact_id]} recorded.",
+                        actor_id=user.id,
+                        customer_id=int(customer_id),
+                        contact_id=int(contact_id),
+                        requested_at=local_moment(requested_on, requested_time),
+                        request_text=text,
+                    )
+
+with schedule_tab:
+    open_requests = sessions[sessions["state"].isin(["requested", "scheduled"])]
+    if open_requests.empty:
+        st.info("No requested or scheduled session to (re)schedule.")
+    else:
+        resources = load_resources()
+        resource_names = dict(zip(resources["id"], resources["name"], strict=True))
+        chosen_labels = {row["id"]: session_label(row) for _, row in open_requests.iterrows()}
+        chosen = st.selectbox(
+            "Session", list(chosen_labels), format_func=chosen_labels.get, key="schedule_session"
+        )
+        customer_of = open_requests.set_index("id").at[chosen, "customer_id"]
+        assigned = customers.set_index("id").at[customer_of, "hypercare_resource_id"]
+        resource_ids = list(resource_names)
+        preferred = [i for i in (assigned, user.id) if i in resource_ids]
+        default = resource_ids.index(preferred[0]) if preferred else 0
+        with st.form("schedule_feedback"):
+            resource_id = st.selectbox(
+                "Run by (HyperCare resource)",
+                resource_ids,
+                index=default,
+                format_func=resource_names.get,
+            )
+            when = st.columns(2)
+            day = when[0].date_input("Date", value=now_local.date(), min_value=now_local.date())
+            clock = when[1].time_input("Time (your time)", value=time(10, 0))
+            if st.form_submit_button("Schedule", type="primary"):
+                run_command(
+                    schedule_feedback_session,
+                    f"Session #{chosen} scheduled.",
+                    feedback_session_id=int(chosen),
+                    scheduled_for=local_moment(day, clock),
+                    resource_id=int(resource_id),
+                )
+
+with findings_tab:
+    scheduled = sessions[sessions["state"] == "scheduled"]
+    if scheduled.empty:
+        st.info("No scheduled session is waiting for its findings.")
+    else:
+        chosen_labels = {row["id"]: session_label(row) for _, row in scheduled.iterrows()}
+        with st.form("record_findings"):
+            chosen = st.selectbox("Session", list(chosen_labels), format_func=chosen_labels.get)
+            findings = st.text_area("Findings", max_chars=FEEDBACK_TEXT_MAX_CHARS)
+            recommendations = st.text_area("Recommendations", max_chars=FEEDBACK_TEXT_MAX_CHARS)
+            if st.form_submit_button("Record findings", type="primary"):
+                run_command(
+                    record_feedback_findings,
+                    f"Findings of session #{chosen} recorded.",
+                    feedback_session_id=int(chosen),
+                    findings=findings,
+                    recommendations=recommendations,
+                )
