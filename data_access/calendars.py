@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date
+from functools import lru_cache
 
 from sqlmodel import Session, select
 
@@ -14,24 +15,49 @@ HOLIDAY_YEARS_AROUND = 6
 
 
 def region_calendars(*, session: Session, today: date | None = None) -> dict[str, BusinessCalendar]:
-    """One calendar per region code, with public holidays for the years around `today`."""
+    """One calendar per region code, with public holidays for the years around `today`.
+
+    The rows are read every time (a few dozen), but a calendar is only rebuilt when its
+    settings change: building one loads a dozen years of public holidays.
+    """
     today = today or date.today()
-    years = range(today.year - HOLIDAY_YEARS_AROUND, today.year + HOLIDAY_YEARS_AROUND + 1)
-    hours: dict[int, dict[int, list]] = defaultdict(lambda: defaultdict(list))
+    hours: dict[int, list] = defaultdict(list)
     for row in session.exec(select(BusinessHours)).all():
-        hours[row.region_id][row.weekday].append((row.opens, row.closes))
-    closures: dict[int, list[RegionClosure]] = defaultdict(list)
+        hours[row.region_id].append((row.weekday, row.opens, row.closes))
+    closures: dict[int, list] = defaultdict(list)
     for row in session.exec(select(RegionClosure)).all():
-        closures[row.region_id].append(row)
-    calendars = {}
-    for region in session.exec(select(Region)).all():
-        calendars[region.code] = calendar_from_region(
+        closures[row.region_id].append((row.day, row.is_open))
+    return {
+        region.code: _calendar(
             region.timezone,
             region.holiday_country,
-            weekly_hours={day: sorted(periods) for day, periods in hours[region.id].items()},
-            years=years,
-            extra_closures=[c.day for c in closures[region.id] if not c.is_open],
-            worked_holidays=[c.day for c in closures[region.id] if c.is_open],
-            subdivision=region.holiday_subdivision,
+            region.holiday_subdivision,
+            tuple(sorted(hours[region.id])),
+            tuple(sorted(closures[region.id])),
+            today.year,
         )
-    return calendars
+        for region in session.exec(select(Region)).all()
+    }
+
+
+@lru_cache(maxsize=64)
+def _calendar(
+    timezone: str,
+    country: str,
+    subdivision: str | None,
+    hours: tuple,
+    closures: tuple,
+    year: int,
+) -> BusinessCalendar:
+    weekly: dict[int, list] = defaultdict(list)
+    for weekday, opens, closes in hours:
+        weekly[weekday].append((opens, closes))
+    return calendar_from_region(
+        timezone,
+        country,
+        weekly_hours=dict(weekly),
+        years=range(year - HOLIDAY_YEARS_AROUND, year + HOLIDAY_YEARS_AROUND + 1),
+        extra_closures=[day for day, is_open in closures if not is_open],
+        worked_holidays=[day for day, is_open in closures if is_open],
+        subdivision=subdivision,
+    )

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from data_access.audit import CommandRefused, record_audit
 from data_access.cases import open_case_clocks
+from data_access.entitlements import apply_tier_change
 from data_access.models import (
     Case,
     Contact,
@@ -21,7 +22,6 @@ from data_access.models import (
     TierChange,
     TierPolicyRow,
     User,
-    utc_now,
 )
 from data_access.scope import Scope
 from domain.entitlements import subscription_year
@@ -194,7 +194,7 @@ def create_customer(*, session: Session, actor: str, fields: CustomerFields) -> 
 def update_customer(
     *, session: Session, actor: str, actor_id: int | None, customer_id: int, fields: CustomerFields
 ) -> Customer:
-    """Change a customer; a tier change is also written to the tier history from today."""
+    """Change a customer; a tier change goes through `apply_tier_change` (history and caps)."""
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise CommandRefused(f"There is no customer with id {customer_id}.")
@@ -204,15 +204,20 @@ def update_customer(
     if before == after:
         return customer
     if fields.tier != customer.tier:
-        session.add(
-            TierChange(
+        # One path for tier changes: history, caps and what to keep are checked there.
+        try:
+            apply_tier_change(
+                session=session,
                 customer_id=customer_id,
-                effective_on=utc_now().date(),
-                from_tier=customer.tier,
-                to_tier=fields.tier,
+                new_tier=fields.tier,
+                keep_model_ids=None,
+                actor=actor,
                 actor_id=actor_id,
             )
-        )
+        except CommandRefused as refusal:
+            raise CommandRefused(
+                f"{refusal} Change the tier on the Entitlements page, where you pick them."
+            ) from refusal
     for name, value in after.items():
         setattr(customer, name, value)
     session.add(customer)

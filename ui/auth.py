@@ -22,7 +22,7 @@ from data_access.db import DatabaseUnavailable, check_connection, make_engine, s
 from data_access.migrate import upgrade
 from data_access.users import SignedInUser
 from ui.format import local_time_text
-from ui.navigation import spec_for
+from ui.navigation import PAGES, spec_for
 from ui.secrets import MissingSecret, cookie_key
 
 log = logging.getLogger(__name__)
@@ -131,7 +131,9 @@ def _attempt(authenticator: stauth.Authenticate, username: str, password: str) -
             return "The username or password is wrong."
     st.session_state["logout"] = False
     authenticator.authentication_controller.login(token={"username": username})
-    authenticator.cookie_controller.set_cookie()
+    # The cookie is written on the next, signed-in run: a component rendered just before
+    # st.rerun() may never reach the browser.
+    st.session_state["cookie_to_set"] = True
     return None
 
 
@@ -142,19 +144,29 @@ def _locked_message(until) -> str:
     )
 
 
-def sign_in_form(authenticator: stauth.Authenticate) -> None:
-    """The sign-in prompt; stops the run until someone signs in."""
-    st.title("HyperCare Desk")
-    st.caption("Premium support, customer success and HyperCare programme management.")
-    with st.form("sign_in", clear_on_submit=False):
-        username = st.text_input("Username", autocomplete="username")
-        password = st.text_input("Password", type="password", autocomplete="current-password")
-        submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted:
-        problem = _attempt(authenticator, username, password)
-        if problem is None:
-            st.rerun()
-        st.error(problem)
+def sign_in_form(authenticator: stauth.Authenticate, notice: str | None = None) -> None:
+    """The sign-in prompt as the only page (so no navigation shows); stops the run."""
+
+    def sign_in_page() -> None:
+        st.title("HyperCare Desk")
+        st.caption("Premium support, customer success and HyperCare programme management.")
+        if notice:
+            st.warning(notice)
+        with st.form("sign_in", clear_on_submit=False):
+            username = st.text_input("Username", autocomplete="username")
+            password = st.text_input("Password", type="password", autocomplete="current-password")
+            submitted = st.form_submit_button("Sign in", type="primary")
+        if submitted:
+            problem = _attempt(authenticator, username, password)
+            if problem is None:
+                st.rerun()
+            st.error(problem)
+
+    # Every page's URL shows the sign-in form (no "page not found"), and after signing in
+    # the same URL opens the page itself: deep links survive the sign-in.
+    entry = [st.Page(sign_in_page, title="Sign in", default=True)]
+    entry += [st.Page(sign_in_page, title="Sign in", url_path=spec.url_path) for spec in PAGES]
+    st.navigation(entry, position="hidden").run()
     st.stop()
 
 
@@ -177,8 +189,9 @@ def start_session() -> SignedInUser:
     user = _active_user()
     if user is None:
         sign_out(authenticator)
-        st.warning("Your account is no longer active; you have been signed out.")
-        sign_in_form(authenticator)
+        sign_in_form(authenticator, "Your account is no longer active; you have been signed out.")
+    if st.session_state.pop("cookie_to_set", False):
+        authenticator.cookie_controller.set_cookie()
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}** · {', '.join(user.roles)}")
         st.button("Sign out", icon=":material/logout:", key="sign_out", on_click=_request_sign_out)

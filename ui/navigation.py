@@ -21,7 +21,7 @@ class PageSpec:
     icon: str
     group: str
     roles: frozenset[str]
-    url_path: str
+    url_path: str  # the file's stem: Streamlit serves a pages/ file there before app.py has run
     default: bool = False
 
 
@@ -33,6 +33,40 @@ PAGES: tuple[PageSpec, ...] = (
         "portfolio.py", "Portfolio", ":material/dashboard:", "Customers", _CS, "portfolio", True
     ),
     PageSpec("customer.py", "Customer", ":material/apartment:", "Customers", _CS, "customer"),
+    PageSpec("case_queue.py", "Case queue", ":material/support_agent:", "Cases", _CS, "case_queue"),
+    PageSpec("case.py", "Case", ":material/confirmation_number:", "Cases", _CS, "case"),
+    PageSpec(
+        "survey_form.py",
+        "Adoption survey",
+        ":material/assignment:",
+        "Surveys",
+        frozenset({Role.SURVEY_STAFF, Role.MANAGER, Role.ADMIN}),
+        "survey_form",
+    ),
+    PageSpec(
+        "survey_results.py",
+        "Survey results",
+        ":material/insights:",
+        "Surveys",
+        _CS,
+        "survey_results",
+    ),
+    PageSpec(
+        "feedback_sessions.py",
+        "Feedback sessions",
+        ":material/record_voice_over:",
+        "Surveys",
+        _CS,
+        "feedback_sessions",
+    ),
+    PageSpec(
+        "entitlements.py",
+        "Entitlements",
+        ":material/card_membership:",
+        "Customers",
+        frozenset({Role.CSM, Role.MANAGER, Role.ADMIN}),
+        "entitlements",
+    ),
     PageSpec(
         "admin.py",
         "Admin",
@@ -40,6 +74,14 @@ PAGES: tuple[PageSpec, ...] = (
         "Administration",
         frozenset({Role.ADMIN}),
         "admin",
+    ),
+    PageSpec(
+        "calendars.py",
+        "Calendars",
+        ":material/calendar_month:",
+        "Administration",
+        frozenset({Role.ADMIN}),
+        "calendars",
     ),
     PageSpec("account.py", "My account", ":material/person:", "Account", _EVERYONE, "account"),
 )

@@ -166,3 +166,35 @@ def test_tier_policies_come_from_rows_and_edits_are_audited(seeded, session):
         update_policy(
             session=session, actor="admin", tier="enterprise", changes={"first_response_minutes": 0}
         )
+
+
+def test_admin_downgrade_over_the_caps_is_refused_and_nothing_changes(seeded, session):
+    from data_access.models import PlanningModel
+
+    enrolled = select(PlanningModel.customer_id).where(PlanningModel.in_monitoring)
+    customer = session.exec(
+        select(Customer).where(Customer.tier == "enterprise", Customer.id.in_(enrolled))
+    ).first()
+    fields = customers.CustomerFields(
+        name=customer.name,
+        tier="basic",
+        region_id=customer.region_id,
+        csm_id=customer.csm_id,
+        hypercare_resource_id=None,
+        hypercare_start=customer.hypercare_start,
+        size_band=customer.size_band,
+        licensed_users=customer.licensed_users,
+        industry=customer.industry,
+    )
+    with pytest.raises(CommandRefused, match="Entitlements page"):
+        customers.update_customer(
+            session=session, actor="admin", actor_id=None, customer_id=customer.id, fields=fields
+        )
+    session.rollback()
+    session.expire_all()
+    assert session.get(Customer, customer.id).tier == "enterprise"
+    assert not session.exec(
+        select(TierChange).where(
+            TierChange.customer_id == customer.id, TierChange.to_tier == "basic"
+        )
+    ).all()

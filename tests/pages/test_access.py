@@ -13,10 +13,41 @@ from tests.pages.conftest import APP, db_engine, page_path, signed_in
 from ui.navigation import PAGES
 
 EXPECTED_PAGES = {
-    "csm.emea": {"portfolio.py", "customer.py", "account.py"},
-    "manager": {"portfolio.py", "customer.py", "account.py"},
-    "admin": {"portfolio.py", "customer.py", "admin.py", "account.py"},
-    "surveys": {"account.py"},
+    "csm.emea": {
+        "portfolio.py",
+        "customer.py",
+        "case_queue.py",
+        "case.py",
+        "entitlements.py",
+        "account.py",
+        "survey_results.py",
+        "feedback_sessions.py",
+    },
+    "manager": {
+        "portfolio.py",
+        "customer.py",
+        "case_queue.py",
+        "case.py",
+        "entitlements.py",
+        "account.py",
+        "survey_form.py",
+        "survey_results.py",
+        "feedback_sessions.py",
+    },
+    "admin": {
+        "portfolio.py",
+        "customer.py",
+        "case_queue.py",
+        "case.py",
+        "admin.py",
+        "calendars.py",
+        "entitlements.py",
+        "account.py",
+        "survey_form.py",
+        "survey_results.py",
+        "feedback_sessions.py",
+    },
+    "surveys": {"account.py", "survey_form.py"},
 }
 
 
@@ -186,3 +217,8 @@ def test_sign_out_forgets_the_session():
     assert signed_out(at)
     assert not at.dataframe and not at.metric
     assert [i.value for i in at.info] == ["Please sign in to use HyperCare Desk."]
+
+
+def test_page_urls_are_file_stems():
+    # Before app.py has run, Streamlit serves pages/x.py at /x; the registry must agree.
+    assert [spec.url_path for spec in PAGES] == [spec.file.removesuffix(".py") for spec in PAGES]
