@@ -57,6 +57,7 @@ from domain.entitlements import (
     check_enrolment,
     models_to_drop_on_downgrade,
     renewal_summary,
+    sentence_case,
     subscription_year,
     transition,
     validate_target,
@@ -180,7 +181,7 @@ def _per_year_kind(kind: str) -> Entitlement:
         raise CommandRefused(f"'{kind}' is not an entitlement kind.") from None
     if chosen not in PER_YEAR_KINDS:
         raise CommandRefused(
-            f"{ENTITLEMENT_LABELS[chosen].capitalize()} are not counted in the ledger; "
+            f"{sentence_case(ENTITLEMENT_LABELS[chosen])} are not counted in the ledger; "
             "only yearly allowances are debited or credited."
         )
     return chosen

@@ -81,6 +81,12 @@ ENTITLEMENT_LABELS: dict[str, str] = {
     Entitlement.PRODUCT_PROGRAMMES: "preferred product-programme eligibility",
 }
 
+
+def sentence_case(label: str) -> str:
+    """Upper-case the first letter only, keeping acronyms ("QBR inputs", "CoE benchmarks")."""
+    return label[:1].upper() + label[1:]
+
+
 PER_YEAR_KINDS: frozenset[Entitlement] = frozenset(
     {
         Entitlement.MODEL_OPTIMISATION,

@@ -23,6 +23,7 @@ from domain.entitlements import (  # noqa: E402
     RequestState,
     earliest_target_completion,
     is_overdue,
+    sentence_case,
 )
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
@@ -111,7 +112,7 @@ def usage_text(row: pd.Series) -> str:
 
 def entitlement_card(row: pd.Series) -> None:
     with st.container(border=True):
-        st.markdown(f"**{row['label'].capitalize()}**")
+        st.markdown(f"**{sentence_case(row['label'])}**")
         if row["measure"] == "eligibility":
             if row["allowance"]:
                 st.markdown(":green[:material/check_circle: Eligible]")
@@ -503,7 +504,7 @@ def grant_form(customer_id: int) -> None:
         kind = st.selectbox(
             "Entitlement",
             kinds,
-            format_func=lambda k: ENTITLEMENT_LABELS[k].capitalize(),
+            format_func=lambda k: sentence_case(ENTITLEMENT_LABELS[k]),
             key="grant_kind",
         )
         reason = st.text_input("Reason", key="grant_reason")
