@@ -49,7 +49,7 @@ from data_access.models import (
 from data_access.policies import seed_default_policies, tier_policies
 from data_access.users import hash_password
 from domain.lifecycle import OPEN_STATUSES
-from domain.tiers import Tier
+from domain.tiers import DEFAULT_POLICIES, Tier
 
 REGIONS = (
     ("APAC", "Asia Pacific", "Asia/Singapore", "SG"),
@@ -201,6 +201,14 @@ METRICS = (
     "users",
     "changes",
 )
+
+
+FIRST_RESPONSE_MINUTES = {p.tier: p.first_response_minutes for p in DEFAULT_POLICIES}
+RESOLUTION_DAYS = {p.tier: p.resolution_business_days for p in DEFAULT_POLICIES}
+
+
+def _per_tier(tiers: np.ndarray, values: dict[str, float]) -> np.ndarray:
+    return pd.Series(tiers).map(values).to_numpy(dtype=float)
 
 
 @dataclass
@@ -486,7 +494,7 @@ def _estate(connection, rng, customers: pd.DataFrame, policies) -> tuple:
 
 def _case_timelines(rng, n: int, tier: np.ndarray, severity: np.ndarray) -> dict[str, np.ndarray]:
     """Minute offsets from opening of every milestone a case may pass through."""
-    target = np.select([tier == "enterprise", tier == "professional"], [60, 90], 120)
+    target = _per_tier(tier, FIRST_RESPONSE_MINUTES)
     late = rng.random(n) < 0.08
     reply = np.where(
         severity == 1,
@@ -577,17 +585,19 @@ def _case_chunk(rng, n, n_open, customers, weights, csm_ids, now, days):
     open_status[first_open] = np.array(OPEN_STATUSES)[: len(first_open)]
     status = np.where(is_open, open_status, closed_status)
     # How far into its life an open case is, in minutes since opening.
+    # Open cases spread over their targets, so the queue shows on-track, at-risk and late ones.
+    first_response = _per_tier(tier, FIRST_RESPONSE_MINUTES)
+    resolution_calendar = _per_tier(tier, RESOLUTION_DAYS) * 24 * 60 * 7 / 5
     age_open = np.select(
         [status == "new", status == "open", status == "pending_customer"],
         [
-            t["reply"] * rng.uniform(0.05, 1.6, n),
-            t["reply"] + rng.uniform(1, 2_000, n),
+            first_response * rng.uniform(0.05, 1.3, n),
+            t["reply"] + resolution_calendar * rng.uniform(0.02, 1.2, n),
             t["pending_start"] + rng.uniform(1, 600, n),
         ],
         t["transfer_start"] + rng.uniform(1, 900, n),
     )
     new_without_reply = status == "new"
-    age_open = np.where(new_without_reply, np.minimum(age_open, t["reply"] - 0.5), age_open)
     last = np.where(status == "closed", t["close"], t["final_solve"])
     horizon = days * 24 * 60
     age_closed = last + rng.uniform(0, 1, n) * np.maximum(horizon - last, 60)
