@@ -27,13 +27,17 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
-from sqlalchemy import event, func  # noqa: E402
+from sqlalchemy import (  # noqa: E402
+    and_,  # noqa: E402
+    event,
+    func,
+)
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from data_access.calendars import region_calendars  # noqa: E402
-from data_access.cases import events_of_open_cases, open_cases  # noqa: E402
+from data_access.cases import cases_where, events_where  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
 from data_access.migrate import upgrade  # noqa: E402
 from data_access.models import Case, CaseEvent, Customer, Region, User  # noqa: E402
@@ -46,6 +50,7 @@ from data_access.queue import (  # noqa: E402
 )
 from data_access.scope import Scope  # noqa: E402
 from domain.clocks import compute_clocks  # noqa: E402
+from domain.lifecycle import OPEN_STATUSES  # noqa: E402
 from seed.demo import SeedOptions, seed_database  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -99,10 +104,10 @@ def data_timings(engine: Engine, runs: int) -> dict[str, float]:
         return {
             "open cases in queue": len(queue),
             "open_cases query (s)": median_seconds(
-                lambda: open_cases(session=session, scope=scope), runs
+                lambda: cases_where(session=session, where=open_in(scope)), runs
             ),
             "events_of_open_cases query (s)": median_seconds(
-                lambda: events_of_open_cases(session=session, scope=scope), runs
+                lambda: events_where(session=session, where=open_in(scope)), runs
             ),
             "queue_frame (s)": median_seconds(
                 lambda: queue_frame(session=session, scope=scope, now=now), runs
@@ -194,8 +199,8 @@ def query_plans(engine: Engine) -> list[str]:
     with Session(engine) as session:
         scope = manager_scope(session)
         reads = {
-            "open cases": lambda: open_cases(session=session, scope=scope),
-            "events of open cases": lambda: events_of_open_cases(session=session, scope=scope),
+            "open cases": lambda: cases_where(session=session, where=open_in(scope)),
+            "events of open cases": lambda: events_where(session=session, where=open_in(scope)),
             "first responses this week": lambda: first_response_attainment(
                 session=session, scope=scope, since=week_start(now, "UTC"), now=now
             ),
@@ -218,6 +223,11 @@ def query_plans(engine: Engine) -> list[str]:
             )
             lines.append(f"  {name}: " + "; ".join(row[3] for row in plan))
         return lines
+
+
+def open_in(scope):
+    """The WHERE clause the queue reads its open cases with."""
+    return and_(Case.status.in_(OPEN_STATUSES), scope.customer_filter())
 
 
 def main() -> None:

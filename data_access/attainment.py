@@ -18,10 +18,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
 from data_access.calendars import region_calendars
-from data_access.models import Case, CaseEvent, Customer, Region, TierChange
+from data_access.cases import cases_where, events_where, with_clocks
+from data_access.models import Case, TierChange
 from data_access.policies import tier_labels, tier_policies
 from data_access.scope import Scope
-from domain.clocks import compute_clocks
 from domain.lifecycle import RESOLVED_STATUSES
 
 SEVERITIES = (1, 2, 3, 4)
@@ -140,41 +140,13 @@ def case_outcomes(
         raise ValueError("The period must start before it ends.")
     now = datetime.now(UTC) if now is None else now
     where = _case_filter(start, end, customer_id, scope)
-    cases = pd.read_sql(
-        select(
-            Case.id.label("case_id"),
-            Case.customer_id,
-            Customer.tier.label("current_tier"),
-            Case.severity,
-            Case.status,
-            Region.code.label("region"),
-            Case.opened_at,
-        )
-        .join(Customer, Customer.id == Case.customer_id)
-        .join(Region, Region.id == Customer.region_id)
-        .where(where),
-        session.connection(),
-    )
-    cases["opened_at"] = pd.to_datetime(cases["opened_at"], utc=True)
-    events = pd.read_sql(
-        select(
-            CaseEvent.case_id,
-            CaseEvent.at,
-            CaseEvent.kind,
-            CaseEvent.from_status,
-            CaseEvent.to_status,
-        )
-        .join(Case, Case.id == CaseEvent.case_id)
-        .join(Customer, Customer.id == Case.customer_id)
-        .where(where, CaseEvent.kind.in_(("status", "public_reply"))),
-        session.connection(),
-    )
-    events["at"] = pd.to_datetime(events["at"], utc=True)
-    cases["tier"] = _tier_at_opening(session, cases)
+    cases = cases_where(session=session, where=where)
+    # Each case is judged against the tier in force on the day it opened.
+    cases["tier"] = _tier_at_opening(session, cases.rename(columns={"tier": "current_tier"}))
+    events = events_where(session=session, where=where)
     policies = tier_policies(session=session)
     calendars = region_calendars(session=session, today=now.date())
-    clocks = compute_clocks(cases, events, policies, calendars, now)
-    outcomes = cases.drop(columns="current_tier").join(clocks, on="case_id")
+    outcomes = with_clocks(session=session, cases=cases, events=events, now=now)
     minutes_per_day = outcomes["region"].map(
         {code: calendar.working_minutes_per_day for code, calendar in calendars.items()}
     )

@@ -18,15 +18,15 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, select
 
-from data_access.calendars import region_calendars
-from data_access.cases import open_case_clocks
-from data_access.models import Case, CaseEvent, Customer, Region, TierPolicyRow, User
+from data_access.cases import cases_with_clocks, open_case_clocks
+from data_access.models import Case, Customer, Region, TierPolicyRow, User
 from data_access.policies import tier_policies
 from data_access.scope import Scope
-from domain.clocks import compute_clocks, countdown_text, duration_text
+from data_access.users import staff_with_role
+from domain.clocks import countdown_text, duration_text
 from domain.lifecycle import STATUSES
 from domain.queue import order_queue
-from domain.roles import Role, parse_roles
+from domain.roles import Role
 
 RESPOND_NOW = "respond_now"
 FIRST_RESPONSE = "first_response"
@@ -301,58 +301,11 @@ def _minutes_between_standard(element, compiler, **kw) -> str:
 
 def assignees(*, session: Session) -> pd.DataFrame:
     """Active staff a case can be assigned to: users with the csm role (CSMs and resources)."""
-    rows = session.exec(
-        select(User.id, User.name, User.username, User.roles)
-        .where(User.is_active)
-        .order_by(User.name)
-    ).all()
-    return pd.DataFrame(
-        [
-            {"id": row.id, "name": row.name, "username": row.username}
-            for row in rows
-            if Role.CSM in parse_roles(row.roles)
-        ],
-        columns=["id", "name", "username"],
-    )
+    return staff_with_role(session=session, role=Role.CSM).sort_values("name")
 
 
 def case_clocks(*, session: Session, scope: Scope, case_id: int, now: datetime) -> pd.Series | None:
     """Both clocks of one case in `scope`, whatever its status; None when not visible."""
-    statement = (
-        select(
-            Case.id.label("case_id"),
-            Customer.tier,
-            Region.code.label("region"),
-            Region.timezone.label("region_timezone"),
-            Case.severity,
-            Case.is_outage,
-            Case.status,
-            Case.opened_at,
-        )
-        .join(Customer, Customer.id == Case.customer_id)
-        .join(Region, Region.id == Customer.region_id)
-        .where(Case.id == case_id, scope.customer_filter())
-    )
-    case = pd.read_sql(statement, session.connection())
-    if case.empty:
-        return None
-    case["opened_at"] = pd.to_datetime(case["opened_at"], utc=True)
-    events = pd.read_sql(
-        select(
-            CaseEvent.case_id,
-            CaseEvent.at,
-            CaseEvent.kind,
-            CaseEvent.from_status,
-            CaseEvent.to_status,
-        ).where(CaseEvent.case_id == case_id),
-        session.connection(),
-    )
-    events["at"] = pd.to_datetime(events["at"], utc=True)
-    clocks = compute_clocks(
-        case,
-        events,
-        tier_policies(session=session),
-        region_calendars(session=session, today=now.date()),
-        now,
-    )
-    return case.join(clocks, on="case_id").iloc[0]
+    where = and_(Case.id == case_id, scope.customer_filter())
+    frame = cases_with_clocks(session=session, where=where, now=now)
+    return None if frame.empty else frame.iloc[0]
