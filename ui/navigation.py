@@ -68,6 +68,14 @@ PAGES: tuple[PageSpec, ...] = (
         "entitlements",
     ),
     PageSpec(
+        "weekly_report.py",
+        "Weekly report",
+        ":material/summarize:",
+        "Monitoring",
+        frozenset({Role.CSM, Role.MANAGER, Role.ADMIN}),
+        "weekly_report",
+    ),
+    PageSpec(
         "admin.py",
         "Admin",
         ":material/admin_panel_settings:",
