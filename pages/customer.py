@@ -15,6 +15,7 @@ from data_access.scope import Scope  # noqa: E402
 from domain.lifecycle import SEVERITY_LABELS, STATUS_LABELS  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.format import date_text, local_time_text  # noqa: E402
+from ui.pickers import customer_picker  # noqa: E402
 
 CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
 
@@ -43,23 +44,7 @@ if customers.empty:
     st.info("No customers are assigned to you yet.")
     st.stop()
 
-requested = st.query_params.get("id")
-ids = customers["id"].tolist()
-names = dict(zip(customers["id"], customers["name"], strict=True))
-try:
-    current = int(requested) if requested is not None else ids[0]
-except ValueError:
-    current = None
-if current not in names:
-    st.warning("That customer is not in your portfolio; choose one below.")
-    current = ids[0]
-
-choice = st.selectbox(
-    "Customer", ids, index=ids.index(current), format_func=names.get, label_visibility="collapsed"
-)
-if choice != current:
-    st.query_params["id"] = str(choice)
-    current = choice
+current = customer_picker(customers, key="customer_page_picker", label_visibility="collapsed")
 
 row, contacts, cases = load_detail(scope, current)
 st.title(row["name"])

@@ -28,6 +28,7 @@ from domain.entitlements import (  # noqa: E402
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
 from ui.format import date_text, to_zone  # noqa: E402
+from ui.pickers import customer_picker  # noqa: E402
 
 NOTICE_KEY = "entitlements_notice"
 STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
@@ -150,22 +151,7 @@ def model_label(row) -> str:
 
 
 def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
-    names = dict(zip(customers["id"], customers["name"], strict=True))
-    ids = list(names)
-    requested = st.query_params.get("customer")
-    try:
-        current = int(requested) if requested is not None else ids[0]
-    except ValueError:
-        current = None
-    if current not in names:
-        st.warning("That customer is not in your portfolio; choose one below.")
-        current = ids[0]
-    choice = st.selectbox(
-        "Customer", ids, index=ids.index(current), format_func=names.get, key="customer_picker"
-    )
-    if choice != current:
-        st.query_params["customer"] = str(choice)
-        current = choice
+    current = customer_picker(customers, key="customer_picker")
     customer = customers.set_index("id").loc[current]
     data = load_customer(scope, current, today)
     balances = data["balances"]

@@ -117,7 +117,7 @@ selection = st.dataframe(
 chosen = selection.selection.rows if selection else []
 if chosen:
     customer_id = int(shown.iloc[chosen[0]]["id"])
-    st.switch_page(PAGES_DIR / "customer.py", query_params={"id": customer_id})
+    st.switch_page(PAGES_DIR / "customer.py", query_params={"customer": customer_id})
 
 by_tier = (
     shown.groupby("tier_label")[["sev1", "sev2", "sev3", "sev4"]]

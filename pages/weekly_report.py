@@ -31,6 +31,7 @@ from domain.weekly import (  # noqa: E402
     week_start,
 )
 from ui.auth import read_session  # noqa: E402
+from ui.pickers import customer_picker  # noqa: E402
 
 PICKER_WEEKS = 26
 TREND_WEEKS = 12
@@ -71,26 +72,6 @@ def load_trend(customer_id: int, granularity: str, end_week: date) -> pd.DataFra
             end_week=end_week,
             weeks=TREND_WEEKS,
         )
-
-
-def chosen_customer(customers: pd.DataFrame) -> int:
-    """The customer in the URL if it is in the viewer's scope, else the first one."""
-    names = dict(zip(customers["id"], customers["name"], strict=True))
-    ids = list(names)
-    requested = st.query_params.get("customer")
-    try:
-        current = int(requested) if requested is not None else ids[0]
-    except ValueError:
-        current = None
-    if current not in names:
-        st.warning("That customer is not in your portfolio; choose one below.")
-        current = ids[0]
-    choice = st.selectbox(
-        "Customer", ids, index=ids.index(current), format_func=names.get, key="weekly_customer"
-    )
-    if choice != current:
-        st.query_params["customer"] = str(choice)
-    return int(choice)
 
 
 def chosen_week(column, last_complete: date) -> date:
@@ -238,7 +219,7 @@ if customers.empty:
 
 pickers = st.columns([3, 3, 4], vertical_alignment="bottom")
 with pickers[0]:
-    customer_id = chosen_customer(customers)
+    customer_id = customer_picker(customers, key="weekly_customer")
 customer = customers.set_index("id").loc[customer_id]
 region_today = today_in(customer["region_timezone"], datetime.now(UTC))
 week = chosen_week(pickers[1], last_complete_week(region_today))

@@ -127,10 +127,10 @@ def test_csm_portfolio_lists_only_own_customers():
 def test_csm_cannot_open_another_csms_customer_by_url():
     own, other = own_and_other_customers("csm.emea")
     at = signed_in("csm.emea")
-    at.query_params["id"] = str(other[0].id)
+    at.query_params["customer"] = str(other[0].id)
     at.run()
     at.switch_page(page_path("customer.py"))
-    at.query_params["id"] = str(other[0].id)
+    at.query_params["customer"] = str(other[0].id)
     at.run()
     assert not at.exception
     assert "not in your portfolio" in " ".join(w.value for w in at.warning)
