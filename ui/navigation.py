@@ -68,6 +68,14 @@ PAGES: tuple[PageSpec, ...] = (
         "entitlements",
     ),
     PageSpec(
+        "monitoring.py",
+        "Monitoring",
+        ":material/monitoring:",
+        "Monitoring",
+        frozenset({Role.CSM, Role.MANAGER, Role.ADMIN}),
+        "monitoring",
+    ),
+    PageSpec(
         "weekly_report.py",
         "Weekly report",
         ":material/summarize:",
@@ -90,6 +98,14 @@ PAGES: tuple[PageSpec, ...] = (
         "Administration",
         frozenset({Role.ADMIN}),
         "calendars",
+    ),
+    PageSpec(
+        "metric_upload.py",
+        "Metric upload",
+        ":material/upload_file:",
+        "Administration",
+        frozenset({Role.ADMIN}),
+        "metric_upload",
     ),
     PageSpec("account.py", "My account", ":material/person:", "Account", _EVERYONE, "account"),
 )

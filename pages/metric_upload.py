@@ -1,0 +1,122 @@
+"""Metric upload: load daily model metrics from a CSV file, all rows or none."""
+
+from ui.auth import require_access
+
+user = require_access(__file__)
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from data_access.audit import CommandRefused  # noqa: E402
+from data_access.metric_loader import (  # noqa: E402
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    MetricFileRefused,
+    load_metric_csv,
+)
+from domain.monitoring import COUNT_METRICS, METRICS, metric_label  # noqa: E402
+from ui.auth import write_session  # noqa: E402
+
+RESULT_KEY = "metric_upload_result"
+EXAMPLE = pd.DataFrame(
+    [
+        {"model_id": 12, "model_name": "Sales Forecast PROD", "day": "2026-10-30"}
+        | {"open_time_s": 21.4, "import_s": 44.0, "export_s": 30.2, "processing_s": 118.9}
+        | {"times_accessed": 412, "users": 61, "changes": 930},
+        {"model_id": 12, "model_name": "", "day": "2026-10-31"}
+        | {"open_time_s": 22.0, "import_s": "", "export_s": 29.8, "processing_s": 121.3}
+        | {"times_accessed": 398, "users": 58, "changes": 880},
+    ]
+)
+
+st.title("Metric upload")
+st.caption(
+    "Daily figures per production model, from the platform's usage export. The whole file is "
+    "checked first: if any row is wrong nothing is loaded and every problem is listed with its "
+    "line number. Loading the same file again changes nothing; a corrected file replaces the "
+    "figures of the days it holds. The same loader runs from the command line: "
+    "`python -m data_access.metric_loader FILE.csv`."
+)
+
+with st.expander("File format"):
+    st.markdown(
+        f"A header line with the columns **{', '.join(REQUIRED_COLUMNS)}** "
+        f"(optional: {', '.join(OPTIONAL_COLUMNS)}, checked against the model when filled in). "
+        "Days are written YYYY-MM-DD and may not be in the future. A blank figure is a missing "
+        "value. Durations are seconds; counts are whole numbers."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "column": list(METRICS),
+                "meaning": [metric_label(m) for m in METRICS],
+                "kind": ["whole number" if m in COUNT_METRICS else "seconds" for m in METRICS],
+            }
+        ),
+        hide_index=True,
+    )
+    st.download_button(
+        "Download an example file",
+        EXAMPLE.to_csv(index=False),
+        file_name="metrics-example.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+
+uploaded = st.file_uploader("Metrics CSV", type=["csv"], key="metric_file")
+if uploaded is not None and st.button("Check and load", type="primary", key="load_metrics"):
+    bar = st.progress(0.0, text="Reading the file")
+    try:
+        with write_session() as session:
+            report = load_metric_csv(
+                session=session,
+                actor=user.username,
+                source=uploaded.getvalue(),
+                file_name=uploaded.name,
+                progress=lambda fraction, what: bar.progress(min(fraction, 1.0), text=what),
+            )
+    except MetricFileRefused as refused:
+        bar.empty()
+        st.session_state[RESULT_KEY] = (
+            "refused",
+            str(refused),
+            [(e.line, e.reason) for e in refused.errors],
+        )
+    except CommandRefused as exc:
+        bar.empty()
+        st.session_state[RESULT_KEY] = ("refused", str(exc), [])
+    else:
+        bar.empty()
+        st.cache_data.clear()
+        st.session_state[RESULT_KEY] = (
+            "loaded",
+            f"Loaded {report.rows:,} rows for {report.models} models, "
+            f"{report.first_day:%d %b %Y} to {report.last_day:%d %b %Y}: {report.inserted:,} new, "
+            f"{report.updated:,} changed, {report.unchanged:,} already stored.",
+            [],
+        )
+
+if result := st.session_state.get(RESULT_KEY):
+    outcome, message, errors = result
+    if outcome == "loaded":
+        st.success(message)
+    else:
+        st.error(message)
+        if errors:
+            problems = pd.DataFrame(errors, columns=["line", "problem"])
+            st.dataframe(
+                problems,
+                hide_index=True,
+                key="upload_errors",
+                column_config={
+                    "line": st.column_config.NumberColumn("Line", format="%d"),
+                    "problem": st.column_config.TextColumn("Problem", width="large"),
+                },
+            )
+            st.download_button(
+                "Download the problems (CSV)",
+                problems.to_csv(index=False),
+                file_name="metric-upload-problems.csv",
+                mime="text/csv",
+                icon=":material/download:",
+            )

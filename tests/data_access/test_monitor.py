@@ -1,0 +1,280 @@
+"""The daily monitoring job on SQLite and PostgreSQL: opening, closing, idempotence, scope of models."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlmodel import Session, select
+
+from data_access.alerts import close_alert
+from data_access.db import session_scope
+from data_access.models import Alert, AuditLog, Contact
+from data_access.monitor import (
+    HISTORY_DAYS,
+    main,
+    metric_history,
+    run_monitor,
+    score_day,
+)
+from data_access.scope import Scope
+from domain.anomaly import SETTINGS, detect
+from domain.monitoring import COUNT_METRICS, METRIC_DIRECTIONS, METRICS
+from tests.data_access.monitoring_estate import (
+    FIRST_DAY,
+    LAST_DAY,
+    build_estate,
+    day_index,
+    metric_frame,
+    standard_metrics,
+    write_metrics,
+)
+
+SPIKE = date(2026, 6, 15)  # processing time of model A is 4× its level for three days
+NOW = datetime(2026, 8, 1, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def estate(engine):
+    return build_estate(engine)
+
+
+def run(engine, day: date) -> None:
+    with session_scope(engine) as session:
+        run_monitor(session=session, day=day, now=NOW)
+
+
+def run_days(engine, first: date, last: date) -> None:
+    for day in pd.date_range(first, last).date:
+        run(engine, day)
+
+
+def alerts(engine) -> pd.DataFrame:
+    with Session(engine) as session:
+        frame = pd.read_sql(select(Alert).order_by(Alert.id), session.connection())
+    return frame
+
+
+def with_spike(estate, metrics, model_id: int, metric: str, first: date, days: int, factor: float):
+    frame = metrics[model_id]
+    rows = slice(day_index(first), day_index(first) + days - 1)
+    changed = frame.loc[rows, metric] * factor
+    frame.loc[rows, metric] = changed.round() if metric in COUNT_METRICS else changed.round(2)
+    return metrics
+
+
+def series_of(frame: pd.DataFrame, metric: str) -> pd.Series:
+    return pd.Series(frame[metric].to_numpy(float), index=pd.DatetimeIndex(frame["day"]))
+
+
+def test_a_three_day_spike_opens_one_alert_with_the_detectors_band_and_the_primary_contact(
+    engine, estate
+):
+    metrics = with_spike(
+        estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
+    )
+    write_metrics(engine, list(metrics.values()))
+    run_days(engine, SPIKE - timedelta(days=2), SPIKE + timedelta(days=3))
+    opened = alerts(engine)
+    assert len(opened) == 1
+    alert = opened.iloc[0]
+    assert (alert["model_id"], alert["metric"], alert["direction"]) == (
+        estate.model_a,
+        "processing_s",
+        "above",
+    )
+    third_day = SPIKE + timedelta(days=2)
+    assert pd.Timestamp(alert["opened_on"]).date() == third_day
+    expected = detect(series_of(metrics[estate.model_a], "processing_s"), direction="above")
+    expected = expected.loc[: pd.Timestamp(third_day)]
+    assert bool(expected["alert"].iloc[-1])
+    for column in ("baseline", "lower", "upper"):
+        assert alert[column] == pytest.approx(expected[column].iloc[-1], rel=1e-12)
+    day_row = metrics[estate.model_a].iloc[day_index(third_day)]
+    assert alert["value"] == pytest.approx(day_row["processing_s"])
+    assert alert["customer_id"] == estate.customer_a
+    assert alert["contact_id"] == estate.primary_contact_a
+    assert alert["channel"] == "phone"  # the primary contact's preferred channel
+    assert alert["state"] == "new"
+    assert pd.Timestamp(alert["opened_at"]).tz_convert(UTC) == pd.Timestamp(NOW)
+
+
+def test_activity_alerts_when_too_low_and_durations_only_when_too_high(engine, estate):
+    metrics = standard_metrics(estate)
+    with_spike(estate, metrics, estate.model_b, "users", SPIKE, 4, 0.1)  # drop: alerts
+    with_spike(estate, metrics, estate.model_b, "changes", SPIKE, 4, 3.0)  # rise: does not
+    with_spike(estate, metrics, estate.model_b, "open_time_s", SPIKE, 4, 0.2)  # faster: does not
+    write_metrics(engine, list(metrics.values()))
+    run_days(engine, SPIKE, SPIKE + timedelta(days=3))
+    opened = alerts(engine)
+    assert opened[["model_id", "metric", "direction"]].values.tolist() == [
+        [estate.model_b, "users", "below"]
+    ]
+    assert opened.iloc[0]["contact_id"] == estate.contact_b  # no primary: the first contact
+    assert opened.iloc[0]["channel"] == "chat"
+
+
+def test_running_a_day_twice_changes_nothing_but_the_audit_trail(engine, estate):
+    metrics = with_spike(
+        estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
+    )
+    write_metrics(engine, list(metrics.values()))
+    run_days(engine, SPIKE, SPIKE + timedelta(days=9))
+    before = alerts(engine)
+    assert len(before) == 1 and before.iloc[0]["state"] == "resolved"
+    for day in pd.date_range(SPIKE, SPIKE + timedelta(days=9)).date:
+        run(engine, day)  # every day again, including the opening and the closing day
+    pd.testing.assert_frame_equal(alerts(engine), before)
+    with Session(engine) as session:
+        runs = session.exec(select(AuditLog).where(AuditLog.action == "monitor_run")).all()
+    assert len(runs) == 20 and {r.actor for r in runs} == {"monitor"}
+    assert '"opened": 0' in runs[-1].detail and '"closed": 0' in runs[-1].detail
+
+
+def test_an_alert_closes_itself_after_close_after_days_back_in_band(engine, estate):
+    metrics = with_spike(
+        estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
+    )
+    write_metrics(engine, list(metrics.values()))
+    opening = SPIKE + timedelta(days=2)
+    back = SPIKE + timedelta(days=3)
+    closing = back + timedelta(days=SETTINGS.close_after - 1)
+    run_days(engine, SPIKE, closing - timedelta(days=1))
+    still_open = alerts(engine).iloc[0]
+    assert still_open["state"] == "new"
+    assert pd.Timestamp(still_open["back_in_band_on"]).date() == back  # shown as back in band
+    run(engine, closing)
+    closed = alerts(engine).iloc[0]
+    assert pd.Timestamp(closed["opened_on"]).date() == opening
+    assert closed["state"] == "resolved"
+    assert pd.Timestamp(closed["back_in_band_on"]).date() == back
+    assert closed["close_reason"] == f"Back in band since {back:%d %b %Y}."
+    assert pd.Timestamp(closed["closed_at"]).tz_convert(UTC) == pd.Timestamp(NOW)
+
+
+def test_a_long_incident_opens_one_alert_and_a_later_one_opens_another(engine, estate):
+    metrics = standard_metrics(estate)
+    with_spike(estate, metrics, estate.model_a, "import_s", SPIKE, 6, 5)
+    later = SPIKE + timedelta(days=40)
+    with_spike(estate, metrics, estate.model_a, "import_s", later, 3, 5)
+    write_metrics(engine, list(metrics.values()))
+    run_days(engine, SPIKE, later + timedelta(days=3))
+    opened = alerts(engine)
+    assert [pd.Timestamp(d).date() for d in opened["opened_on"]] == [
+        SPIKE + timedelta(days=2),
+        later + timedelta(days=2),
+    ]
+    assert opened["state"].tolist() == ["resolved", "new"]
+
+
+def test_an_alert_a_csm_closed_is_not_reopened_while_its_incident_runs_on(engine, estate):
+    metrics = with_spike(estate, standard_metrics(estate), estate.model_a, "export_s", SPIKE, 6, 5)
+    write_metrics(engine, list(metrics.values()))
+    run_days(engine, SPIKE, SPIKE + timedelta(days=2))
+    alert_id = int(alerts(engine).iloc[0]["id"])
+    with session_scope(engine) as session:
+        close_alert(
+            session=session,
+            actor="csm.a",
+            scope=Scope(user_id=estate.csm_a, all_customers=False),
+            alert_id=alert_id,
+            state="dismissed",
+            reason="Planned data reload this week.",
+        )
+    run_days(engine, SPIKE + timedelta(days=3), SPIKE + timedelta(days=12))
+    opened = alerts(engine)
+    assert len(opened) == 1 and opened.iloc[0]["state"] == "dismissed"
+    assert opened.iloc[0]["close_reason"] == "Planned data reload this week."
+
+
+def test_only_production_models_enrolled_in_monitoring_of_active_customers_are_scored(
+    engine, estate
+):
+    metrics = standard_metrics(estate)
+    for model_id in (estate.unmonitored, estate.development, estate.inactive_model):
+        with_spike(estate, metrics, model_id, "processing_s", SPIKE, 3, 4)
+    write_metrics(engine, list(metrics.values()))
+    with session_scope(engine) as session:
+        result = run_monitor(session=session, day=SPIKE + timedelta(days=2), now=NOW)
+    assert result.models == 2 and result.series == 2 * len(METRICS)
+    assert alerts(engine).empty
+
+
+def test_a_day_without_metrics_opens_nothing(engine, estate):
+    metrics = with_spike(
+        estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
+    )
+    frame = metrics[estate.model_a]
+    metrics[estate.model_a] = frame[frame["day"] != str(SPIKE + timedelta(days=2))]
+    write_metrics(engine, list(metrics.values()))
+    with session_scope(engine) as session:
+        result = run_monitor(session=session, day=SPIKE + timedelta(days=2), now=NOW)
+    assert result.opened == 0 and alerts(engine).empty
+    assert result.scored == len(METRICS) * 2  # the band exists, the value is missing
+
+
+def test_a_customer_without_contacts_still_gets_its_alert(engine, estate):
+    with Session(engine) as session:
+        for contact in session.exec(
+            select(Contact).where(Contact.customer_id == estate.customer_a)
+        ).all():
+            session.delete(contact)
+        session.commit()
+    metrics = with_spike(
+        estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
+    )
+    write_metrics(engine, list(metrics.values()))
+    run(engine, SPIKE + timedelta(days=2))
+    opened = alerts(engine)
+    assert len(opened) == 1 and pd.isna(opened.iloc[0]["contact_id"])
+    assert opened.iloc[0]["channel"] is None
+
+
+def test_the_job_scores_each_metric_over_the_year_before_the_day_exactly_as_detect(engine, estate):
+    """The history window: a year up to the day, missing days as missing values."""
+    long = metric_frame(estate.model_a, seed=5, days=HISTORY_DAYS + 60, first=FIRST_DAY)
+    long = long.drop(index=[30, 31, 200, HISTORY_DAYS + 40])  # gaps, one of them in the window
+    write_metrics(engine, [long])
+    day = FIRST_DAY + timedelta(days=HISTORY_DAYS + 59)
+    start = day - timedelta(days=HISTORY_DAYS - 1)
+    with Session(engine) as session:
+        history = metric_history(session=session, model_ids=[estate.model_a], start=start, end=day)
+    scored = score_day(history, np.array([estate.model_a]), start, day).set_index("metric")
+    calendar = pd.date_range(start, day, freq="D")
+    for metric in METRICS:
+        series = series_of(long, metric).reindex(calendar)
+        expected = detect(series, direction=METRIC_DIRECTIONS[metric]).iloc[-1]
+        for column in ("baseline", "lower", "upper"):
+            assert scored.at[metric, column] == expected[column]
+        assert scored.at[metric, "anomalous"] == expected["anomalous"]
+        assert scored.at[metric, "value"] == long.set_index("day").at[str(day), metric]
+
+
+def test_with_a_year_or_less_of_history_the_window_is_the_full_history(engine, estate):
+    metrics = standard_metrics(estate)
+    write_metrics(engine, [metrics[estate.model_a]])
+    with Session(engine) as session:
+        start = LAST_DAY - timedelta(days=HISTORY_DAYS - 1)
+        history = metric_history(
+            session=session, model_ids=[estate.model_a], start=start, end=LAST_DAY
+        )
+    assert len(history) == len(metrics[estate.model_a])  # every stored day is in the window
+    scored = score_day(history, np.array([estate.model_a]), start, LAST_DAY).set_index("metric")
+    full = detect(series_of(metrics[estate.model_a], "users"), direction="below").iloc[-1]
+    assert scored.at["users", "upper"] == full["upper"]
+
+
+def test_the_command_line_scores_a_day(engine, estate, capsys):
+    metrics = with_spike(
+        estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
+    )
+    write_metrics(engine, list(metrics.values()))
+    url = engine.url.render_as_string(hide_password=False)
+    day = SPIKE + timedelta(days=2)
+    assert main(["--day", day.isoformat(), "--database-url", url]) == 0
+    assert "opened 1" in capsys.readouterr().out
+    assert main(["--day", day.isoformat(), "--database-url", url]) == 0
+    assert "opened 0" in capsys.readouterr().out
+    assert len(alerts(engine)) == 1
