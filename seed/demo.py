@@ -19,6 +19,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
 from data_access.bulk import bulk_insert, reset_sequences
+from data_access.db import session_scope
 from data_access.models import (
     BusinessHours,
     Case,
@@ -46,6 +47,7 @@ from data_access.models import (
     UserActivityDaily,
     Workspace,
 )
+from data_access.monitor import run_monitor
 from data_access.policies import seed_default_policies, tier_policies
 from data_access.users import hash_password
 from domain.lifecycle import OPEN_STATUSES
@@ -192,6 +194,7 @@ MODEL_KINDS = (
     "Demand Sensing",
     "Incentive Comp",
 )
+MONITORED_DAYS = 14
 METRICS = (
     "open_time_s",
     "import_s",
@@ -293,8 +296,21 @@ def seed_database(engine: Engine, options: SeedOptions, progress: Progress = _si
                 ProgrammeEnrolment.__table__,
             ],
         )
+    counts["alerts"] = _monitor_recent_days(engine, options, progress)
     progress("Done", 1.0)
     return SeedReport(logins=logins, counts=counts)
+
+
+def _monitor_recent_days(engine: Engine, options: SeedOptions, progress: Progress) -> int:
+    """Run the daily monitoring job over the last fortnight, as it would have run each night."""
+    opened = 0
+    first = options.today - timedelta(days=min(MONITORED_DAYS, options.days))
+    for offset in range((options.today - first).days):
+        day = first + timedelta(days=offset)
+        progress(f"Monitoring {day:%d %b}", 0.95)
+        with session_scope(engine) as session:
+            opened += run_monitor(session=session, day=day).opened
+    return opened
 
 
 def _reference_data(session: Session, rng: np.random.Generator, options: SeedOptions) -> dict:
@@ -730,8 +746,14 @@ def _metrics(
         accessed = np.round(users * rng.uniform(3, 8) * noise(0.1))
         changes = np.round(users * rng.uniform(5, 30) * noise(0.15))
         if rng.random() < 0.35 and len(days) > 60:
-            at = int(rng.integers(len(days) // 2, len(days) - 5))
-            length = int(rng.integers(2, 5))
+            # Half the incidents fall in the last fortnight, which the seed's monitor runs score.
+            recent = rng.random() < 0.5
+            at = int(
+                len(days) - rng.integers(4, MONITORED_DAYS)
+                if recent
+                else rng.integers(len(days) // 2, len(days) - 5)
+            )
+            length = int(rng.integers(3, 6))
             kind = int(rng.integers(3))
             window = slice(at, at + length)
             if kind == 0:
