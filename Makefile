@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint seed bench clean
+.PHONY: run test lint bench clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "HyperCare Desk needs Python 3.11 or newer; set PYTHON=python3.11 (or newer).")'
@@ -33,6 +33,10 @@ test: lint
 bench: $(VENV)/.dev-installed
 	$(PY) bench/seed_bench.py
 	$(PY) bench/clocks_bench.py
+	$(PY) bench/queue_bench.py
+	$(PY) bench/monitor_bench.py
+	$(PY) bench/weekly_report_bench.py
+	$(PY) bench/anomaly_eval.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
