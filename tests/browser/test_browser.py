@@ -76,16 +76,16 @@ def test_direct_page_urls_on_a_fresh_server_show_no_customer_data(fresh_server, 
 
 def test_sign_in_navigate_and_sign_out(fresh_server, page: Page):
     sign_in(page, fresh_server.url, "admin", DEMO_PASSWORD)
-    expect(page.get_by_role("heading", name="Portfolio")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_role("heading", name="Portfolio").first).to_be_visible(timeout=SLOW)
     expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible(timeout=SLOW)
     wait_for(lambda: session_cookie(page) is not None)
     page.reload()
-    expect(page.get_by_role("heading", name="Portfolio")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_role("heading", name="Portfolio").first).to_be_visible(timeout=SLOW)
     more = page.get_by_text(re.compile(r"^View \d+ more$"))
     if more.count():
         more.click()
     page.get_by_role("link", name="Admin", exact=True).click()
-    expect(page.get_by_role("heading", name="Administration")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_role("heading", name="Administration").first).to_be_visible(timeout=SLOW)
     assert re.search(r"/admin$", page.url)
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=SLOW)
