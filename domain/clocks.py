@@ -18,7 +18,7 @@ The rules, in one place:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -26,20 +26,11 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from domain.lifecycle import RESOLVED_STATUSES, STATUSES, TRANSFER_STATUSES
 from domain.sla import US_PER_MINUTE, BusinessCalendar
 
-STATUSES = (
-    "new",
-    "open",
-    "pending_customer",
-    "transferred_l2",
-    "transferred_l3",
-    "solved",
-    "closed",
-)
-RESOLVED_STATUSES = frozenset({"solved", "closed"})
-PAUSED_STATUSES = frozenset({"pending_customer"}) | RESOLVED_STATUSES
-TRANSFERRED_STATUSES = frozenset({"transferred_l2", "transferred_l3"})
+PAUSED_STATUSES = frozenset({"pending_customer", *RESOLVED_STATUSES})
+TRANSFERRED_STATUSES = frozenset(TRANSFER_STATUSES)
 AT_RISK_FRACTION = 0.25
 
 CLOCK_COLUMNS = (
@@ -406,7 +397,7 @@ def _group_edges(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return first, last
 
 
-def _is_any(values: np.ndarray, group: frozenset[str]) -> np.ndarray:
+def _is_any(values: np.ndarray, group: Collection[str]) -> np.ndarray:
     """Element-wise membership for object arrays that may hold None (np.isin would sort them)."""
     return pd.Series(values, dtype=object).isin(group).to_numpy()
 

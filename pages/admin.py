@@ -12,30 +12,19 @@ import streamlit as st  # noqa: E402
 from data_access import customers as customer_commands  # noqa: E402
 from data_access import policies as policy_commands  # noqa: E402
 from data_access import users as user_commands  # noqa: E402
-from data_access.audit import CommandRefused, recent_audit  # noqa: E402
+from data_access.audit import recent_audit  # noqa: E402
 from data_access.customers import ContactFields, CustomerFields  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.roles import ROLE_LABELS, Role, parse_roles  # noqa: E402
-from ui.auth import read_session, write_session  # noqa: E402
+from ui.auth import read_session  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
 from ui.format import to_zone  # noqa: E402
 
 ROLES = [role.value for role in Role]
 
 
-def run_command(command, success: str) -> bool:
-    """Run one write; show its refusal as one sentence, or the success and refresh caches."""
-    try:
-        with write_session() as session:
-            command(session)
-    except CommandRefused as exc:
-        st.error(str(exc))
-        return False
-    st.cache_data.clear()
-    st.toast(success, icon=":material/check_circle:")
-    return True
-
-
 st.title("Administration")
+show_notice()
 users_tab, customers_tab, contacts_tab, policies_tab, audit_tab = st.tabs(
     ["Users", "Customers", "Contacts", "Tier policies", "Audit log"]
 )

@@ -15,7 +15,8 @@ from data_access.audit import CommandRefused  # noqa: E402
 from data_access.customers import regions  # noqa: E402
 from data_access.policies import tier_labels, tier_policies  # noqa: E402
 from domain.clocks import duration_text  # noqa: E402
-from ui.auth import read_session, write_session  # noqa: E402
+from ui.auth import read_session  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
 from ui.format import local_time_text  # noqa: E402
 
 
@@ -48,18 +49,11 @@ def timezone_names() -> list[str]:
     return sorted(available_timezones())
 
 
-def run_command(command, success: str) -> bool:
-    """Run one write; show its refusal as one sentence, or the success and start afresh."""
-    try:
-        with write_session() as session:
-            command(session)
-    except CommandRefused as exc:
-        st.error(str(exc))
+def save(command, success: str) -> bool:
+    """Run one write; on success start the editors afresh (a new key drops the saved edits)."""
+    if not run_command(command, success):
         return False
-    st.cache_data.clear()
-    # A new editor key drops the edits that were just saved.
     st.session_state["calendar_revision"] = revision + 1
-    st.toast(success, icon=":material/check_circle:")
     return True
 
 
@@ -74,6 +68,7 @@ def both_zones(moment: datetime, region_zone: str) -> str:
 revision = st.session_state.setdefault("calendar_revision", 0)
 
 st.title("Calendars")
+show_notice()
 st.caption(
     "Resolution guidelines count business time on the customer's region calendar; first "
     "responses count calendar minutes (support is 24/7). Changes apply to every clock, "
@@ -146,7 +141,7 @@ with settings:
                     subdivision=subdivision,
                 )
 
-            if run_command(save_settings, f"{region['code']} time zone and holidays saved."):
+            if save(save_settings, f"{region['code']} time zone and holidays saved."):
                 st.rerun()
 
     with st.container(border=True):
@@ -168,7 +163,7 @@ with settings:
                 "closes": st.column_config.TimeColumn("Closes", format="HH:mm", required=True),
             },
         )
-        if st.button("Save weekly hours", type="primary", key="save_hours") and run_command(
+        if st.button("Save weekly hours", type="primary", key="save_hours") and save(
             lambda session: calendars.set_weekly_hours(
                 session=session,
                 actor=user.username,
@@ -200,7 +195,7 @@ with settings:
             is_open = st.checkbox(
                 "Worked public holiday (the region works on this public holiday)",
             )
-            if st.form_submit_button("Add") and run_command(
+            if st.form_submit_button("Add") and save(
                 lambda session: calendars.add_closure(
                     session=session,
                     actor=user.username,
@@ -220,7 +215,7 @@ with settings:
                 format_func=calendars.day_text,
                 key=f"remove_day_{key}",
             )
-            if cols[1].button("Remove", key="remove_closure") and run_command(
+            if cols[1].button("Remove", key="remove_closure") and save(
                 lambda session: calendars.remove_closure(
                     session=session, actor=user.username, region_id=int(region_id), day=to_remove
                 ),

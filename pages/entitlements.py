@@ -13,7 +13,6 @@ import streamlit as st  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from data_access import entitlements as ent  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
 from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
 from data_access.policies import tier_labels  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
@@ -27,10 +26,10 @@ from domain.entitlements import (  # noqa: E402
 )
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
 from ui.format import date_text, to_zone  # noqa: E402
 from ui.pickers import customer_picker  # noqa: E402
 
-NOTICE_KEY = "entitlements_notice"
 STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
 MOVES = {
     "Accept (uses one optimisation)": RequestState.ACCEPTED.value,
@@ -84,23 +83,17 @@ def load_tier_labels() -> dict[str, str]:
         return tier_labels(session=session)
 
 
-def run_command(command: Callable[[Session], object], success: str) -> None:
-    """One write in one transaction: a refusal shows as one sentence, success refreshes the page."""
-    try:
-        with write_session() as session:
-            command(session)
-    except ent.EnrolmentRefused as refusal:
-        st.error(str(refusal))
+def record_over_cap(refusal: Exception) -> None:
+    """Managers see refused enrolments: the refusal wrote nothing, so record it separately."""
+    if isinstance(refusal, ent.EnrolmentRefused):
         with write_session() as session:
             ent.record_over_cap_attempt(session=session, refusal=refusal, actor=user.username)
         st.cache_data.clear()
-        return
-    except CommandRefused as exc:
-        st.error(str(exc))
-        return
-    st.cache_data.clear()
-    st.session_state[NOTICE_KEY] = success
-    st.rerun()
+
+
+def run_and_refresh(command: Callable[[Session], object], success: str) -> None:
+    if run_command(command, success, on_refused=record_over_cap):
+        st.rerun()
 
 
 def usage_text(row: pd.Series) -> str:
@@ -338,7 +331,7 @@ def log_request_form(customer_id: int, data: dict[str, pd.DataFrame], today: dat
             if requested_on == local_today
             else datetime.combine(requested_on, time(12), tzinfo=zone)
         )
-        run_command(
+        run_and_refresh(
             lambda session: ent.log_optimisation_request(
                 session=session,
                 customer_id=customer_id,
@@ -366,7 +359,7 @@ def move_request_form(open_requests: pd.DataFrame) -> None:
         move = st.radio("Action", list(MOVES), horizontal=True, key="move_action")
         submitted = st.form_submit_button("Apply", type="primary")
     if submitted:
-        run_command(
+        run_and_refresh(
             lambda session: ent.advance_request(
                 session=session,
                 request_id=int(request_id),
@@ -402,7 +395,7 @@ def deliver_form(open_requests: pd.DataFrame) -> None:
         )
         submitted = st.form_submit_button("Mark delivered", type="primary")
     if submitted:
-        run_command(
+        run_and_refresh(
             lambda session: ent.advance_request(
                 session=session,
                 request_id=int(request_id),
@@ -474,7 +467,7 @@ def enrolment_form(models: pd.DataFrame, balances: pd.DataFrame) -> None:
                         actor_id=user.id,
                     )
 
-        run_command(save, "Model enrolment saved.")
+        run_and_refresh(save, "Model enrolment saved.")
     other = models[~models["is_production"]]
     if not other.empty:
         st.caption(
@@ -496,7 +489,7 @@ def grant_form(customer_id: int) -> None:
         reason = st.text_input("Reason", key="grant_reason")
         submitted = st.form_submit_button("Grant one extra", type="primary")
     if submitted:
-        run_command(
+        run_and_refresh(
             lambda session: ent.grant_extra(
                 session=session,
                 customer_id=customer_id,
@@ -536,7 +529,7 @@ def tier_form(customer_id: int, customer: pd.Series, models: pd.DataFrame) -> No
         )
         submitted = st.form_submit_button("Change tier", type="primary")
     if submitted:
-        run_command(
+        run_and_refresh(
             lambda session: ent.apply_tier_change(
                 session=session,
                 customer_id=customer_id,
@@ -629,9 +622,7 @@ def show_portfolio(scope: Scope, today: date) -> None:
 scope = Scope.for_user(user)
 today = datetime.now(UTC).date()
 st.title("Entitlements")
-notice = st.session_state.pop(NOTICE_KEY, None)
-if notice:
-    st.success(notice, icon=":material/check_circle:")
+show_notice()
 customers = load_customers(scope)
 if customers.empty:
     st.info(

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from data_access.audit import CommandRefused  # noqa: E402
 from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from data_access.surveys import (  # noqa: E402
@@ -23,7 +22,8 @@ from data_access.surveys import (  # noqa: E402
 )
 from data_access.users import staff_with_role  # noqa: E402
 from domain.roles import Role  # noqa: E402
-from ui.auth import read_session, write_session  # noqa: E402
+from ui.auth import read_session  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
 from ui.format import local_time_text, to_zone  # noqa: E402
 
 
@@ -56,16 +56,14 @@ def local_moment(day: date, clock: time) -> datetime:
     return datetime.combine(day, clock, tzinfo=ZoneInfo(user.timezone))
 
 
-def run_command(command, success: str, **arguments) -> None:
-    try:
-        with write_session() as session:
-            command(session=session, scope=scope, actor=user.username, **arguments)
-    except CommandRefused as exc:
-        st.error(str(exc))
-        return
-    st.cache_data.clear()
-    st.session_state["feedback_outcome"] = success
-    st.rerun()
+def act(command, success: str, **arguments) -> None:
+    """Run one feedback-session command as the viewer, within the viewer's scope."""
+    ran = run_command(
+        lambda session: command(session=session, scope=scope, actor=user.username, **arguments),
+        success,
+    )
+    if ran:
+        st.rerun()
 
 
 def session_label(row: pd.Series) -> str:
@@ -89,9 +87,7 @@ customer_id = st.selectbox(
     "Customer", list(names), index=None, format_func=names.get, placeholder="All customers"
 )
 sessions = load_sessions(scope, None if customer_id is None else int(customer_id))
-outcome = st.session_state.pop("feedback_outcome", None)
-if outcome:
-    st.success(outcome)
+show_notice()
 
 counts = sessions["state"].value_counts()
 shown_states = ("requested", "scheduled", "done")
@@ -175,7 +171,7 @@ with request_tab:
                     placeholder="Paste the e-mail or give its reference.",
                 )
                 if st.form_submit_button("Record request", type="primary"):
-                    run_command(
+                    act(
                         request_feedback_session,
                         f"Request from {contact_names[contact_id]} recorded.",
                         actor_id=user.id,
@@ -212,7 +208,7 @@ with schedule_tab:
             day = when[0].date_input("Date", value=now_local.date(), min_value=now_local.date())
             clock = when[1].time_input("Time (your time)", value=time(10, 0))
             if st.form_submit_button("Schedule", type="primary"):
-                run_command(
+                act(
                     schedule_feedback_session,
                     f"Session #{chosen} scheduled.",
                     feedback_session_id=int(chosen),
@@ -231,7 +227,7 @@ with findings_tab:
             findings = st.text_area("Findings", max_chars=FEEDBACK_TEXT_MAX_CHARS)
             recommendations = st.text_area("Recommendations", max_chars=FEEDBACK_TEXT_MAX_CHARS)
             if st.form_submit_button("Record findings", type="primary"):
-                run_command(
+                act(
                     record_feedback_findings,
                     f"Findings of session #{chosen} recorded.",
                     feedback_session_id=int(chosen),

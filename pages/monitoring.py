@@ -14,7 +14,6 @@ import streamlit as st  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from data_access import alerts  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
 from data_access.customers import contacts_of  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.anomaly import SETTINGS  # noqa: E402
@@ -29,10 +28,10 @@ from domain.monitoring import (  # noqa: E402
     SEVERITY_LABELS,
     metric_label,
 )
-from ui.auth import read_session, write_session  # noqa: E402
+from ui.auth import read_session  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
 from ui.format import date_text, local_time_text, to_zone  # noqa: E402
 
-NOTICE_KEY = "monitoring_notice"
 SEVERITY_COLOURS = {"minor": "#F9A825", "major": "#EF6C00", "critical": "#C62828"}
 DAY_CHOICES = {30: "30 days", 90: "90 days", 180: "6 months", 365: "1 year"}
 BAND_COLOUR = "#90CAF9"
@@ -78,17 +77,9 @@ def load_bands(scope: Scope, model_id: int, days: int) -> pd.DataFrame:
         return alerts.model_metric_bands(session=session, scope=scope, model_id=model_id, days=days)
 
 
-def run_command(command: Callable[[Session], object], success: str) -> None:
-    """One write in one transaction: a refusal shows as one sentence, success refreshes."""
-    try:
-        with write_session() as session:
-            command(session)
-    except CommandRefused as exc:
-        st.error(str(exc))
-        return
-    st.cache_data.clear()
-    st.session_state[NOTICE_KEY] = success
-    st.rerun()
+def run_and_refresh(command: Callable[[Session], object], success: str) -> None:
+    if run_command(command, success):
+        st.rerun()
 
 
 def alert_title(row: pd.Series) -> str:
@@ -196,8 +187,7 @@ st.caption(
     "and direction, and it closes itself after "
     f"{SETTINGS.close_after} days back in band."
 )
-if notice := st.session_state.pop(NOTICE_KEY, None):
-    st.success(notice)
+show_notice()
 
 inbox_tab, charts_tab = st.tabs(["Alert inbox", "Model charts"])
 
@@ -441,7 +431,7 @@ with inbox_tab:
                     contacted = st.form_submit_button("Log the contact", type="primary")
                 if contacted:
                     moment = datetime.combine(on_day, at_time, tzinfo=zone).astimezone(UTC)
-                    run_command(
+                    run_and_refresh(
                         lambda session: alerts.record_contact(
                             session=session,
                             actor=user.username,
@@ -473,7 +463,7 @@ with inbox_tab:
                         )
                         closed = st.form_submit_button("Close the alert")
                     if closed:
-                        run_command(
+                        run_and_refresh(
                             lambda session: alerts.close_alert(
                                 session=session,
                                 actor=user.username,
