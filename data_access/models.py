@@ -291,6 +291,7 @@ class DashboardActivityDaily(SQLModel, table=True):
 
 class UserActivityDaily(SQLModel, table=True):
     __tablename__ = "user_activity_daily"
+    __table_args__ = (Index("ix_user_activity_model_day", "model_id", "day"),)
     end_user_id: int = Field(foreign_key="end_user.id", primary_key=True)
     model_id: int = Field(foreign_key="planning_model.id", primary_key=True)
     day: date = Field(primary_key=True)
@@ -303,7 +304,11 @@ class UserActivityDaily(SQLModel, table=True):
 
 class Alert(SQLModel, table=True):
     __tablename__ = "alert"
-    __table_args__ = (Index("ix_alert_model_metric", "model_id", "metric", "direction", "state"),)
+    __table_args__ = (
+        Index("ix_alert_model_metric", "model_id", "metric", "direction", "state"),
+        # Replicas running the daily job at once cannot open the same alert twice.
+        UniqueConstraint("model_id", "metric", "direction", "opened_on", name="uq_alert_opening"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     model_id: int = Field(foreign_key="planning_model.id")
     customer_id: int = Field(foreign_key="customer.id", index=True)

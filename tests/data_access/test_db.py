@@ -61,13 +61,22 @@ def blank_engine(request, tmp_path):
     engine.dispose()
 
 
+def alert_uniques(engine) -> set[str]:
+    return {c["name"] for c in inspect(engine).get_unique_constraints("alert")}
+
+
 def test_migrations_upgrade_downgrade_upgrade(blank_engine):
     upgrade(blank_engine)
     tables = set(inspect(blank_engine).get_table_names())
     assert {table.name for table in SQLModel.metadata.sorted_tables} <= tables
+    assert "uq_alert_opening" in alert_uniques(blank_engine)
     downgrade(blank_engine, "-1")
-    remaining = set(inspect(blank_engine).get_table_names()) - {"alembic_version"}
-    assert remaining < tables
+    assert "uq_alert_opening" not in alert_uniques(blank_engine)
+    assert set(inspect(blank_engine).get_table_names()) == tables
+    upgrade(blank_engine)
+    assert "uq_alert_opening" in alert_uniques(blank_engine)
+    downgrade(blank_engine, "base")
+    assert set(inspect(blank_engine).get_table_names()) == {"alembic_version"}
     upgrade(blank_engine)
     assert set(inspect(blank_engine).get_table_names()) == tables
 
@@ -80,3 +89,33 @@ def test_schema_at_head_matches_the_models(blank_engine):
     with blank_engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
         assert compare_metadata(context, SQLModel.metadata) == []
+
+
+def test_the_same_alert_cannot_be_opened_twice(seeded, session):
+    from datetime import date
+
+    from sqlalchemy.exc import IntegrityError
+    from sqlmodel import select
+
+    from data_access.models import Alert, PlanningModel
+
+    model = session.exec(select(PlanningModel)).first()
+
+    def alert() -> Alert:
+        return Alert(
+            model_id=model.id,
+            customer_id=model.customer_id,
+            metric="open_time_s",
+            direction="above",
+            opened_on=date(2026, 11, 1),
+            value=90.0,
+            baseline=30.0,
+            lower=20.0,
+            upper=40.0,
+        )
+
+    session.add(alert())
+    session.commit()
+    session.add(alert())
+    with pytest.raises(IntegrityError):
+        session.commit()
