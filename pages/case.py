@@ -24,7 +24,7 @@ from domain.lifecycle import (  # noqa: E402
 )
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
-from ui.format import local_time_text  # noqa: E402
+from ui.format import local_time_text, plain_markdown  # noqa: E402
 from ui.navigation import PAGES_DIR  # noqa: E402
 
 CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
@@ -250,10 +250,13 @@ def actions_panel(case: dict) -> None:
     case_id = case["case_id"]
     if "assign" in allowed:
         people = load_assignees()
-        left, right = st.columns([2, 3], vertical_alignment="bottom")
         may_take = Role.CSM in user.roles and case["assignee_id"] != user.id
-        if may_take and left.button("Assign to me", icon=":material/person_add:"):
-            perform(case_id, "assign", assignee_id=user.id)
+        if may_take:
+            left, right = st.columns([2, 3], vertical_alignment="bottom")
+            if left.button("Assign to me", icon=":material/person_add:"):
+                perform(case_id, "assign", assignee_id=user.id)
+        else:
+            right = st.container()
         with right:
             who = st.selectbox(
                 "Assign to",
@@ -308,13 +311,23 @@ done = st.session_state.pop("case_done", None)
 if done:
     st.success(done)
 
+
+def fact(column, label: str, value: str) -> None:
+    """A labelled fact that wraps instead of being cut off like a metric would be."""
+    with column.container(border=True):
+        st.caption(label)
+        st.markdown(f"**{plain_markdown(value)}**")
+
+
 facts = st.columns(4)
-facts[0].metric("Status", STATUS_LABELS[case["status"]])
-facts[1].metric(
-    "Severity", SEVERITY_LABELS[case["severity"]] + (" · outage" if case["is_outage"] else "")
+fact(facts[0], "Status", STATUS_LABELS[case["status"]])
+fact(
+    facts[1],
+    "Severity",
+    SEVERITY_LABELS[case["severity"]] + (" · outage" if case["is_outage"] else ""),
 )
-facts[2].metric("Assignee", case["assignee"] or "Unassigned")
-facts[3].metric("Escalated to", case["escalated_to"] or "—")
+fact(facts[2], "Assignee", case["assignee"] or "Unassigned")
+fact(facts[3], "Escalated to", case["escalated_to"] or "—")
 
 
 @st.fragment(run_every="5s")

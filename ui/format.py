@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -24,3 +25,11 @@ def date_text(value) -> str:
     if value is None or pd.isna(value):
         return ""
     return pd.Timestamp(value).strftime("%d %b %Y")
+
+
+_MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def plain_markdown(text: str) -> str:
+    """`text` escaped so Markdown shows it literally (names typed by people, not formatting)."""
+    return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
