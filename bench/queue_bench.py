@@ -13,12 +13,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import secrets
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -26,7 +22,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
 from sqlalchemy import (  # noqa: E402
     and_,  # noqa: E402
     event,
@@ -34,8 +29,8 @@ from sqlalchemy import (  # noqa: E402
 )
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from bench.common import load_average_line, median_seconds, page_run_timings, signed_in_page  # noqa: E402
 from data_access.calendars import region_calendars  # noqa: E402
 from data_access.cases import cases_where, events_where  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
@@ -78,17 +73,6 @@ def database(cases: int) -> Path:
     partial.rename(path)
     print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
     return path
-
-
-def median_seconds(
-    action: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter
-) -> float:
-    timings = []
-    for _ in range(runs):
-        started = clock()
-        action()
-        timings.append(clock() - started)
-    return statistics.median(timings)
 
 
 def manager_scope(session: Session) -> Scope:
@@ -162,35 +146,11 @@ def clock_timings(engine: Engine, runs: int) -> dict[str, float]:
 
 def page_timings(url: str, runs: int) -> dict[str, float]:
     """The queue page's script run under AppTest, signed in as the manager."""
-    os.environ["DATABASE_URL"] = url
-    os.environ["HYPERCARE_COOKIE_KEY"] = secrets.token_urlsafe(36)  # 48 characters
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in {
-        "authentication_status": True,
-        "username": "manager",
-        "name": "manager",
-        "roles": [],
-    }.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(str(ROOT / "pages" / "case_queue.py"))
+    at = signed_in_page(url, "case_queue.py")
     at.run()
     if at.exception or not at.dataframe:
         raise RuntimeError(f"The queue page did not render: {at.exception}")
-    rows = len(at.dataframe[0].value)
-
-    def uncached() -> None:
-        st.cache_data.clear()
-        at.run()
-
-    # CPU time of this process (the script runs in one of its threads) is what the page costs
-    # when other programs compete for the processor; wall time is what a person waits.
-    return {
-        "table rows": rows,
-        "page run, cache cleared (s)": median_seconds(uncached, runs),
-        "page run, cache cleared (CPU s)": median_seconds(uncached, runs, time.process_time),
-        "page rerun, cached (s)": median_seconds(at.run, runs),
-    }
+    return {"table rows": len(at.dataframe[0].value), **page_run_timings(at, runs)}
 
 
 def query_plans(engine: Engine) -> list[str]:
@@ -265,7 +225,7 @@ def main() -> None:
     print()
     print("Query plans:")
     print("\n".join(plans))
-    print(f"load average during the run: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(load_average_line())
     largest = results[f"{max(options.sizes):,} cases"]
     page = largest["page run, cache cleared (s)"]
     clocks = largest["compute_clocks (s)"]

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import secrets
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -28,12 +24,11 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
 from sqlalchemy import event, func, text, update  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from bench.common import load_average_line, median_seconds, page_run_timings, signed_in_page  # noqa: E402
 from data_access.bulk import bulk_insert  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
 from data_access.migrate import upgrade  # noqa: E402
@@ -196,17 +191,6 @@ def database(today: date) -> Path:
     return path
 
 
-def median_seconds(
-    action: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter
-) -> float:
-    timings = []
-    for _ in range(runs):
-        started = clock()
-        action()
-        timings.append(clock() - started)
-    return statistics.median(timings)
-
-
 def bench_customer(engine: Engine) -> tuple[int, str]:
     with Session(engine) as session:
         customer = session.exec(select(Customer).order_by(Customer.id)).first()
@@ -244,18 +228,7 @@ def data_timings(engine: Engine, customer_id: int, week: date, runs: int) -> dic
 
 def page_timings(url: str, customer_id: int, runs: int) -> dict[str, dict]:
     """The weekly report page's script run under AppTest, signed in as the manager."""
-    os.environ["DATABASE_URL"] = url
-    os.environ["HYPERCARE_COOKIE_KEY"] = secrets.token_urlsafe(36)  # 48 characters
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    for key, value in {
-        "authentication_status": True,
-        "username": "manager",
-        "name": "manager",
-        "roles": [],
-    }.items():
-        at.session_state[key] = value
-    at.run()
-    at.switch_page(str(ROOT / "pages" / "weekly_report.py"))
+    at = signed_in_page(url, "weekly_report.py")
     at.query_params["customer"] = str(customer_id)
     at.run()
     results = {}
@@ -265,19 +238,10 @@ def page_timings(url: str, customer_id: int, runs: int) -> dict[str, dict]:
         if at.exception or not at.dataframe:
             raise RuntimeError(f"The weekly report page did not render: {at.exception}")
         charts = len(at.get("arrow_vega_lite_chart")) + len(at.get("vega_lite_chart"))
-
-        def uncached() -> None:
-            st.cache_data.clear()
-            at.run()
-
-        # CPU time of this process (the script runs in one of its threads) is what the page
-        # costs when other programs compete for the processor; wall time is what a person waits.
         results[granularity] = {
             "table rows": len(at.dataframe[0].value),
             "charts": charts,
-            "page run, cache cleared (s)": median_seconds(uncached, runs),
-            "page run, cache cleared (CPU s)": median_seconds(uncached, runs, time.process_time),
-            "page rerun, cached (s)": median_seconds(at.run, runs),
+            **page_run_timings(at, runs),
         }
     return results
 
@@ -369,7 +333,7 @@ def main() -> None:
     print()
     print("Query plans (weekly_report aggregation):")
     print("\n".join(plans))
-    print(f"load average during the run: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    print(load_average_line())
     slowest = max(page[g]["page run, cache cleared (s)"] for g in GRANULARITIES)
     default = page["model"]["page run, cache cleared (s)"]
     print()

@@ -1,0 +1,65 @@
+"""What the benchmark scripts share: medians, a signed-in page under AppTest, the load line."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def median_seconds(
+    action: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    timings = []
+    for _ in range(runs):
+        started = clock()
+        action()
+        timings.append(clock() - started)
+    return statistics.median(timings)
+
+
+def signed_in_page(url: str, page_file: str, username: str = "manager") -> AppTest:
+    """An AppTest on `url` that has run `app.py` signed in as `username`, switched to a page."""
+    os.environ["DATABASE_URL"] = url
+    os.environ["HYPERCARE_COOKIE_KEY"] = secrets.token_urlsafe(36)  # 48 characters
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for key, value in {
+        "authentication_status": True,
+        "username": username,
+        "name": username,
+        "roles": [],
+    }.items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page(str(ROOT / "pages" / page_file))
+    return at
+
+
+def page_run_timings(at: AppTest, runs: int) -> dict[str, float]:
+    """Median script runs of the page: cache cleared (wall and CPU) and cached.
+
+    CPU time of this process (the script runs in one of its threads) is what the page costs
+    when other programs compete for the processor; wall time is what a person waits.
+    """
+
+    def uncached() -> None:
+        st.cache_data.clear()
+        at.run()
+
+    return {
+        "page run, cache cleared (s)": median_seconds(uncached, runs),
+        "page run, cache cleared (CPU s)": median_seconds(uncached, runs, time.process_time),
+        "page rerun, cached (s)": median_seconds(at.run, runs),
+    }
+
+
+def load_average_line() -> str:
+    return f"load average during the run: {', '.join(f'{v:.1f}' for v in os.getloadavg())}"
