@@ -17,6 +17,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from data_access.audit import CommandRefused, record_audit
+from data_access.locking import for_update
 from data_access.models import (
     Alert,
     AlertContactLog,
@@ -330,11 +331,12 @@ def _empty_series() -> pd.DataFrame:
 def _locked_alert(session: Session, scope: Scope, alert_id: int) -> Alert:
     """The alert, locked for this transaction, if the scope may see it."""
     alert = session.exec(
-        select(Alert)
-        .join(Customer, Customer.id == Alert.customer_id)
-        .where(Alert.id == alert_id, scope.customer_filter())
-        .with_for_update(of=Alert)
-        .execution_options(populate_existing=True)
+        for_update(
+            select(Alert)
+            .join(Customer, Customer.id == Alert.customer_id)
+            .where(Alert.id == alert_id, scope.customer_filter()),
+            of=Alert,
+        )
     ).first()
     if alert is None:
         raise CommandRefused("That alert does not exist or is not in your portfolio.")

@@ -19,6 +19,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 
 from data_access.audit import CommandRefused, record_audit
+from data_access.locking import for_update
 from data_access.models import BusinessHours, Region, RegionClosure
 from domain.sla import BusinessCalendar, calendar_from_region
 
@@ -345,7 +346,7 @@ def day_text(day: date) -> str:
 
 
 def _region_for_update(session: Session, region_id: int) -> Region:
-    region = session.exec(select(Region).where(Region.id == region_id).with_for_update()).first()
+    region = session.exec(for_update(select(Region).where(Region.id == region_id))).first()
     if region is None:
         raise CommandRefused(f"There is no region with id {region_id}.")
     return region

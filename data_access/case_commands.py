@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 
 from data_access.audit import CommandRefused, record_audit
 from data_access.customers import contacts_of
+from data_access.locking import for_update
 from data_access.models import Case, CaseEvent, Customer, Region, TierPolicyRow, User
 from data_access.scope import Scope
 from domain.lifecycle import ESCALATION_LEVELS, IllegalTransition, check_action
@@ -118,12 +119,7 @@ def record_case_event(
     if len(note) > NOTE_MAX_CHARS:
         raise CommandRefused(f"A note can be at most {NOTE_MAX_CHARS} characters.")
     # Lock first, then read the status as it is now, not as the caller last saw it.
-    case = session.exec(
-        select(Case)
-        .where(Case.id == case_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    case = session.exec(for_update(select(Case).where(Case.id == case_id))).first()
     if case is None:
         raise CommandRefused(f"There is no case with id {case_id}.")
     # Read the clock only once the lock is held, so events are stamped in the order they apply.

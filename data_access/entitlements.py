@@ -21,6 +21,7 @@ from sqlalchemy import String, case, cast, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from data_access import locking
 from data_access.audit import CommandRefused, record_audit
 from data_access.models import (
     AuditLog,
@@ -103,12 +104,7 @@ class EnrolmentRefused(CommandRefused):
 
 def _locked_customer(session: Session, customer_id: int) -> Customer:
     """The customer row, locked for this transaction and read fresh (never a stale cached copy)."""
-    statement = (
-        select(Customer)
-        .where(Customer.id == customer_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    statement = locking.for_update(select(Customer).where(Customer.id == customer_id))
     customer = session.exec(statement).first()
     if customer is None:
         raise CommandRefused(f"There is no customer with id {customer_id}.")
@@ -490,10 +486,7 @@ def advance_request(
         raise CommandRefused(f"There is no optimisation request #{request_id}.")
     customer = _locked_customer(session, customer_id)
     request = session.exec(
-        select(OptimisationRequest)
-        .where(OptimisationRequest.id == request_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        locking.for_update(select(OptimisationRequest).where(OptimisationRequest.id == request_id))
     ).one()
     try:
         effect = transition(request.state, to_state)
@@ -598,10 +591,7 @@ def set_enrolment(
         raise CommandRefused(f"There is no model with id {model_id}.")
     customer = _locked_customer(session, customer_id)
     model = session.exec(
-        select(PlanningModel)
-        .where(PlanningModel.id == model_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        locking.for_update(select(PlanningModel).where(PlanningModel.id == model_id))
     ).one()
     if bool(getattr(model, column)) == enrolled:
         return model
@@ -686,10 +676,7 @@ def apply_tier_change(
     if new_tier == customer.tier:
         raise CommandRefused(f"{customer.name} is already on {labels[new_tier]}.")
     models = session.exec(
-        select(PlanningModel)
-        .where(PlanningModel.customer_id == customer_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        locking.for_update(select(PlanningModel).where(PlanningModel.customer_id == customer_id))
     ).all()
     keep = None if keep_model_ids is None else {int(i) for i in keep_model_ids}
     enrolled_ids = {m.id for m in models if m.in_monitoring or m.in_weekly_report}

@@ -26,6 +26,7 @@ from sqlmodel import Session, select
 
 from data_access.audit import CommandRefused, record_audit
 from data_access.entitlements import debit_entitlement
+from data_access.locking import for_update
 from data_access.models import (
     Contact,
     Customer,
@@ -109,7 +110,7 @@ def _clean_text(value: object, what: str, limit: int, required: bool) -> str:
 def _customer(session: Session, customer_id: int, *, lock: bool = False) -> Customer:
     statement = select(Customer).where(Customer.id == customer_id)
     if lock:
-        statement = statement.with_for_update()
+        statement = for_update(statement)
     customer = session.exec(statement).first()
     if customer is None:
         raise CommandRefused(f"There is no customer with id {customer_id}.")
@@ -440,7 +441,7 @@ def _existing_response(
         SurveyResponse.campaign_id == campaign_id, SurveyResponse.end_user_id == end_user_id
     )
     if lock:
-        statement = statement.with_for_update()
+        statement = for_update(statement)
     return session.exec(statement).first()
 
 
@@ -952,7 +953,7 @@ def responses_export(
 
 def _feedback_session(session: Session, scope: Scope, feedback_session_id: int) -> FeedbackSession:
     row = session.exec(
-        select(FeedbackSession).where(FeedbackSession.id == feedback_session_id).with_for_update()
+        for_update(select(FeedbackSession).where(FeedbackSession.id == feedback_session_id))
     ).first()
     if row is None:
         raise CommandRefused(f"There is no feedback session with id {feedback_session_id}.")

@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from data_access.audit import CommandRefused, record_audit
+from data_access.locking import for_update
 from data_access.models import User, utc_now
 from domain.roles import Role, parse_roles
 from domain.security import after_failed_login, is_locked, password_problem
@@ -105,7 +106,7 @@ def record_failed_login(
     so failures arriving at once from several sessions are all counted.
     """
     now = now or utc_now()
-    user = session.exec(select(User).where(User.username == username).with_for_update()).first()
+    user = session.exec(for_update(select(User).where(User.username == username))).first()
     if user is None:
         return None
     outcome = after_failed_login(user.failed_logins, now)
