@@ -165,6 +165,7 @@ class Case(SQLModel, table=True):
     __table_args__ = (
         Index("ix_case_status_open", "status", "opened_at"),
         Index("ix_case_customer_status", "customer_id", "status"),
+        Index("ix_case_updated_at", "updated_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id")
@@ -399,16 +400,43 @@ class FeedbackSession(SQLModel, table=True):
 
 
 class QbrNote(SQLModel, table=True):
+    """The QBR's free-text notes for one customer and quarter (one row, edited in place, audited).
+
+    `held_on` is the day the QBR meeting took place: recording it uses one QBR input.
+    """
+
     __tablename__ = "qbr_note"
+    __table_args__ = (UniqueConstraint("customer_id", "quarter", name="uq_qbr_note_quarter"),)
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     quarter: str = Field(max_length=7)  # 2026-Q3
     author_id: int = Field(foreign_key="app_user.id")
     at: datetime
     text: str
+    held_on: date | None = None
+
+
+class QbrAction(SQLModel, table=True):
+    """An action agreed in a QBR: owner, due date, done. Open ones carry forward to later quarters."""
+
+    __tablename__ = "qbr_action"
+    __table_args__ = (Index("ix_qbr_action_customer_quarter", "customer_id", "quarter"),)
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id")
+    quarter: str = Field(max_length=7)  # the quarter whose QBR agreed it
+    text: str = Field(max_length=500)
+    owner: str = Field(max_length=120)
+    due_on: date | None = None
+    done: bool = False
+    done_at: datetime | None = None
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utc_now)
+    updated_at: datetime = Field(default_factory=utc_now)
 
 
 class CoeSnapshot(SQLModel, table=True):
+    """A quarter's CoE footprint. `maturity_stage`: 0 partners only, 1 emerging, 2 in-house, 3 hybrid."""
+
     __tablename__ = "coe_snapshot"
     __table_args__ = (UniqueConstraint("customer_id", "quarter"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -417,6 +445,7 @@ class CoeSnapshot(SQLModel, table=True):
     taken_on: date
     certified_builders: int = 0
     certified_architects: int = 0
+    master_planners: int = 0
     production_models: int = 0
     workspaces: int = 0
     workspace_size_gb: float = 0
@@ -425,28 +454,37 @@ class CoeSnapshot(SQLModel, table=True):
     active_users: int = 0
     alm_in_use: bool = False
     data_hub: bool = False
-    maturity_stage: int = 1  # 1 (initial) … 5 (optimised)
+    maturity_stage: int = 0
+    recorded_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    updated_at: datetime = Field(default_factory=utc_now)
 
 
 class EventOffer(SQLModel, table=True):
-    """A VIP event or offer that eligible tiers may be invited to."""
+    """A VIP event (a conference or a regional event) and the offers eligible customers get.
+
+    `offers` is a comma-separated list: ticket_discount, vip_keynote_seating, other_vip_access.
+    """
 
     __tablename__ = "event_offer"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
-    kind: str = Field(max_length=16)  # vip_event, offer
+    kind: str = Field(max_length=16)  # conference, regional
     starts_on: date
     description: str = ""
+    offers: str = Field(default="ticket_discount", max_length=200)
 
 
 class EventInvitation(SQLModel, table=True):
+    """One customer's line for one event: offered, then accepted or declined, then attended."""
+
     __tablename__ = "event_invitation"
     __table_args__ = (UniqueConstraint("event_id", "customer_id"),)
     id: int | None = Field(default=None, primary_key=True)
     event_id: int = Field(foreign_key="event_offer.id")
     customer_id: int = Field(foreign_key="customer.id", index=True)
     invited_at: datetime
-    status: str = Field(default="invited", max_length=16)  # invited, accepted, declined
+    status: str = Field(default="offered", max_length=16)  # offered, accepted, declined, attended
+    updated_at: datetime = Field(default_factory=utc_now)
 
 
 class ProductProgramme(SQLModel, table=True):
@@ -464,7 +502,21 @@ class ProgrammeEnrolment(SQLModel, table=True):
     programme_id: int = Field(foreign_key="product_programme.id")
     customer_id: int = Field(foreign_key="customer.id", index=True)
     enrolled_at: datetime
-    status: str = Field(default="nominated", max_length=16)
+    status: str = Field(default="nominated", max_length=16)  # nominated, enrolled, withdrawn
+    updated_at: datetime = Field(default_factory=utc_now)
+
+
+class SavedView(SQLModel, table=True):
+    """A user's named set of filters for a page (the query string it restores)."""
+
+    __tablename__ = "saved_view"
+    __table_args__ = (UniqueConstraint("user_id", "page", "name", name="uq_saved_view_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    page: str = Field(max_length=64)
+    name: str = Field(max_length=80)
+    params: str = ""  # the URL query string, e.g. "severity=1&state=at_risk"
+    created_at: datetime = Field(default_factory=utc_now)
 
 
 # --- Audit ------------------------------------------------------------------------------------

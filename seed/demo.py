@@ -940,7 +940,7 @@ def _programme_data(
                     "updated_at": now,
                 }
             )
-        stage = int(rng.integers(1, 5))
+        stage = int(rng.integers(0, 3))
         for q in range(4):
             quarter_day = options.today - timedelta(days=91 * (3 - q))
             quarter = f"{quarter_day.year}-Q{(quarter_day.month - 1) // 3 + 1}"
@@ -960,7 +960,7 @@ def _programme_data(
                     "active_users": int(licensed * rng.uniform(0.4, 0.95)),
                     "alm_in_use": bool(rng.random() < 0.6),
                     "data_hub": bool(rng.random() < 0.5),
-                    "maturity_stage": min(5, stage + q // 2),
+                    "maturity_stage": min(3, stage + q // 2),
                 }
             )
         notes.append(
@@ -1003,7 +1003,8 @@ def _programme_data(
     event = connection.execute(
         EventOffer.__table__.insert().values(
             name="HyperCare customer summit",
-            kind="vip_event",
+            kind="conference",
+            offers="ticket_discount,vip_keynote_seating",
             starts_on=options.today + timedelta(days=45),
             description="Roadmap previews and CoE workshops.",
         )
@@ -1020,7 +1021,7 @@ def _programme_data(
             "event_id": event,
             "customer_id": hypercare["id"].to_numpy(),
             "invited_at": pd.Timestamp(now),
-            "status": "invited",
+            "status": "offered",
         }
     )
     bulk_insert(connection, EventInvitation.__table__, invitations)

@@ -1,7 +1,7 @@
 """Bad configuration gives one clear sentence; migrations run both ways on both engines."""
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 from data_access.db import DatabaseUnavailable, check_connection, make_engine
@@ -70,15 +70,77 @@ def test_migrations_upgrade_downgrade_upgrade(blank_engine):
     tables = set(inspect(blank_engine).get_table_names())
     assert {table.name for table in SQLModel.metadata.sorted_tables} <= tables
     assert "uq_alert_opening" in alert_uniques(blank_engine)
-    downgrade(blank_engine, "-1")
+    downgrade(blank_engine, "0002")
+    assert not {"qbr_action", "saved_view"} & set(inspect(blank_engine).get_table_names())
+    assert "uq_alert_opening" in alert_uniques(blank_engine)
+    downgrade(blank_engine, "0001")
     assert "uq_alert_opening" not in alert_uniques(blank_engine)
-    assert set(inspect(blank_engine).get_table_names()) == tables
     upgrade(blank_engine)
+    assert set(inspect(blank_engine).get_table_names()) == tables
     assert "uq_alert_opening" in alert_uniques(blank_engine)
     downgrade(blank_engine, "base")
     assert set(inspect(blank_engine).get_table_names()) == {"alembic_version"}
     upgrade(blank_engine)
     assert set(inspect(blank_engine).get_table_names()) == tables
+
+
+def test_migration_0003_keeps_notes_and_maps_maturity(blank_engine):
+    """Upgrading a 0002 database with data: notes deduplicated per quarter, maturity 1-5 → 0-3."""
+    upgrade(blank_engine, "0002")
+    with blank_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO region (id, code, name, timezone, holiday_country) "
+                "VALUES (1, 'EMEA', 'EMEA', 'Europe/London', 'GB')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO tier_policy VALUES ('basic', 'Basic', 120, 10, false, 'none', 0, 0, "
+                "0, 0, 0, 0, false, false, 15, '2026-01-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO app_user (id, username, name, email, password_hash, roles, timezone, "
+                "is_active, failed_logins, created_at) VALUES (1, 'm', 'M', 'm@x', 'h', 'manager', "
+                "'UTC', true, 0, '2026-01-01 00:00:00')"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO customer (id, name, tier, region_id, hypercare_start, size_band, "
+                "licensed_users, is_active, created_at) VALUES (1, 'C', 'basic', 1, '2025-01-01', "
+                "'small', 10, true, '2026-01-01 00:00:00')"
+            )
+        )
+        for note_id, words in ((1, "old"), (2, "new")):
+            connection.execute(
+                text(
+                    "INSERT INTO qbr_note (id, customer_id, quarter, author_id, at, text) "
+                    "VALUES (:id, 1, '2026-Q3', 1, '2026-09-01 00:00:00', :text)"
+                ),
+                {"id": note_id, "text": words},
+            )
+        for quarter, stage in (("2026-Q1", 1), ("2026-Q2", 3), ("2026-Q3", 5)):
+            connection.execute(
+                text(
+                    "INSERT INTO coe_snapshot (customer_id, quarter, taken_on, certified_builders, "
+                    "certified_architects, production_models, workspaces, workspace_size_gb, "
+                    "workspace_allowance_gb, licensed_users, active_users, alm_in_use, data_hub, "
+                    "maturity_stage) VALUES (1, :q, '2026-01-01', 1, 0, 1, 1, 1, 2, 10, 5, false, "
+                    "false, :stage)"
+                ),
+                {"q": quarter, "stage": stage},
+            )
+    upgrade(blank_engine)
+    with blank_engine.connect() as connection:
+        notes = connection.execute(text("SELECT text FROM qbr_note")).scalars().all()
+        stages = connection.execute(
+            text("SELECT maturity_stage FROM coe_snapshot ORDER BY quarter")
+        ).scalars()
+        assert notes == ["new"]
+        assert list(stages) == [0, 2, 3]
 
 
 def test_schema_at_head_matches_the_models(blank_engine):
