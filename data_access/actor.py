@@ -1,0 +1,71 @@
+"""The signed-in person a command acts for, and the one check every write command starts with.
+
+A page's idea of who may do what can be stale (a cached read, a tab drawn before an admin changed
+the roles), so commands decide for themselves: `authorise` re-reads the actor from the database in
+the command's own transaction, checks the role, and locks and checks the customer against the
+actor's scope. A refusal is one sentence (`CommandRefused`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlmodel import Session, select
+
+from data_access.audit import CommandRefused
+from data_access.locking import for_update
+from data_access.models import Customer, User
+from domain.roles import ROLE_LABELS, parse_roles, sees_all_customers
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the signed-in user's id, username and roles as the page knew them."""
+
+    id: int
+    username: str
+    roles: tuple[str, ...]
+
+    @classmethod
+    def of(cls, user) -> Actor:
+        """From a `SignedInUser` (or anything with id, username and roles)."""
+        return cls(id=int(user.id), username=str(user.username), roles=tuple(user.roles))
+
+
+def _role_names(roles: Iterable[str]) -> str:
+    names = [ROLE_LABELS.get(role, role).lower() for role in roles]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def authorise(
+    session: Session,
+    actor: Actor,
+    *,
+    roles: Iterable[str],
+    customer_id: int | None = None,
+) -> Customer | None:
+    """Check, in the caller's transaction, that `actor` is active, holds one of `roles` now, and
+    (with `customer_id`) may act on that customer; returns the customer, locked and read fresh.
+
+    The roles and portfolio are read from the database, never from the page: an admin who
+    removed a role or moved a customer a second ago has the last word.
+    """
+    allowed = tuple(roles)
+    account = session.exec(for_update(select(User).where(User.id == actor.id))).first()
+    if account is None or not account.is_active:
+        raise CommandRefused("Your account is no longer active; sign in again.")
+    held = parse_roles(account.roles)
+    if not set(held) & set(allowed):
+        raise CommandRefused(f"Only a {_role_names(allowed)} may do that.")
+    if customer_id is None:
+        return None
+    customer = session.exec(for_update(select(Customer).where(Customer.id == customer_id))).first()
+    if customer is None:
+        raise CommandRefused(f"There is no customer #{customer_id}.")
+    if not sees_all_customers(held) and actor.id not in (
+        customer.csm_id,
+        customer.hypercare_resource_id,
+    ):
+        raise CommandRefused(f"{customer.name} is not in your portfolio.")
+    return customer
