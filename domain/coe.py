@@ -1,0 +1,551 @@
+"""The CoE benchmark: a customer's Centre-of-Excellence footprint against peers (SPEC: "QBR and
+Centre of Excellence").
+
+Peers are the other HyperCare customers with a snapshot for the same quarter. They are chosen in
+widening bands: the same tier and size band; when that gives fewer than `MIN_PEERS`, the same tier
+of any size; then every HyperCare tier. A percentile is never shown over fewer than `MIN_PEERS`
+values: a "percentile" among two peers says nothing.
+
+Percentile rule: the share of peers with a lower value plus half the share with the same value,
+0-100 (so a customer equal to every peer sits at 50, and the peer median sits at about 50). The
+customer itself is never one of its peers.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+from datetime import date
+
+from domain.quarters import Quarter
+
+MIN_PEERS = 5
+MAX_NEXT_STEPS = 5
+WORKSPACE_FULL_PCT = 90.0  # a workspace estate this full of its allowance needs action
+ACTIVE_SHARE_GAP_PTS = 10.0  # this far below the peer median is worth a sentence
+MAX_COUNT = 1_000_000
+MAX_GB = 1_000_000.0
+
+MATURITY_LABELS: dict[int, str] = {
+    0: "Partners only",
+    1: "Emerging",
+    2: "In-house CoE",
+    3: "Hybrid",
+}
+SIZE_BANDS: tuple[str, ...] = ("small", "medium", "large")
+
+
+@dataclass(frozen=True)
+class CoeValues:
+    """One quarter's snapshot as entered (the `coe_snapshot` columns a person fills in)."""
+
+    certified_builders: int = 0
+    certified_architects: int = 0
+    master_planners: int = 0
+    production_models: int = 0
+    workspaces: int = 0
+    workspace_size_gb: float = 0.0
+    workspace_allowance_gb: float = 0.0
+    licensed_users: int = 0
+    active_users: int = 0
+    alm_in_use: bool = False
+    data_hub: bool = False
+    maturity_stage: int = 0
+
+    @classmethod
+    def of(cls, row: object) -> CoeValues:
+        """From anything with the snapshot's attribute names (an ORM row, a named tuple)."""
+        return cls(**{f.name: getattr(row, f.name) for f in fields(cls)})
+
+    def as_dict(self) -> dict[str, object]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+VALUE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(CoeValues))
+COUNT_FIELDS: tuple[str, ...] = (
+    "certified_builders",
+    "certified_architects",
+    "master_planners",
+    "production_models",
+    "workspaces",
+    "licensed_users",
+    "active_users",
+)
+GB_FIELDS: tuple[str, ...] = ("workspace_size_gb", "workspace_allowance_gb")
+FLAG_FIELDS: tuple[str, ...] = ("alm_in_use", "data_hub")
+
+FIELD_LABELS: dict[str, str] = {
+    "certified_builders": "Certified model builders",
+    "certified_architects": "Certified solution architects",
+    "master_planners": "Master planners",
+    "production_models": "Production models",
+    "workspaces": "Workspaces",
+    "workspace_size_gb": "Workspace size (GB)",
+    "workspace_allowance_gb": "Workspace allowance (GB)",
+    "licensed_users": "Licensed users",
+    "active_users": "Active users (30 days)",
+    "alm_in_use": "ALM in use",
+    "data_hub": "Data hub",
+    "maturity_stage": "CoE maturity stage",
+}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A measure compared with peers; `unit` is "count", "pct" (0-100), "ratio" or "stage"."""
+
+    key: str
+    label: str
+    unit: str
+    help: str = ""
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric("certified_builders", "Certified model builders", "count"),
+    Metric("certified_architects", "Certified solution architects", "count"),
+    Metric("master_planners", "Master planners", "count"),
+    Metric("production_models", "Production models", "count"),
+    Metric("workspaces", "Workspaces", "count"),
+    Metric(
+        "workspace_use_pct",
+        "Workspace size against allowance",
+        "pct",
+        "Workspace size as a share of the allowance.",
+    ),
+    Metric("licensed_users", "Licensed users", "count"),
+    Metric("active_users", "Active users (30 days)", "count"),
+    Metric(
+        "active_share_pct",
+        "Active share of licences",
+        "pct",
+        "Users active in the last 30 days as a share of licensed users.",
+    ),
+    Metric(
+        "builders_per_model",
+        "Builders per production model",
+        "ratio",
+        "Certified model builders divided by production models.",
+    ),
+    Metric("maturity_stage", "CoE maturity stage", "stage", "0 partners only … 3 hybrid."),
+)
+METRIC_BY_KEY: dict[str, Metric] = {metric.key: metric for metric in METRICS}
+
+
+def maturity_label(stage: int) -> str:
+    """`2 · In-house CoE`."""
+    return f"{stage} · {MATURITY_LABELS.get(stage, 'unknown')}"
+
+
+def _share(part: float, whole: float) -> float | None:
+    return None if whole <= 0 else 100.0 * part / whole
+
+
+def metric_values(values: CoeValues) -> dict[str, float | None]:
+    """Every compared measure of a snapshot; a ratio over zero is missing (None), never 0."""
+    return {
+        "certified_builders": float(values.certified_builders),
+        "certified_architects": float(values.certified_architects),
+        "master_planners": float(values.master_planners),
+        "production_models": float(values.production_models),
+        "workspaces": float(values.workspaces),
+        "workspace_use_pct": _share(values.workspace_size_gb, values.workspace_allowance_gb),
+        "licensed_users": float(values.licensed_users),
+        "active_users": float(values.active_users),
+        "active_share_pct": _share(values.active_users, values.licensed_users),
+        "builders_per_model": (
+            None
+            if values.production_models <= 0
+            else values.certified_builders / values.production_models
+        ),
+        "maturity_stage": float(values.maturity_stage),
+    }
+
+
+def _number(value: float) -> str:
+    if float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.1f}"
+
+
+def format_metric(key: str, value: float | None) -> str:
+    """A measure as shown: "62 %", "0.33", "2 · In-house CoE", "1,200"; "—" when missing."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    unit = METRIC_BY_KEY[key].unit
+    if unit == "pct":
+        return f"{value:.0f} %"
+    if unit == "ratio":
+        return f"{value:.2f}"
+    if unit == "stage":
+        if float(value).is_integer():
+            return maturity_label(int(value))
+        return f"{value:.1f}"
+    return _number(value)
+
+
+# --- Validation -------------------------------------------------------------------------------
+
+
+def validation_errors(
+    values: CoeValues, *, quarter: Quarter, hypercare_start: date, today: date
+) -> list[str]:
+    """Every problem with a snapshot, one sentence each; an empty list means it can be recorded.
+
+    A snapshot describes a quarter that has started and that does not end before the customer's
+    HyperCare start; a count is a whole number from 0; active users cannot exceed licensed users;
+    the workspace size cannot be negative and needs an allowance to be measured against.
+    """
+    problems: list[str] = []
+    for name in COUNT_FIELDS:
+        count = getattr(values, name)
+        label = FIELD_LABELS[name]
+        if isinstance(count, bool) or not isinstance(count, int):
+            problems.append(f"{label} must be a whole number.")
+        elif count < 0:
+            problems.append(f"{label} cannot be negative ({count}).")
+        elif count > MAX_COUNT:
+            problems.append(f"{label} is implausibly large ({count:,}).")
+    for name in GB_FIELDS:
+        size = getattr(values, name)
+        label = FIELD_LABELS[name]
+        if not isinstance(size, int | float) or isinstance(size, bool) or math.isnan(size):
+            problems.append(f"{label} must be a number.")
+        elif size < 0:
+            problems.append(f"{label} cannot be negative ({_number(size)}).")
+        elif size > MAX_GB:
+            problems.append(f"{label} is implausibly large ({_number(size)}).")
+    if not problems:
+        if values.active_users > values.licensed_users:
+            problems.append(
+                f"Active users ({values.active_users:,}) cannot exceed licensed users "
+                f"({values.licensed_users:,})."
+            )
+        if values.workspace_size_gb > 0 and values.workspace_allowance_gb <= 0:
+            problems.append(
+                "A workspace size needs the workspace allowance it is measured against."
+            )
+        if values.workspace_size_gb > 0 and values.workspaces == 0:
+            problems.append("A workspace size needs at least one workspace.")
+    stage = values.maturity_stage
+    if isinstance(stage, bool) or not isinstance(stage, int) or stage not in MATURITY_LABELS:
+        problems.append(
+            f"The CoE maturity stage must be 0 to 3 (0 partners only, 1 emerging, 2 in-house CoE, "
+            f"3 hybrid), not {stage!r}."
+        )
+    for name in FLAG_FIELDS:
+        if not isinstance(getattr(values, name), bool):
+            problems.append(f"{FIELD_LABELS[name]} must be yes or no.")
+    if quarter.first_day > today:
+        problems.append(
+            f"{quarter.label} has not started yet; the latest quarter is "
+            f"{Quarter.containing(today).code}."
+        )
+    elif quarter.end_day <= hypercare_start:
+        problems.append(
+            f"{quarter.label} ends before the customer's HyperCare start on "
+            f"{hypercare_start.isoformat()}; choose {Quarter.containing(hypercare_start).code} "
+            "or later."
+        )
+    return problems
+
+
+# --- Peers ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Another customer that could be a peer: its tier, size band and the quarter's values."""
+
+    customer_id: int
+    tier: str
+    size_band: str
+    values: CoeValues
+
+
+@dataclass(frozen=True)
+class PeerGroup:
+    """The peers chosen and the sentence that says which band they come from."""
+
+    band: str  # "tier_size", "tier" or "hypercare"
+    peers: tuple[Candidate, ...]
+    sentence: str
+
+    @property
+    def enough(self) -> bool:
+        return len(self.peers) >= MIN_PEERS
+
+
+def _customers(count: int) -> str:
+    return f"{count} customer{'' if count == 1 else 's'}"
+
+
+def choose_peers(
+    *,
+    customer_id: int,
+    tier: str,
+    size_band: str,
+    candidates: Iterable[Candidate],
+    hypercare_tiers: Iterable[str],
+    tier_label: str,
+    quarter: Quarter,
+) -> PeerGroup:
+    """The narrowest band with at least `MIN_PEERS` peers: same tier and size, same tier, then
+    every HyperCare tier; the sentence says which band was used and why it was widened."""
+    pool = [
+        c for c in candidates if c.customer_id != customer_id and c.tier in set(hypercare_tiers)
+    ]
+    same_size = tuple(c for c in pool if c.tier == tier and c.size_band == size_band)
+    if len(same_size) >= MIN_PEERS:
+        return PeerGroup(
+            "tier_size",
+            same_size,
+            f"Compared with {_customers(len(same_size))} on {tier_label} of the same size "
+            f"({size_band}) with a benchmark for {quarter.label}.",
+        )
+    too_few = (
+        f"Only {len(same_size)} {tier_label} customer{'' if len(same_size) == 1 else 's'} of the "
+        f"same size ({size_band}) {'has' if len(same_size) == 1 else 'have'} a benchmark for "
+        f"{quarter.label}, fewer than {MIN_PEERS}"
+    )
+    same_tier = tuple(c for c in pool if c.tier == tier)
+    if len(same_tier) >= MIN_PEERS:
+        return PeerGroup(
+            "tier",
+            same_tier,
+            f"{too_few}; compared with all {_customers(len(same_tier))} on {tier_label} "
+            "of any size instead.",
+        )
+    everyone = tuple(pool)
+    if len(everyone) >= MIN_PEERS:
+        return PeerGroup(
+            "hypercare",
+            everyone,
+            f"{too_few}, and {len(same_tier)} of any size; compared with all "
+            f"{_customers(len(everyone))} on a HyperCare tier instead.",
+        )
+    return PeerGroup(
+        "hypercare",
+        everyone,
+        f"Only {_customers(len(everyone))} on a HyperCare tier "
+        f"{'has' if len(everyone) == 1 else 'have'} a benchmark for {quarter.label}, fewer than "
+        f"{MIN_PEERS}: no percentile is shown.",
+    )
+
+
+def percentile(value: float, peer_values: Sequence[float]) -> float | None:
+    """The share of peers below `value` plus half the share equal to it, 0-100; None with fewer
+    than `MIN_PEERS` peer values (a percentile of two peers says nothing)."""
+    if len(peer_values) < MIN_PEERS:
+        return None
+    below = sum(1 for peer in peer_values if peer < value)
+    ties = sum(1 for peer in peer_values if peer == value)
+    return 100.0 * (below + 0.5 * ties) / len(peer_values)
+
+
+def peer_median(peer_values: Sequence[float]) -> float | None:
+    """The middle peer value (the mean of the two middle ones for an even count); None when there
+    are fewer than `MIN_PEERS` peer values."""
+    if len(peer_values) < MIN_PEERS:
+        return None
+    return float(statistics.median(peer_values))
+
+
+@dataclass(frozen=True)
+class MetricComparison:
+    key: str
+    label: str
+    value: float | None
+    percentile: float | None
+    peer_median: float | None
+    peers: int  # peers with a value for this measure
+
+    @property
+    def value_text(self) -> str:
+        return format_metric(self.key, self.value)
+
+    @property
+    def median_text(self) -> str:
+        return format_metric(self.key, self.peer_median)
+
+    @property
+    def percentile_text(self) -> str:
+        return "—" if self.percentile is None else f"{self.percentile:.0f}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A snapshot against its peer group: a row per measure, peer shares of the yes/no facts,
+    and the suggested next steps."""
+
+    group: PeerGroup
+    metrics: tuple[MetricComparison, ...]
+    flag_shares: Mapping[str, float | None]  # share of peers (0-100) with ALM / a data hub
+    next_steps: tuple[str, ...]
+
+    def metric(self, key: str) -> MetricComparison:
+        for row in self.metrics:
+            if row.key == key:
+                return row
+        raise KeyError(key)
+
+
+def compare(values: CoeValues, group: PeerGroup) -> Comparison:
+    """Percentile and peer median per measure, over the peers that have a value for it."""
+    mine = metric_values(values)
+    theirs = [metric_values(peer.values) for peer in group.peers]
+    rows = []
+    for metric in METRICS:
+        peer_values = [row[metric.key] for row in theirs if row[metric.key] is not None]
+        value = mine[metric.key]
+        rows.append(
+            MetricComparison(
+                key=metric.key,
+                label=metric.label,
+                value=value,
+                percentile=None if value is None else percentile(value, peer_values),
+                peer_median=peer_median(peer_values),
+                peers=len(peer_values),
+            )
+        )
+    shares: dict[str, float | None] = {}
+    for name in FLAG_FIELDS:
+        flags = [bool(getattr(peer.values, name)) for peer in group.peers]
+        shares[name] = 100.0 * sum(flags) / len(flags) if len(flags) >= MIN_PEERS else None
+    comparison = Comparison(group, tuple(rows), shares, ())
+    return Comparison(group, tuple(rows), shares, next_steps(values, comparison))
+
+
+# --- Next steps -------------------------------------------------------------------------------
+
+
+def _per(value: float) -> str:
+    """`3`, `2.5`: how many production models one builder carries."""
+    rounded = round(value, 1)
+    return f"{rounded:.0f}" if float(rounded).is_integer() else f"{rounded:.1f}"
+
+
+def _builders_step(values: CoeValues, comparison: Comparison) -> str | None:
+    median = comparison.metric("builders_per_model").peer_median
+    models, builders = values.production_models, values.certified_builders
+    if median is None or median <= 0 or models <= 0:
+        return None
+    if builders / models >= median * 0.75:
+        return None
+    needed = math.ceil(models * median) - builders
+    if needed <= 0:
+        return None
+    peers_text = f"peers at the median have 1 per {_per(1 / median)}"
+    plural = "s" if needed > 1 else ""
+    if builders == 0:
+        return (
+            f"No certified model builder for {models} production models: {peers_text}; "
+            f"certify {needed} model builder{plural} to reach the peer median."
+        )
+    return (
+        f"1 builder for {_per(models / builders)} production models: {peers_text}; "
+        f"certify {needed} more model builder{plural} to reach the peer median."
+    )
+
+
+def _active_step(values: CoeValues, comparison: Comparison) -> str | None:
+    row = comparison.metric("active_share_pct")
+    if row.value is None or row.peer_median is None:
+        return None
+    if row.value > row.peer_median - ACTIVE_SHARE_GAP_PTS:
+        return None
+    idle = values.licensed_users - values.active_users
+    return (
+        f"{row.value:.0f} % of licensed users were active in the last 30 days: peers at the "
+        f"median reach {row.peer_median:.0f} %; review the {idle:,} licences nobody used and "
+        "plan training or reassignment."
+    )
+
+
+def _workspace_step(values: CoeValues, _comparison: Comparison) -> str | None:
+    use = metric_values(values)["workspace_use_pct"]
+    if use is None or use < WORKSPACE_FULL_PCT:
+        return None
+    return (
+        f"Workspaces use {use:.0f} % of their allowance ({_number(values.workspace_size_gb)} of "
+        f"{_number(values.workspace_allowance_gb)} GB): archive unused models or plan more space "
+        "before the limit is reached."
+    )
+
+
+def _flag_step(name: str, sentence: str):
+    def step(values: CoeValues, comparison: Comparison) -> str | None:
+        share = comparison.flag_shares.get(name)
+        if getattr(values, name) or share is None or share < 50:
+            return None
+        return sentence.format(share=f"{share:.0f} %", models=values.production_models)
+
+    return step
+
+
+def _maturity_step(values: CoeValues, comparison: Comparison) -> str | None:
+    median = comparison.metric("maturity_stage").peer_median
+    stage = values.maturity_stage
+    if stage == 0:
+        return (
+            "The CoE relies on partners only (stage 0): certify in-house model builders to reach "
+            "stage 1 (emerging)."
+        )
+    if median is None or stage >= median or stage >= 3:
+        return None
+    return (
+        f"CoE maturity stage {maturity_label(stage)} is below the peer median "
+        f"({format_metric('maturity_stage', median)}): name a CoE lead and an internal "
+        f"certification plan to reach stage {maturity_label(stage + 1)}."
+    )
+
+
+def _architect_step(values: CoeValues, comparison: Comparison) -> str | None:
+    median = comparison.metric("certified_architects").peer_median
+    if values.certified_architects > 0 or median is None or median < 1:
+        return None
+    return (
+        f"No certified solution architect for {values.production_models} production models: "
+        f"peers at the median have {_number(median)}; certify one to own the model design."
+    )
+
+
+def _planner_step(values: CoeValues, comparison: Comparison) -> str | None:
+    median = comparison.metric("master_planners").peer_median
+    if values.master_planners > 0 or median is None or median < 1:
+        return None
+    return (
+        f"No master planner: peers at the median have {_number(median)}; train one to lead "
+        "planning design with the business."
+    )
+
+
+_RULES = (
+    _builders_step,
+    _active_step,
+    _workspace_step,
+    _flag_step(
+        "alm_in_use",
+        "ALM is not in use for {models} production models while {share} of peers use it: set it "
+        "up so changes move from development to production under control.",
+    ),
+    _flag_step(
+        "data_hub",
+        "No data hub while {share} of peers load data through one: a data hub gives every model "
+        "one source of shared data.",
+    ),
+    _maturity_step,
+    _architect_step,
+    _planner_step,
+)
+
+
+def next_steps(values: CoeValues, comparison: Comparison) -> tuple[str, ...]:
+    """At most `MAX_NEXT_STEPS` concrete sentences, most important first: builders per model,
+    active share of licences, workspace space, ALM, data hub, maturity, architects, planners."""
+    steps = [sentence for rule in _RULES if (sentence := rule(values, comparison))]
+    return tuple(steps[:MAX_NEXT_STEPS])
+
+
+NO_STEP_SENTENCE = "No next step stands out: the CoE is at or above its peers on every measure."

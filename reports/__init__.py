@@ -1,0 +1,1 @@
+"""Charts and documents built from the QBR's data (pure Altair and fpdf2, no Streamlit)."""
