@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from data_access import locking
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.models import (
     AuditLog,
@@ -63,6 +64,7 @@ from domain.entitlements import (
     transition,
     validate_target,
 )
+from domain.roles import Role
 
 ENROLMENTS: dict[str, tuple[Entitlement, str]] = {
     "monitoring": (Entitlement.MONITORED_MODELS, "in_monitoring"),
@@ -71,6 +73,7 @@ ENROLMENTS: dict[str, tuple[Entitlement, str]] = {
 ENROLMENT_LABELS = {"monitoring": "daily monitoring", "weekly_report": "the weekly report"}
 REASON_MAX_CHARS = 500
 EXTRA_PREFIX = "Extra granted: "
+OPTIMISATION_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
 BALANCE_COLUMNS = [
     "kind",
     "label",
@@ -225,6 +228,16 @@ def _append(
     at: datetime,
     action: str,
 ) -> EntitlementEntry:
+    """Every ledger row goes through here, so the ledger's own rules live here.
+
+    A row dated before the customer's HyperCare start belongs to no subscription year: nothing can
+    be used or given back before the programme began, whatever the command.
+    """
+    if at.astimezone(UTC).date() < customer.hypercare_start:
+        raise CommandRefused(
+            f"{customer.name}'s HyperCare starts on {customer.hypercare_start:%d %b %Y}; "
+            "no entitlement can be used or given back before then."
+        )
     entry = EntitlementEntry(
         customer_id=customer.id,
         kind=kind.value,
@@ -399,13 +412,15 @@ def log_optimisation_request(
     request_text: str,
     target_date: date,
     model_id: int | None,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
 ) -> OptimisationRequest:
-    """Record a customer's written request for a model optimisation (nothing is debited yet)."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise CommandRefused(f"There is no customer with id {customer_id}.")
+    """Record a customer's written request for a model optimisation (nothing is debited yet).
+
+    A customer whose tier includes no optimisations (Basic) is refused here, at logging, not weeks
+    later at Accept: waiting for the renewal would not help. An extra a manager granted for the
+    year still lets a request in.
+    """
+    customer = authorise(session, actor, roles=OPTIMISATION_ROLES, customer_id=customer_id)
     contact = session.get(Contact, contact_id)
     if contact is None or contact.customer_id != customer_id:
         raise CommandRefused("Choose who asked from this customer's contacts.")
@@ -422,6 +437,7 @@ def log_optimisation_request(
         validate_target(requested_at.astimezone(UTC).date(), target_date)
     except ValueError as exc:
         raise CommandRefused(str(exc)) from None
+    _check_optimisations_included(session, customer, requested_at.astimezone(UTC).date())
     if model_id is not None:
         model = session.get(PlanningModel, model_id)
         if model is None or model.customer_id != customer_id:
@@ -434,14 +450,14 @@ def log_optimisation_request(
         request_text=text,
         target_date=target_date,
         state=RequestState.REQUESTED.value,
-        created_by_id=actor_id,
+        created_by_id=actor.id,
         updated_at=utc_now(),
     )
     session.add(request)
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="log_optimisation_request",
         entity="optimisation_request",
         entity_id=request.id,
@@ -454,6 +470,27 @@ def log_optimisation_request(
         },
     )
     return request
+
+
+def _check_optimisations_included(session: Session, customer: Customer, on: date) -> None:
+    """Refuse a request from a customer whose tier on `on` includes no optimisations at all."""
+    kind = Entitlement.MODEL_OPTIMISATION
+    if _allowance(session, customer, kind, on) > 0:
+        return
+    if _year_balance(session, customer, kind, on).remaining > 0:
+        return
+    tier = _tier_on(_tier_history(session, customer), on)
+    raise CommandRefused(
+        f"Model optimisations are not part of {tier_labels(session=session)[tier]}."
+    )
+
+
+def _tier_on(history: list[tuple[date, str]], on: date) -> str:
+    current = history[0][1]
+    for effective_on, tier in history:
+        if effective_on <= on:
+            current = tier
+    return current
 
 
 def _open_time(value: float | None, which: str) -> float | None:

@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from data_access import entitlements as ent  # noqa: E402
+from data_access.actor import Actor  # noqa: E402
 from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
 from data_access.policies import tier_labels  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
@@ -340,8 +341,7 @@ def log_request_form(customer_id: int, data: dict[str, pd.DataFrame], today: dat
                 request_text=text,
                 target_date=target,
                 model_id=model_id,
-                actor=user.username,
-                actor_id=user.id,
+                actor=Actor.of(user),
             ),
             "The request is logged.",
         )

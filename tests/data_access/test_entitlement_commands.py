@@ -11,6 +11,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from data_access import entitlements as ent
+from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.db import session_scope
 from data_access.models import (
@@ -125,6 +126,7 @@ def make_customer(
             "contact_id": contact.id,
             "model_ids": [m.id for m in models],
             "production_ids": [m.id for m in models if m.is_production],
+            "csm": csm or world["csm"],
         }
 
 
@@ -161,8 +163,7 @@ def log_request(world, customer: dict, requested: date | None = None, **changes)
         "request_text": "E-mail of today: the Sales model opens slowly.",
         "target_date": requested + timedelta(weeks=4),
         "model_id": customer["production_ids"][0],
-        "actor": "csm.one",
-        "actor_id": world["csm"].id,
+        "actor": Actor.of(customer["csm"]),
     }
     with session_scope(world["engine"]) as session:
         return ent.log_optimisation_request(session=session, **(values | changes))
@@ -956,3 +957,55 @@ def test_accepting_the_same_request_twice_at_once_debits_once(world):
     assert wins == 1
     assert set(refusals) == {"The request is already accepted."}
     assert count(world["engine"], EntitlementEntry) == 1
+
+
+# --- rules at the ledger and at logging ----------------------------------------------------------
+
+
+def test_a_basic_customer_is_refused_when_the_request_is_logged(world):
+    customer = make_customer(world, tier=Tier.BASIC)
+    before = written_rows(world["engine"])
+    with pytest.raises(CommandRefused) as refused:
+        log_request(world, customer)
+    assert str(refused.value) == "Model optimisations are not part of Basic."
+    assert written_rows(world["engine"]) == before
+
+
+def test_a_basic_customer_with_an_extra_granted_may_log_a_request(world):
+    customer = make_customer(world, tier=Tier.BASIC)
+    grant(world, customer["id"])
+    assert log_request(world, customer).state == "requested"
+
+
+def test_a_request_for_a_customer_outside_the_portfolio_is_refused(world):
+    theirs = make_customer(world, name="Theirs", csm=world["other"])
+    with pytest.raises(CommandRefused, match="is not in your portfolio"):
+        log_request(world, theirs | {"csm": world["csm"]})
+
+
+def test_no_ledger_row_is_dated_before_the_hypercare_start(world):
+    customer = make_customer(world, start=TODAY - timedelta(days=10))
+    request = log_request(world, customer)
+    advance(world, request.id, "accepted")
+    before = written_rows(world["engine"])
+    with (
+        pytest.raises(CommandRefused, match="no entitlement can be used or given back before"),
+        session_scope(world["engine"]) as session,
+    ):
+        ent.credit_entitlement(
+            session=session,
+            customer_id=customer["id"],
+            kind=OPT,
+            actor="csm.one",
+            actor_id=world["csm"].id,
+            reason="Back-dated correction",
+            request_id=request.id,
+            now=at_noon(TODAY - timedelta(days=11)),
+        )
+    assert written_rows(world["engine"]) == before
+
+
+def test_an_extra_for_a_customer_not_yet_started_is_refused(world):
+    customer = make_customer(world, start=TODAY + timedelta(days=5), name="Starts next week")
+    with pytest.raises(CommandRefused, match="HyperCare starts on"):
+        grant(world, customer["id"])

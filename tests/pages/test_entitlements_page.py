@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
 from data_access import entitlements as ent
+from data_access.actor import Actor
 from data_access.db import session_scope
 from data_access.models import (
     AuditLog,
@@ -220,8 +221,7 @@ def test_overdue_requests_are_flagged():
                 request_text="Late one: e-mail of forty days ago.",
                 target_date=asked + timedelta(weeks=4),
                 model_id=None,
-                actor="test",
-                actor_id=None,
+                actor=Actor.of(session.exec(select(User).where(User.username == "manager")).one()),
             )
         at = open_page("manager", customer.id)
         table = next(d.value for d in at.dataframe if "due" in d.value.columns)
