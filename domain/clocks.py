@@ -14,6 +14,11 @@ The rules, in one place:
 - A case ever transferred to L2 or L3 is excluded from resolution statistics (state "excluded").
 - A clock is breached once the instant it stopped (or now) is past its due time, so a resolution due
   Friday 17:00 is breached on Saturday even though no business minute has passed since.
+- A case shows one clock at a time (`clock`): "respond now" for severity 1 until the first reply,
+  the first response until the first reply otherwise, then resolution. Its `state` is that clock's
+  (`case_states`): a severity 1 case past its internal goal is "respond now, late", never breached,
+  and a first response missed before the reply no longer colours the row once resolution runs.
+  `breached` and `at_risk` are that state, so tiles and portfolio counts agree with the rows.
 """
 
 from __future__ import annotations
@@ -33,6 +38,20 @@ PAUSED_STATUSES = frozenset({"pending_customer", *RESOLVED_STATUSES})
 TRANSFERRED_STATUSES = frozenset(TRANSFER_STATUSES)
 AT_RISK_FRACTION = 0.25
 
+RESPOND_NOW = "respond_now"
+FIRST_RESPONSE = "first_response"
+RESOLUTION = "resolution"
+
+ON_TRACK = "on_track"
+AT_RISK = "at_risk"
+BREACHED = "breached"
+PAUSED = "paused"
+RESPOND_NOW_LATE = "respond_now_late"
+WITH_L2 = "with_l2"
+WITH_L3 = "with_l3"
+EXCLUDED = "excluded"
+MET = "met"
+
 CLOCK_COLUMNS = (
     "elapsed_minutes",
     "respond_now",
@@ -49,6 +68,8 @@ CLOCK_COLUMNS = (
     "res_state",
     "res_remaining_minutes",
     "res_consumed",
+    "clock",
+    "state",
     "at_risk",
     "breached",
 )
@@ -130,12 +151,93 @@ def compute_clocks(
         },
         index=pd.Index(case_ids, name="case_id"),
     )
-    clocks["at_risk"] = _at_risk(clocks, "fr") | _at_risk(clocks, "res")
-    # A clock paused after its due time stays breached.
-    clocks["breached"] = (clocks["fr_state"] == "breached").to_numpy() | (
-        res_late & ~timeline.ever_transferred
+    waiting_for_reply = (timeline.first_reply == _NAT) & ~resolved_now
+    clock = np.select(
+        [waiting_for_reply & severity_1, waiting_for_reply],
+        [RESPOND_NOW, FIRST_RESPONSE],
+        RESOLUTION,
     )
+    on_first_response = clock != RESOLUTION
+    clocks["clock"] = clock
+    clocks["state"] = case_states(
+        clock=clock,
+        status=status,
+        res_state=clocks["res_state"].to_numpy(dtype=object),
+        # A clock paused after its due time stays breached.
+        late=np.where(on_first_response, clocks["fr_state"] == "breached", res_late),
+        remaining_minutes=np.where(
+            on_first_response, clocks["fr_remaining_minutes"], clocks["res_remaining_minutes"]
+        ),
+        target_minutes=np.where(
+            on_first_response, clocks["fr_target_minutes"], clocks["res_target_minutes"]
+        ),
+    )
+    clocks["at_risk"] = clocks["state"] == AT_RISK
+    clocks["breached"] = clocks["state"] == BREACHED
     return clocks[list(CLOCK_COLUMNS)]
+
+
+def case_states(
+    *,
+    clock: np.ndarray,
+    status: np.ndarray,
+    res_state: np.ndarray,
+    late: np.ndarray,
+    remaining_minutes: np.ndarray,
+    target_minutes: np.ndarray,
+) -> np.ndarray:
+    """The state a case shows: the state of the clock it shows (`clock`), never another one's.
+
+    `late` says whether that clock is past its due instant, `remaining_minutes` and
+    `target_minutes` are that clock's (business minutes for resolution). Severity 1 ("respond
+    now") has no response target: past its internal goal it is `respond_now_late`, not breached.
+    Resolution reads: with L2/L3 (or excluded once back), met, breached (also when paused after
+    its due time), paused, at risk with under a quarter of its target left, else on track.
+    Edge case: a resolution due Friday 17:00 is breached on Saturday with 0 business minutes over.
+    """
+    clock = np.asarray(clock, dtype=object)
+    late = np.asarray(late, dtype=bool)
+    res_state = pd.Series(np.asarray(res_state, dtype=object))
+    status = pd.Series(np.asarray(status, dtype=object))
+    remaining = np.asarray(remaining_minutes, dtype=float)
+    target = np.asarray(target_minutes, dtype=float)
+    with np.errstate(invalid="ignore"):
+        short = remaining < AT_RISK_FRACTION * target
+    respond_now = clock == RESPOND_NOW
+    first_response = clock == FIRST_RESPONSE
+    resolution = clock == RESOLUTION
+    excluded = resolution & (res_state == "excluded").to_numpy()
+    return np.select(
+        [
+            respond_now & late,
+            respond_now,
+            first_response & late,
+            first_response & short,
+            first_response,
+            excluded & (status == "transferred_l2").to_numpy(),
+            excluded & (status == "transferred_l3").to_numpy(),
+            excluded,
+            (res_state == "met").to_numpy(),
+            late,
+            (res_state == "paused").to_numpy(),
+            short,
+        ],
+        [
+            RESPOND_NOW_LATE,
+            RESPOND_NOW,
+            BREACHED,
+            AT_RISK,
+            ON_TRACK,
+            WITH_L2,
+            WITH_L3,
+            EXCLUDED,
+            MET,
+            BREACHED,
+            PAUSED,
+            AT_RISK,
+        ],
+        ON_TRACK,
+    ).astype(object)
 
 
 def _first_response_clock(
@@ -211,13 +313,6 @@ def _resolution_clock(
     return columns, late
 
 
-def _at_risk(clocks: pd.DataFrame, clock: str) -> pd.Series:
-    """A running clock with less than a quarter of its target left (breached ones are not)."""
-    left = clocks[f"{clock}_remaining_minutes"]
-    threshold = AT_RISK_FRACTION * clocks[f"{clock}_target_minutes"]
-    return (clocks[f"{clock}_state"] == "running") & (left < threshold)
-
-
 def duration_text(minutes: float) -> str:
     """A span as "35m", "3h 10m", or from one day up "1d 3h", in whole minutes rounded down.
 
@@ -250,6 +345,55 @@ def countdown_text(remaining_minutes: float) -> str:
     if remaining_minutes == 0:
         return "due now"
     return f"overdue by {duration_text(remaining_minutes)}"
+
+
+def business_duration_text(minutes: float, minutes_per_day: float) -> str:
+    """A span of business time: "3h 10m", or from one business day up "2 bd 4h".
+
+    A business day is the region calendar's working day (8 hours by default), never 24 hours,
+    so "1 bd" is what is left at 09:00 of a case due at 17:00.
+    """
+    if pd.isna(minutes):
+        return "—"
+    minutes = abs(minutes)
+    if pd.isna(minutes_per_day) or minutes_per_day <= 0 or minutes < minutes_per_day:
+        return duration_text(minutes)
+    days, rest = divmod(int(minutes), int(minutes_per_day))
+    hours = rest // 60
+    return f"{days} bd {hours}h" if hours else f"{days} bd"
+
+
+def business_countdown_text(remaining_minutes: float, minutes_per_day: float, late: bool) -> str:
+    """Business time left ("1 bd 3h left"), "due now", or "overdue by 2h" once past due.
+
+    Edge case: past a due time that fell at closing, no business minute has passed yet; the
+    clock still reads "overdue" (it is breached), without a misleading "by 0m".
+    """
+    if pd.isna(remaining_minutes):
+        return "—"
+    if late:
+        if remaining_minutes <= -1:
+            return f"overdue by {business_duration_text(remaining_minutes, minutes_per_day)}"
+        return "overdue"
+    if remaining_minutes > 0:
+        return f"{business_duration_text(remaining_minutes, minutes_per_day)} left"
+    return "due now"
+
+
+def business_minutes_left(
+    due_business: pd.Series, regions: pd.Series, calendars: Mapping[str, BusinessCalendar], now
+) -> pd.Series:
+    """Business minutes from `now` to each due instant, on each row's region calendar.
+
+    `due_business` holds the due instants as cumulative business minutes
+    (`BusinessCalendar.to_business_minutes`), so a tick costs one calendar look-up per region.
+    """
+    left = pd.Series(np.nan, index=due_business.index, dtype=float)
+    for region in regions.dropna().unique():
+        rows = (regions == region).to_numpy()
+        now_value = calendars[region].to_business_minutes(pd.DatetimeIndex([pd.Timestamp(now)]))[0]
+        left[rows] = due_business[rows].to_numpy(dtype=float) - now_value
+    return left
 
 
 # --- building blocks ---------------------------------------------------------------------------

@@ -17,7 +17,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from domain.clocks import CLOCK_COLUMNS, compute_clocks, countdown_text, duration_text
+from domain.clocks import (
+    CLOCK_COLUMNS,
+    business_countdown_text,
+    business_minutes_left,
+    compute_clocks,
+    countdown_text,
+    duration_text,
+)
 from domain.sla import DEFAULT_WEEKLY_HOURS, BusinessCalendar, calendar_from_region
 from domain.tiers import DEFAULT_POLICIES
 
@@ -188,22 +195,32 @@ def test_events_may_arrive_in_any_order_and_for_unknown_cases() -> None:
 
 
 @pytest.mark.parametrize(
-    ("now", "state", "remaining", "at_risk"),
+    ("now", "state", "remaining", "shown"),
     [
-        (ny(MONDAY, 10, 10), "running", 5, False),
-        (ny(MONDAY, 10, 12), "running", 3, True),  # under a quarter of 15 minutes left
-        (ny(MONDAY, 10, 20), "breached", -5, False),
+        (ny(MONDAY, 10, 10), "running", 5, "respond_now"),
+        (ny(MONDAY, 10, 12), "running", 3, "respond_now"),
+        (ny(MONDAY, 10, 20), "breached", -5, "respond_now_late"),
     ],
 )
-def test_severity_1_runs_against_the_internal_goal(
-    now: datetime, state: str, remaining: float, at_risk: bool
+def test_severity_1_runs_against_the_internal_goal_and_is_never_breached_for_response(
+    now: datetime, state: str, remaining: float, shown: str
 ) -> None:
     clock = one_clock(now, opened=ny(MONDAY, 10), severity=1, tier="basic")
     assert clock["fr_target_minutes"] == POLICY.sev1_goal_minutes
     assert (clock["fr_state"], clock["fr_remaining_minutes"]) == (state, remaining)
     assert clock["respond_now"]
-    assert clock["at_risk"] == at_risk
-    assert clock["breached"] == (state == "breached")
+    assert (clock["clock"], clock["state"]) == ("respond_now", shown)
+    # No response target applies to severity 1: a missed goal is not an SLA breach.
+    assert not clock["at_risk"] and not clock["breached"]
+
+
+def test_severity_1_answered_after_the_goal_shows_its_resolution_clock() -> None:
+    clock = one_clock(
+        ny(MONDAY, 11), opened=ny(MONDAY, 10), events=[reply(1, ny(MONDAY, 10, 40))], severity=1
+    )
+    assert clock["fr_state"] == "breached"  # the missed goal stays for attainment
+    assert (clock["clock"], clock["state"]) == ("resolution", "on_track")
+    assert not clock["breached"]
 
 
 def test_severity_1_answered_in_time() -> None:
@@ -238,10 +255,14 @@ def test_transferred_case_is_excluded_even_after_it_comes_back() -> None:
 
 
 def test_case_currently_with_l3_is_excluded() -> None:
-    events = [status_change(1, ny(MONDAY, 11), "open", "transferred_l3")]
+    events = [
+        reply(1, ny(MONDAY, 10, 5)),
+        status_change(1, ny(MONDAY, 11), "open", "transferred_l3"),
+    ]
     clock = one_clock(ny(MONDAY, 12), opened=ny(MONDAY, 10), events=events, status="transferred_l3")
     assert clock["res_state"] == "excluded"
     assert not clock["at_risk"]
+    assert clock["state"] == "with_l3"
 
 
 # --- outside hours ------------------------------------------------------------------------------
@@ -264,6 +285,14 @@ def test_late_reply_breaches_and_says_by_how_much() -> None:
     assert clock["fr_state"] == "breached"
     assert clock["fr_remaining_minutes"] == -20
     assert clock["fr_consumed"] == pytest.approx(80 / 60)
+    # After the reply the row follows the resolution clock, which is on track.
+    assert (clock["clock"], clock["state"]) == ("resolution", "on_track")
+    assert not clock["breached"]
+
+
+def test_unanswered_case_past_its_first_response_target_is_breached() -> None:
+    clock = one_clock(ny(MONDAY, 11, 5), opened=ny(MONDAY, 10))
+    assert (clock["clock"], clock["state"]) == ("first_response", "breached")
     assert clock["breached"]
 
 
@@ -298,7 +327,7 @@ def test_clock_paused_after_its_due_time_stays_breached() -> None:
     )
     assert clock["res_state"] == "paused"
     assert clock["res_remaining_minutes"] == -60
-    assert clock["breached"]
+    assert clock["breached"] and clock["state"] == "breached"
 
 
 def test_solved_without_reply_stops_first_response_at_the_solve() -> None:
@@ -459,3 +488,37 @@ def test_countdown_text(minutes: float, text: str) -> None:
 )
 def test_duration_text(minutes: float, text: str) -> None:
     assert duration_text(minutes) == text
+
+
+# --- business time shown ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("minutes", "late", "text"),
+    [
+        (1069, False, "2 bd 1h left"),  # 17h 49m of business time is two 8-hour days and 1h
+        (480, False, "1 bd left"),
+        (90, False, "1h 30m left"),
+        (0, False, "due now"),
+        (0, True, "overdue"),  # due Friday 17:00, read on Saturday
+        (-150, True, "overdue by 2h 30m"),
+    ],
+)
+def test_business_countdown_counts_working_days_not_24_hours(
+    minutes: float, late: bool, text: str
+) -> None:
+    assert business_countdown_text(minutes, 480, late) == text
+
+
+def test_business_minutes_left_is_flat_outside_hours_and_over_a_short_pause() -> None:
+    due = pd.Series([utc(ny(TUESDAY, 10))])
+    due_business = pd.Series(CALENDARS["NA"].to_business_minutes(due))
+    regions = pd.Series(["NA"])
+    evening = business_minutes_left(due_business, regions, CALENDARS, ny(MONDAY, 18))
+    night = business_minutes_left(due_business, regions, CALENDARS, ny(TUESDAY, 3))
+    assert list(evening) == list(night) == [60]
+    # Read 90 seconds into the working day: 90 seconds less, not a jump of a night.
+    morning = business_minutes_left(
+        due_business, regions, CALENDARS, ny(TUESDAY, 9) + timedelta(seconds=90)
+    )
+    assert morning.iloc[0] == pytest.approx(58.5)
