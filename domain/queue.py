@@ -3,11 +3,15 @@
 1. Severity 1 or outage, oldest first: they precede everything, HyperCare priority included.
 2. Priority tiers (HyperCare), earliest next SLA deadline first, then oldest.
 3. Everyone else, strictly first come, first served: deadlines play no part.
+
+A live queue polls for cases written since its last read; `queue_changes` says which are new
+(a toast each) and whether the table must be read again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -91,3 +95,55 @@ def _micros(column: pd.Series) -> np.ndarray:
     values = pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("us").asi8.copy()
     values[pd.isna(column).to_numpy(dtype=bool)] = _NONE
     return values
+
+
+@dataclass(frozen=True)
+class QueueChanges:
+    """What a poll of recently written cases means for a live queue.
+
+    `seen` is the updated_at of every case the page now knows about, `toasts` one sentence per
+    case that newly joined the queue, and `reload` whether the table must be read again.
+    """
+
+    seen: dict[int, pd.Timestamp]
+    toasts: tuple[str, ...]
+    reload: bool
+
+
+def queue_changes(
+    seen: Mapping[int, pd.Timestamp],
+    changed: pd.DataFrame,
+    queued: Collection[int],
+    open_statuses: Collection[str],
+) -> QueueChanges:
+    """Compare a poll (`changed`: case_id, updated_at, status, severity, is_outage, customer)
+    with what the page has seen and the case ids it shows (`queued`).
+
+    A row is news when its case is unknown or its updated_at differs from the one seen. News
+    about an open case not in the queue is a new case, and gets a toast; any news about an
+    open case, or about a queued case that has since closed, means the queue is read again.
+    Edge case: polls overlap in time (a write committed late carries an earlier updated_at), so
+    the same row read twice is not news.
+    """
+    known = dict(seen)
+    news = [
+        row
+        for row in changed.itertuples(index=False)
+        if known.get(int(row.case_id)) != pd.Timestamp(row.updated_at)
+    ]
+    toasts = []
+    reload = False
+    for row in news:
+        case_id = int(row.case_id)
+        known[case_id] = pd.Timestamp(row.updated_at)
+        is_open = row.status in open_statuses
+        if is_open and case_id not in queued:
+            toasts.append(new_case_sentence(row))
+        reload = reload or is_open or case_id in queued
+    return QueueChanges(seen=known, toasts=tuple(toasts), reload=reload)
+
+
+def new_case_sentence(row) -> str:
+    """'New Severity 1: #5011 Tailspin Logistics' (outages say 'New outage')."""
+    kind = "outage" if bool(row.is_outage) else f"Severity {int(row.severity)}"
+    return f"New {kind}: #{int(row.case_id)} {row.customer}"

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from domain.clocks import compute_clocks
-from domain.queue import FIRST_COME_FIRST_SERVED, PRIORITY, URGENT, order_queue
+from domain.queue import FIRST_COME_FIRST_SERVED, PRIORITY, URGENT, order_queue, queue_changes
 from domain.sla import DEFAULT_WEEKLY_HOURS, BusinessCalendar
 from domain.tiers import DEFAULT_POLICIES, HYPERCARE_TIERS
 
@@ -199,3 +199,57 @@ def test_works_on_compute_clocks_output() -> None:
     assert queue["queue_reason"].iloc[0] == (
         f"HyperCare Enterprise – due in {enterprise_minutes - 40}m"
     )
+
+
+# --- live queue: what a poll of recently written cases means -------------------------------------
+
+OPEN = ("new", "open", "pending_customer", "transferred_l2", "transferred_l3")
+
+
+def poll(*rows: tuple) -> pd.DataFrame:
+    frame = pd.DataFrame(
+        list(rows),
+        columns=["case_id", "updated_at", "status", "severity", "is_outage", "customer"],
+    )
+    frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
+    return frame
+
+
+def test_a_new_case_gets_a_toast_and_the_queue_is_read_again() -> None:
+    changes = queue_changes(
+        {},
+        poll(
+            (5011, minutes_ago(1), "new", 1, False, "Tailspin Logistics"),
+            (5012, minutes_ago(1), "new", 3, True, "Contoso *Ltd*"),
+            (5013, minutes_ago(1), "new", 3, False, "Fabrikam"),
+        ),
+        queued={1, 2},
+        open_statuses=OPEN,
+    )
+    assert changes.toasts == (
+        "New Severity 1: #5011 Tailspin Logistics",
+        "New outage: #5012 Contoso *Ltd*",
+        "New Severity 3: #5013 Fabrikam",
+    )
+    assert changes.reload
+    assert set(changes.seen) == {5011, 5012, 5013}
+
+
+def test_the_same_poll_twice_is_not_news_but_a_later_write_is() -> None:
+    rows = poll((7, minutes_ago(2), "open", 3, False, "Fabrikam"))
+    first = queue_changes({}, rows, queued={7}, open_statuses=OPEN)
+    assert first.reload and first.toasts == ()  # already queued: changed, not new
+    again = queue_changes(first.seen, rows, queued={7}, open_statuses=OPEN)
+    assert not again.reload and again.toasts == ()
+    later = poll((7, minutes_ago(1), "open", 3, False, "Fabrikam"))
+    assert queue_changes(first.seen, later, queued={7}, open_statuses=OPEN).reload
+
+
+def test_a_queued_case_solved_elsewhere_reloads_and_an_unrelated_solve_does_not() -> None:
+    solved = poll(
+        (7, minutes_ago(1), "solved", 3, False, "Fabrikam"),
+        (8, minutes_ago(1), "closed", 2, False, "Contoso"),
+    )
+    assert queue_changes({}, solved, queued={7}, open_statuses=OPEN).reload
+    only_other = queue_changes({}, solved.iloc[[1]], queued={7}, open_statuses=OPEN)
+    assert not only_other.reload and only_other.toasts == ()
