@@ -1,9 +1,17 @@
 """SLA attainment over a period: first-response targets met, resolution time against guidelines.
 
-The period selects cases by when they were OPENED, in [start, end). Each case is measured with
-`domain.clocks.compute_clocks` (so pending time, reopening and L2/L3 transfers follow the same
-rules as the live queue) against the tier the customer had on the day the case opened: a customer
-who upgraded last month is not judged on older cases by the new tier's tighter targets.
+The one place attainment is computed; the queue's summary strip and the QBR both read it here.
+
+The period selects cases by when they were OPENED, in [start, end). Every case is judged against
+the tier in force when it opened (`tier_at_opening`): a customer who upgraded last month is not
+judged on older cases by the new tier's tighter targets.
+
+First response is counted in SQL (`first_response_by_tier`), so the queue can afford it on a
+million cases: the clock stops at the first public reply, or at the solve without one, and a
+reply at exactly the target is met. Durations are whole microseconds on both engines; SQLite's
+`julianday` arithmetic made 60.000000447 minutes of a 60-minute reply, so it is not used.
+Resolution is measured with `domain.clocks.compute_clocks` (business minutes of the region
+calendar, pending-customer time left out, cases ever transferred to L2/L3 excluded).
 """
 
 from __future__ import annotations
@@ -13,20 +21,31 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_
+from sqlalchemy import BigInteger, Date, and_, bindparam, cast, func, literal, or_
+from sqlalchemy import case as sql_case
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Session, select
 
 from data_access.calendars import region_calendars
 from data_access.cases import cases_where, events_where, with_clocks
-from data_access.models import Case, TierChange
+from data_access.models import Case, Customer, TierChange, TierPolicyRow
 from data_access.policies import tier_labels, tier_policies
 from data_access.scope import Scope
-from domain.lifecycle import RESOLVED_STATUSES
+from domain.lifecycle import RESOLVED_STATUSES, STATUSES
 
 SEVERITIES = (1, 2, 3, 4)
-DECIDED = ("met", "breached")
-_FLOATS = ("_pct", "_days")
+_FLOATS = ("_pct", "_days", "_minutes")
+_MICROSECONDS_PER_MINUTE = 60_000_000
+FIRST_RESPONSE_COLUMNS = (
+    "fr_cases",
+    "fr_measured",
+    "fr_met",
+    "sev1_cases",
+    "sev1_measured",
+    "sev1_met",
+)
 
 
 @dataclass(frozen=True)
@@ -35,10 +54,12 @@ class Attainment:
 
     First response (severity 2-4): `first_response_measured` cases whose clock has stopped or run
     out (met or breached); cases still inside their target are `first_response_pending`.
-    Severity 1 has no target and is measured against the internal goal (`sev1_*`).
-    Resolution: solved or closed cases, less those ever transferred to L2/L3, in business days of
-    the customer's region calendar with pending-customer time left out. `resolution_guideline_days`
-    is the tiers' guideline when all measured cases share one, else None.
+    Severity 1 has no target ("respond now"): it is measured against the internal goal
+    (`sev1_*`), and `sev1_median_reply_minutes` is the median time from opening to the first
+    public reply of those answered. Resolution: solved or closed cases, less those ever
+    transferred to L2/L3, in business days of the customer's region calendar with
+    pending-customer time left out. `resolution_guideline_days` is the tiers' guideline when all
+    measured cases share one, else None.
     """
 
     start: datetime
@@ -52,6 +73,8 @@ class Attainment:
     sev1_measured: int
     sev1_goal_met: int
     sev1_goal_met_pct: float | None
+    sev1_replied: int
+    sev1_median_reply_minutes: float | None
     resolved: int
     resolution_excluded_transferred: int
     resolution_measured: int
@@ -72,17 +95,23 @@ def attainment(
     scope: Scope | None = None,
     now: datetime | None = None,
 ) -> Attainment:
-    """Attainment of the cases opened in [start, end), optionally for one customer or one tier.
+    """Attainment of the cases opened in [start, end), optionally for one customer or one tier
+    (the tier in force when each case opened).
 
     `scope` limits the customers to a viewer's portfolio (None: every customer). Clocks still
     running are measured at `now` (default: the current time).
     """
+    now = datetime.now(UTC) if now is None else now
     outcomes = case_outcomes(
         session=session, start=start, end=end, customer_id=customer_id, scope=scope, now=now
     )
+    responses = first_response_by_tier(
+        session=session, start=start, end=end, now=now, customer_id=customer_id, scope=scope
+    )
     if tier is not None:
         outcomes = outcomes[outcomes["tier"] == tier]
-    return _summarise(outcomes, start, end)
+        responses = responses[responses.index == tier]
+    return _summarise(outcomes, responses.sum(), start, end)
 
 
 def attainment_by_tier(
@@ -96,15 +125,26 @@ def attainment_by_tier(
 ) -> pd.DataFrame:
     """One row per tier (every tier policy, even without cases): tier, tier_label, the tier's
     first-response target and resolution guideline, then the `Attainment` fields."""
+    now = datetime.now(UTC) if now is None else now
     outcomes = case_outcomes(
         session=session, start=start, end=end, customer_id=customer_id, scope=scope, now=now
+    )
+    responses = first_response_by_tier(
+        session=session, start=start, end=end, now=now, customer_id=customer_id, scope=scope
     )
     policies = tier_policies(session=session)
     labels = tier_labels(session=session)
     order = sorted(policies, key=lambda name: -policies[name].first_response_minutes)
     rows = []
     for name in order:
-        summary = asdict(_summarise(outcomes[outcomes["tier"] == name], start, end))
+        summary = asdict(
+            _summarise(
+                outcomes[outcomes["tier"] == name],
+                responses[responses.index == name].sum(),
+                start,
+                end,
+            )
+        )
         by_severity = summary.pop("cases_by_severity")
         rows.append(
             {
@@ -121,6 +161,108 @@ def attainment_by_tier(
     return frame.astype({column: float for column in frame.columns if column.endswith(_FLOATS)})
 
 
+def first_response_by_tier(
+    *,
+    session: Session,
+    start: datetime,
+    now: datetime,
+    end: datetime | None = None,
+    customer_id: int | None = None,
+    scope: Scope | None = None,
+) -> pd.DataFrame:
+    """First-response counts of the cases opened in [start, end) (end None: no upper bound),
+    counted in SQL, indexed by the tier in force when each case opened.
+
+    Columns: fr_cases, fr_measured, fr_met for severity 2-4 against the tier's target, and
+    sev1_cases, sev1_measured, sev1_met for severity 1 against the internal goal. The rule: the
+    clock stops at the first public reply, or at the solve without one; a stopped clock is met
+    when it stopped no later than opened_at + target (a reply at exactly the target is met); a
+    running clock counts as measured (breached) once `now` is past the target.
+    """
+    if start.tzinfo is None or now.tzinfo is None or (end is not None and end.tzinfo is None):
+        raise ValueError("`start`, `end` and `now` must be time-zone-aware datetimes.")
+    conditions = [
+        # Every status is listed so the (status, opened_at) index serves the date range.
+        Case.status.in_(STATUSES),
+        Case.opened_at >= start,
+    ]
+    if end is not None:
+        conditions.append(Case.opened_at < end)
+    if customer_id is not None:
+        conditions.append(Case.customer_id == customer_id)
+    if scope is not None:
+        conditions.append(scope.customer_filter())
+    opened = (
+        select(
+            Case.severity,
+            Case.opened_at,
+            func.coalesce(Case.first_response_at, Case.solved_at).label("stopped_at"),
+            tier_at_opening().label("tier"),
+        )
+        .join(Customer, Customer.id == Case.customer_id)
+        .where(*conditions)
+        .subquery()
+    )
+    severity_1 = opened.c.severity == 1
+    target_minutes = sql_case(
+        (severity_1, TierPolicyRow.sev1_goal_minutes),
+        else_=TierPolicyRow.first_response_minutes,
+    )
+    # 64-bit: PostgreSQL's integer overflows at 36 minutes' worth of microseconds.
+    target_us = cast(target_minutes, BigInteger) * literal(_MICROSECONDS_PER_MINUTE, BigInteger)
+    now_param = bindparam("now", now, type_=Case.__table__.c.opened_at.type)
+    stopped = opened.c.stopped_at.is_not(None)
+    measured = or_(stopped, microseconds_between(opened.c.opened_at, now_param) > target_us)
+    met = and_(stopped, microseconds_between(opened.c.opened_at, opened.c.stopped_at) <= target_us)
+
+    def count(condition, severity_condition) -> ColumnElement[int]:
+        return func.sum(sql_case((and_(severity_condition, condition), 1), else_=0))
+
+    everything = opened.c.severity.is_not(None)
+    statement = (
+        select(
+            opened.c.tier,
+            count(everything, ~severity_1).label("fr_cases"),
+            count(measured, ~severity_1).label("fr_measured"),
+            count(met, ~severity_1).label("fr_met"),
+            count(everything, severity_1).label("sev1_cases"),
+            count(measured, severity_1).label("sev1_measured"),
+            count(met, severity_1).label("sev1_met"),
+        )
+        .select_from(opened)
+        .join(TierPolicyRow, TierPolicyRow.tier == opened.c.tier)
+        .group_by(opened.c.tier)
+    )
+    frame = pd.read_sql(statement, session.connection()).set_index("tier")
+    return frame.astype({column: int for column in FIRST_RESPONSE_COLUMNS})
+
+
+def tier_at_opening() -> ColumnElement[str]:
+    """SQL for the tier in force when a `Case` opened (the query must join `Customer`).
+
+    The customer's tier history says which tier applies from which day (`effective_on`, a UTC
+    day, as entitlements count it): the latest change on or before the case's opening day.
+    Edge case: a case older than the first recorded change takes that change's `from_tier` (or
+    its `to_tier` for the creation row); no history at all means the current tier.
+    """
+    opened_on = _utc_date(Case.opened_at)
+    in_force = (
+        select(TierChange.to_tier)
+        .where(TierChange.customer_id == Case.customer_id, TierChange.effective_on <= opened_on)
+        .order_by(TierChange.effective_on.desc(), TierChange.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    before_history = (
+        select(func.coalesce(TierChange.from_tier, TierChange.to_tier))
+        .where(TierChange.customer_id == Case.customer_id, TierChange.effective_on > opened_on)
+        .order_by(TierChange.effective_on, TierChange.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return func.coalesce(in_force, before_history, Customer.tier)
+
+
 def case_outcomes(
     *,
     session: Session,
@@ -131,7 +273,7 @@ def case_outcomes(
     now: datetime | None = None,
 ) -> pd.DataFrame:
     """One row per case opened in [start, end): case_id, customer_id, tier (at opening),
-    severity, status, region, opened_at, the clock columns of `compute_clocks`, plus
+    severity, channel, status, region, opened_at, the clock columns of `compute_clocks`, plus
     business_days (resolution business minutes / the region's working minutes per day) and
     guideline_days (the tier's resolution guideline)."""
     if start.tzinfo is None or end.tzinfo is None:
@@ -141,8 +283,13 @@ def case_outcomes(
     now = datetime.now(UTC) if now is None else now
     where = _case_filter(start, end, customer_id, scope)
     cases = cases_where(session=session, where=where)
-    # Each case is judged against the tier in force on the day it opened.
-    cases["tier"] = _tier_at_opening(session, cases.rename(columns={"tier": "current_tier"}))
+    tiers = pd.read_sql(
+        select(Case.id.label("case_id"), tier_at_opening().label("tier"))
+        .join(Customer, Customer.id == Case.customer_id)
+        .where(where),
+        session.connection(),
+    )
+    cases["tier"] = cases["case_id"].map(tiers.set_index("case_id")["tier"])
     events = events_where(session=session, where=where)
     policies = tier_policies(session=session)
     calendars = region_calendars(session=session, today=now.date())
@@ -155,6 +302,59 @@ def case_outcomes(
         {name: float(policy.resolution_business_days) for name, policy in policies.items()}
     )
     return outcomes
+
+
+# --- exact durations in SQL --------------------------------------------------------------------
+
+
+class microseconds_between(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
+    """Whole microseconds from one timestamp to a later one, exactly, on SQLite and PostgreSQL.
+
+    SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text: whole seconds come from
+    strftime('%s') of the first 19 characters and the microseconds from the six after the dot,
+    all integer arithmetic (julianday's floating point is off by up to tens of microseconds).
+    """
+
+    type = BigInteger()
+    inherit_cache = True
+    name = "microseconds_between"
+
+
+@compiles(microseconds_between, "sqlite")
+def _microseconds_between_sqlite(element, compiler, **kw) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+
+    def micros(value: str) -> str:
+        return (
+            f"(CAST(strftime('%s', substr({value}, 1, 19)) AS INTEGER) * 1000000"
+            f" + CAST(substr({value}, 21, 6) AS INTEGER))"
+        )
+
+    return f"({micros(end)} - {micros(start)})"
+
+
+@compiles(microseconds_between)
+def _microseconds_between_standard(element, compiler, **kw) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"CAST(ROUND(EXTRACT(EPOCH FROM ({end} - {start})) * 1000000) AS BIGINT)"
+
+
+class _utc_date(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
+    """The UTC calendar day of a timestamp column."""
+
+    type = Date()
+    inherit_cache = True
+    name = "utc_date"
+
+
+@compiles(_utc_date, "sqlite")
+def _utc_date_sqlite(element, compiler, **kw) -> str:
+    return f"date({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(_utc_date)
+def _utc_date_standard(element, compiler, **kw) -> str:
+    return f"CAST(({compiler.process(element.clauses, **kw)} AT TIME ZONE 'UTC') AS DATE)"
 
 
 # --- building blocks ---------------------------------------------------------------------------
@@ -171,61 +371,14 @@ def _case_filter(
     return and_(*conditions)
 
 
-def _tier_at_opening(session: Session, cases: pd.DataFrame) -> pd.Series:
-    """The tier in force on each case's opening day (UTC), from the customer's tier history.
-
-    Edge case: a case older than the customer's first recorded change takes that change's
-    `from_tier` (or its `to_tier` for the creation row); no history at all means the current tier.
-    """
-    if cases.empty:
-        return pd.Series([], index=cases.index, dtype=object)
-    changes = pd.read_sql(
-        select(
-            TierChange.customer_id,
-            TierChange.effective_on,
-            TierChange.from_tier,
-            TierChange.to_tier,
-        )
-        .where(TierChange.customer_id.in_(cases["customer_id"].unique().tolist()))
-        .order_by(TierChange.effective_on, TierChange.id),
-        session.connection(),
-    )
-    if changes.empty:
-        return cases["current_tier"]
-    changes["effective_on"] = pd.to_datetime(changes["effective_on"]).astype("datetime64[us]")
-    keyed = cases[["customer_id"]].assign(
-        opened_on=cases["opened_at"]
-        .dt.tz_convert("UTC")
-        .dt.tz_localize(None)
-        .dt.normalize()
-        .astype("datetime64[us]"),
-        position=np.arange(len(cases)),
-    )
-    keyed = keyed.sort_values("opened_on")
-    changes = changes.sort_values("effective_on", kind="stable")
-    before = pd.merge_asof(
-        keyed, changes, left_on="opened_on", right_on="effective_on", by="customer_id"
-    )
-    after = pd.merge_asof(
-        keyed,
-        changes,
-        left_on="opened_on",
-        right_on="effective_on",
-        by="customer_id",
-        direction="forward",
-    )
-    tier = before["to_tier"].fillna(after["from_tier"]).fillna(after["to_tier"])
-    tier.index = before["position"].to_numpy()
-    tier = tier.sort_index()
-    tier.index = cases.index
-    return tier.fillna(cases["current_tier"])
-
-
-def _summarise(outcomes: pd.DataFrame, start: datetime, end: datetime) -> Attainment:
+def _summarise(
+    outcomes: pd.DataFrame, responses: pd.Series, start: datetime, end: datetime
+) -> Attainment:
+    """`outcomes` from `case_outcomes`, `responses` the summed counts of `first_response_by_tier`."""
+    counts = {column: int(responses.get(column, 0)) for column in FIRST_RESPONSE_COLUMNS}
     severity_1 = outcomes["severity"] == 1
-    fr_decided = outcomes["fr_state"].isin(DECIDED)
-    fr_met = outcomes["fr_state"] == "met"
-    targeted = ~severity_1
+    replies = (outcomes.loc[severity_1, "fr_at"] - outcomes.loc[severity_1, "opened_at"]).dropna()
+    reply_minutes = replies.dt.total_seconds().to_numpy(dtype=float) / 60
     resolved = outcomes["status"].isin(RESOLVED_STATUSES)
     excluded = resolved & (outcomes["res_state"] == "excluded")
     measured = resolved & ~excluded
@@ -239,13 +392,15 @@ def _summarise(outcomes: pd.DataFrame, start: datetime, end: datetime) -> Attain
         cases_by_severity={
             level: int((outcomes["severity"] == level).sum()) for level in SEVERITIES
         },
-        first_response_measured=int((targeted & fr_decided).sum()),
-        first_response_met=int((targeted & fr_met).sum()),
-        first_response_pending=int((targeted & ~fr_decided).sum()),
-        first_response_met_pct=_percent((targeted & fr_met).sum(), (targeted & fr_decided).sum()),
-        sev1_measured=int((severity_1 & fr_decided).sum()),
-        sev1_goal_met=int((severity_1 & fr_met).sum()),
-        sev1_goal_met_pct=_percent((severity_1 & fr_met).sum(), (severity_1 & fr_decided).sum()),
+        first_response_measured=counts["fr_measured"],
+        first_response_met=counts["fr_met"],
+        first_response_pending=counts["fr_cases"] - counts["fr_measured"],
+        first_response_met_pct=_percent(counts["fr_met"], counts["fr_measured"]),
+        sev1_measured=counts["sev1_measured"],
+        sev1_goal_met=counts["sev1_met"],
+        sev1_goal_met_pct=_percent(counts["sev1_met"], counts["sev1_measured"]),
+        sev1_replied=len(reply_minutes),
+        sev1_median_reply_minutes=float(np.median(reply_minutes)) if reply_minutes.size else None,
         resolved=int(resolved.sum()),
         resolution_excluded_transferred=int(excluded.sum()),
         resolution_measured=int(measured.sum()),

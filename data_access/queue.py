@@ -1,47 +1,69 @@
-"""Case queue reads: the ordered open-case queue, its SLA summary, and the live countdowns.
+"""Case queue reads: the ordered open-case queue, its SLA summary, live countdowns, changes.
 
 The queue is read and its clocks computed once per page run (`queue_frame`); between runs the
-countdowns only move with the wall clock, so `live_countdowns` recomputes remaining times from
-the due instants already in the frame, without touching the database.
+countdowns only move with time, so `live_countdowns` recomputes what is left from the due
+instants already in the frame (business minutes for resolution), without touching the database.
+`cases_changed_since` is the cheap poll that tells a live page a case was opened or changed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, bindparam, func, or_
-from sqlalchemy import case as sql_case
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
+from data_access.attainment import first_response_by_tier
+from data_access.calendars import region_calendars
 from data_access.cases import cases_with_clocks, open_case_clocks
 from data_access.models import Case, Customer, Region, TierPolicyRow, User
 from data_access.policies import tier_policies
 from data_access.scope import Scope
 from data_access.users import staff_with_role
-from domain.clocks import countdown_text, duration_text
-from domain.lifecycle import STATUSES
+from domain import clocks as rules
+from domain.clocks import (
+    FIRST_RESPONSE,
+    RESOLUTION,
+    RESPOND_NOW,
+    business_countdown_text,
+    business_minutes_left,
+    case_states,
+    countdown_text,
+    duration_text,
+)
+from domain.lifecycle import RESOLVED_STATUSES
 from domain.queue import order_queue
 from domain.roles import Role
+from domain.sla import BusinessCalendar
 
-RESPOND_NOW = "respond_now"
-FIRST_RESPONSE = "first_response"
-RESOLUTION = "resolution"
 CLOCK_LABELS = {
     RESPOND_NOW: "Respond now",
     FIRST_RESPONSE: "First response",
     RESOLUTION: "Resolution guideline",
 }
-BREACHED = "🔴 Breached"
-AT_RISK = "🟠 At risk"
-PAUSED = "⏸️ Paused – pending customer"
-ON_TRACK = "🟢 On track"
-RESPOND_NOW_LATE = "🔴 Respond now"
-RESPOND_NOW_IN_GOAL = "🚨 Respond now"
+STATE_LABELS = {
+    rules.RESPOND_NOW_LATE: "🔴 Respond now (goal missed)",
+    rules.RESPOND_NOW: "🚨 Respond now",
+    rules.BREACHED: "🔴 Breached",
+    rules.AT_RISK: "🟠 At risk",
+    rules.PAUSED: "⏸️ Paused",
+    rules.WITH_L2: "🔵 With L2",
+    rules.WITH_L3: "🔵 With L3",
+    rules.EXCLUDED: "🔵 Back from L2/L3",
+    rules.ON_TRACK: "🟢 On track",
+    rules.MET: "✅ Met",
+}
+BREACHED = STATE_LABELS[rules.BREACHED]
+AT_RISK = STATE_LABELS[rules.AT_RISK]
+PAUSED = STATE_LABELS[rules.PAUSED]
+ON_TRACK = STATE_LABELS[rules.ON_TRACK]
+RESPOND_NOW_LATE = STATE_LABELS[rules.RESPOND_NOW_LATE]
+RESPOND_NOW_IN_GOAL = STATE_LABELS[rules.RESPOND_NOW]
+DATE_TIME_FORMAT = "%d %b %Y %H:%M"  # the one date format of the queue: 28 Nov 2026 14:05
 _ORDER_COLUMNS = [
     "case_id",
     "tier",
@@ -53,17 +75,18 @@ _ORDER_COLUMNS = [
     "res_due",
     "res_state",
 ]
-WITH_LEVEL = {"transferred_l2": "🔵 With L2", "transferred_l3": "🔵 With L3"}
 
 
 def queue_frame(*, session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
     """Open cases in `scope` in queue order (SPEC "Case queue order"), one row per case.
 
-    Besides the case and both clocks of `open_case_clocks`, each row has queue_group,
-    queue_position, queue_reason, tier_label, assignee (name), region_timezone, and the clock
-    the queue shows: `clock` (respond_now, first_response or resolution), its `due` instant and
-    the fraction of its target `consumed`. Priority tiers are those whose policy row says
-    priority_queueing, so an admin changing a tier's queueing changes the order.
+    Besides the case and both clocks of `open_case_clocks` (including the `clock` it shows and
+    its `state`), each row has queue_group, queue_position, queue_reason, tier_label, assignee
+    (name), region_timezone, the shown clock's `due` instant and the fraction of its target
+    `consumed`, and for the business-time countdown `due_business` (the due instant in the
+    region calendar's cumulative business minutes) and `minutes_per_day`. Priority tiers are
+    those whose policy row says priority_queueing, so an admin changing a tier's queueing
+    changes the order.
     """
     cases = open_case_clocks(session=session, scope=scope, now=now)
     priority_tiers = {
@@ -80,111 +103,122 @@ def queue_frame(*, session: Session, scope: Scope, now: datetime) -> pd.DataFram
     queue["tier_label"] = queue["tier"].map(tiers)
     queue["region_timezone"] = queue["region"].map(zones)
     queue["assignee"] = queue["assignee_id"].map(names)
-    queue["clock"] = _shown_clock(queue)
     first_response = queue["clock"] != RESOLUTION
     queue["due"] = queue["fr_due"].where(first_response, queue["res_due"])
     queue["consumed"] = (
         queue["fr_consumed"].where(first_response, queue["res_consumed"]).clip(0.0, 1.0)
     )
+    calendars = region_calendars(session=session, today=now.date())
+    queue["due_business"] = np.nan
+    queue["minutes_per_day"] = np.nan
+    for region in queue["region"].unique():
+        rows = (queue["region"] == region).to_numpy()
+        calendar = calendars[region]
+        queue.loc[rows, "due_business"] = calendar.to_business_minutes(queue.loc[rows, "res_due"])
+        queue.loc[rows, "minutes_per_day"] = calendar.working_minutes_per_day
     return queue
 
 
-def _shown_clock(queue: pd.DataFrame) -> np.ndarray:
-    """The clock a queue row counts down: the first response until it is given, then resolution."""
-    waiting_for_reply = queue["fr_at"].isna() & queue["fr_state"].isin(["running", "breached"])
-    return np.select(
-        [queue["respond_now"].astype(bool), waiting_for_reply],
-        [RESPOND_NOW, FIRST_RESPONSE],
-        RESOLUTION,
-    )
-
-
-def live_countdowns(queue: pd.DataFrame, now: datetime) -> pd.DataFrame:
+def live_countdowns(
+    queue: pd.DataFrame, now: datetime, calendars: Mapping[str, BusinessCalendar]
+) -> pd.DataFrame:
     """The moving parts of queue rows at `now`: remaining_minutes, countdown and state.
 
-    Pure and cheap (no calendar, no database): the remaining time is wall-clock time to the
-    row's `due` instant, which is what the due time beside it reads. Whether a clock is at risk
-    or paused was decided when the clocks were computed; a running clock whose due instant has
-    since passed turns breached here. A severity 1 case waiting for its reply shows the time
-    since opening instead, red once past the internal goal.
+    Cheap (one calendar look-up per region, no database): first response counts calendar
+    minutes to its due instant (support is 24/7); resolution counts business minutes left on
+    the region's calendar, so the evening and a short pause do not make it jump. The state is
+    `domain.clocks.case_states` at `now`: a running clock whose due instant has since passed
+    turns breached, one nearing it turns at risk. A severity 1 case waiting for its reply shows
+    the time since opening instead, "goal missed" once past the internal goal, never breached.
     """
     now_stamp = pd.Timestamp(now)
-    remaining = (queue["due"] - now_stamp).dt.total_seconds() / 60
-    elapsed = (now_stamp - queue["opened_at"]).dt.total_seconds() / 60
-    respond_now = (queue["clock"] == RESPOND_NOW).to_numpy(dtype=bool)
+    on_resolution = (queue["clock"] == RESOLUTION).to_numpy(dtype=bool)
     paused = (queue["res_state"] == "paused").to_numpy(dtype=bool)
     excluded = (queue["res_state"] == "excluded").to_numpy(dtype=bool)
-    on_resolution = (queue["clock"] == RESOLUTION).to_numpy(dtype=bool)
-    clock_stopped = on_resolution & (paused | excluded)
-    newly_late = ~clock_stopped & (remaining < 0).to_numpy(dtype=bool)
-    breached = queue["breached"].to_numpy(dtype=bool) | (newly_late & ~respond_now)
+    wall_left = (queue["due"] - now_stamp).dt.total_seconds() / 60
+    business_left = business_minutes_left(
+        queue["due_business"], queue["region"], calendars, now_stamp
+    )
+    # A paused clock does not move: its business minutes left are the ones read.
+    business_left = business_left.where(~paused, queue["res_remaining_minutes"])
+    remaining = business_left.where(on_resolution, wall_left)
+    late = np.where(
+        on_resolution & paused, queue["res_remaining_minutes"] < 0, (wall_left < 0).to_numpy()
+    )
+    target = queue["res_target_minutes"].where(on_resolution, queue["fr_target_minutes"])
+    state = case_states(
+        clock=queue["clock"].to_numpy(dtype=object),
+        status=queue["status"].to_numpy(dtype=object),
+        res_state=queue["res_state"].to_numpy(dtype=object),
+        late=late,
+        remaining_minutes=remaining.to_numpy(dtype=float),
+        target_minutes=target.to_numpy(dtype=float),
+    )
+    elapsed = (now_stamp - queue["opened_at"]).dt.total_seconds() / 60
     # Plain lists: iterating pandas' Arrow-backed strings row by row costs several times more.
     countdown = [
-        _countdown(kind, left, waited, state)
-        for kind, left, waited, state in zip(
+        _countdown(kind, left, waited, res_state, per_day, is_late)
+        for kind, left, waited, res_state, per_day, is_late in zip(
             queue["clock"].tolist(),
             remaining.tolist(),
             elapsed.tolist(),
             queue["res_state"].tolist(),
+            queue["minutes_per_day"].tolist(),
+            late.tolist(),
             strict=True,
         )
     ]
-    level_marker = queue["status"].map(WITH_LEVEL).fillna(ON_TRACK).to_numpy(dtype=object)
-    state = np.select(
-        [
-            respond_now & (remaining < 0).to_numpy(dtype=bool),
-            respond_now,
-            breached,
-            queue["at_risk"].to_numpy(dtype=bool),
-            paused,
-        ],
-        [RESPOND_NOW_LATE, RESPOND_NOW_IN_GOAL, BREACHED, AT_RISK, PAUSED],
-        level_marker,
-    )
     return pd.DataFrame(
         {
-            "remaining_minutes": remaining.where(~clock_stopped, np.nan),
+            "remaining_minutes": remaining.where(~(on_resolution & (paused | excluded)), np.nan),
             "countdown": countdown,
-            "state": state,
+            "state": pd.Series(state, index=queue.index).map(STATE_LABELS),
         },
         index=queue.index,
     )
 
 
-def _countdown(kind: str, remaining: float, elapsed: float, resolution_state: str) -> str:
+def _countdown(
+    kind: str,
+    remaining: float,
+    elapsed: float,
+    resolution_state: str,
+    minutes_per_day: float,
+    late: bool,
+) -> str:
     if kind == RESPOND_NOW:
         return f"Respond now · open {duration_text(elapsed)}"
-    if kind == RESOLUTION and resolution_state == "paused":
+    if kind == FIRST_RESPONSE:
+        return countdown_text(remaining)
+    if resolution_state == "paused":
+        if late:
+            return f"Paused · {business_countdown_text(remaining, minutes_per_day, late)}"
         return "Paused: pending customer"
-    if kind == RESOLUTION and resolution_state == "excluded":
+    if resolution_state == "excluded":
         return "Excluded: with L2/L3"
-    return countdown_text(remaining)
+    return business_countdown_text(remaining, minutes_per_day, late)
 
 
 def clock_states(queue: pd.DataFrame) -> pd.DataFrame:
-    """Boolean columns at_risk, breached and paused, for the clock-state filter."""
+    """Boolean columns at_risk, breached and paused (the row's state), for the state filter."""
     return pd.DataFrame(
         {
-            "at_risk": queue["at_risk"].astype(bool),
-            "breached": queue["breached"].astype(bool),
-            "paused": queue["res_state"].eq("paused"),
+            "at_risk": queue["state"].eq(rules.AT_RISK),
+            "breached": queue["state"].eq(rules.BREACHED),
+            "paused": queue["state"].eq(rules.PAUSED),
         },
         index=queue.index,
     )
 
 
 def local_due_text(due: pd.Series, timezones: pd.Series) -> pd.Series:
-    """Each due instant as '2026-11-28 14:05' in its own region's zone, converted once per zone.
-
-    Formatted with numpy rather than strftime: a 5,000-row queue formats in a millisecond.
-    """
+    """Each due instant as '28 Nov 2026 14:05' in its own region's zone, converted once per zone."""
     text = pd.Series("", index=due.index, dtype=object)
     for zone in timezones.dropna().unique():
         rows = ((timezones == zone) & due.notna()).to_numpy()
         if not rows.any():
             continue
-        local = due[rows].dt.tz_convert(ZoneInfo(zone)).dt.tz_localize(None).to_numpy()
-        text[rows] = np.char.replace(np.datetime_as_string(local, unit="m"), "T", " ")
+        text[rows] = due[rows].dt.tz_convert(ZoneInfo(zone)).dt.strftime(DATE_TIME_FORMAT)
     return text
 
 
@@ -212,8 +246,10 @@ def sla_summary(
     One row per tier policy (priority tiers first). "This week" runs from Monday 00:00 in the
     viewer's `timezone` to `now`; a case counts towards fr_met_percent when it was opened this
     week, is not severity 1 (response targets do not apply to it), and its first-response clock
-    has ended: replied, solved without a reply, or past its target. Pass the `queue` already
-    read by `queue_frame` to avoid computing the clocks twice.
+    has ended: replied, solved without a reply, or past its target. Attainment is the one rule
+    of `data_access.attainment.first_response_by_tier`: each case in the row of the tier in
+    force when it opened, a reply at exactly the target met. Pass the `queue` already read by
+    `queue_frame` to avoid computing the clocks twice.
     """
     if queue is None:
         queue = queue_frame(session=session, scope=scope, now=now)
@@ -226,9 +262,9 @@ def sla_summary(
     open_counts = queue.groupby("tier").agg(
         open=("case_id", "size"), at_risk=("at_risk", "sum"), breached=("breached", "sum")
     )
-    attainment = first_response_attainment(
-        session=session, scope=scope, since=week_start(now, timezone), now=now
-    )
+    attainment = first_response_by_tier(
+        session=session, scope=scope, start=week_start(now, timezone), now=now
+    )[["fr_measured", "fr_met"]]
     summary = policies.join(open_counts, on="tier").join(attainment, on="tier")
     counts = ["open", "at_risk", "breached", "fr_measured", "fr_met"]
     summary[counts] = summary[counts].fillna(0).astype(int)
@@ -238,65 +274,6 @@ def sla_summary(
         np.nan,
     )
     return summary[["tier", "tier_label", *counts, "fr_met_percent"]]
-
-
-def first_response_attainment(
-    *, session: Session, scope: Scope, since: datetime, now: datetime
-) -> pd.DataFrame:
-    """fr_measured and fr_met per tier for cases opened since `since`, counted in SQL.
-
-    The rule is the first-response clock's: the clock stops at the first public reply (or the
-    solve, without one) and is met when that is no later than opened_at + the tier's target;
-    a clock still running is measured once past its target. Severity 1 is left out.
-    """
-    stopped = func.coalesce(Case.first_response_at, Case.solved_at)
-    target = TierPolicyRow.first_response_minutes
-    now_param = bindparam("now", now, type_=Case.__table__.c.opened_at.type)
-    measured = or_(stopped.is_not(None), _MinutesBetween(Case.opened_at, now_param) > target)
-    met = and_(stopped.is_not(None), _MinutesBetween(Case.opened_at, stopped) <= target)
-    statement = (
-        select(
-            Customer.tier,
-            func.sum(sql_case((measured, 1), else_=0)).label("fr_measured"),
-            func.sum(sql_case((met, 1), else_=0)).label("fr_met"),
-        )
-        .select_from(Case)
-        .join(Customer, Customer.id == Case.customer_id)
-        .join(TierPolicyRow, TierPolicyRow.tier == Customer.tier)
-        # Every status is listed so the (status, opened_at) index serves the date range.
-        .where(
-            Case.status.in_(STATUSES),
-            Case.opened_at >= since,
-            Case.severity != 1,
-            scope.customer_filter(),
-        )
-        .group_by(Customer.tier)
-    )
-    return pd.read_sql(statement, session.connection()).set_index("tier")
-
-
-class _MinutesBetween(FunctionElement):
-    """Minutes from one timestamp to another, in SQL; each database spells it its own way.
-
-    SQLite stores UTC text and reads it to the millisecond; PostgreSQL subtracts exactly.
-    """
-
-    type = Float()
-    inherit_cache = True
-    name = "minutes_between"
-
-
-@compiles(_MinutesBetween, "sqlite")
-def _minutes_between_sqlite(element, compiler, **kw) -> str:
-    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"((julianday({end}) - julianday({start})) * 1440.0)"
-
-
-@compiles(_MinutesBetween)
-@compiles(_MinutesBetween, "postgresql")
-def _minutes_between_standard(element, compiler, **kw) -> str:
-    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"(EXTRACT(EPOCH FROM ({end} - {start})) / 60.0)"
 
 
 def assignees(*, session: Session) -> pd.DataFrame:
@@ -309,3 +286,68 @@ def case_clocks(*, session: Session, scope: Scope, case_id: int, now: datetime) 
     where = and_(Case.id == case_id, scope.customer_filter())
     frame = cases_with_clocks(session=session, where=where, now=now)
     return None if frame.empty else frame.iloc[0]
+
+
+def cases_changed_since(*, session: Session, scope: Scope, since: datetime) -> pd.DataFrame:
+    """Cases in `scope` written at or after `since` (any status), oldest change first.
+
+    A cheap poll for a live queue: served by the index on updated_at, a few rows each time.
+    Columns: case_id, updated_at (aware UTC), status, severity, is_outage, customer.
+    """
+    statement = (
+        select(
+            Case.id.label("case_id"),
+            Case.updated_at,
+            Case.status,
+            Case.severity,
+            Case.is_outage,
+            Customer.name.label("customer"),
+        )
+        .join(Customer, Customer.id == Case.customer_id)
+        .where(Case.updated_at >= since, scope.customer_filter())
+        .order_by(Case.updated_at, Case.id)
+    )
+    frame = pd.read_sql(statement, session.connection())
+    frame["updated_at"] = pd.to_datetime(frame["updated_at"], utc=True)
+    return frame
+
+
+def search_closed_cases(
+    *, session: Session, scope: Scope, text: str, limit: int = 50
+) -> pd.DataFrame:
+    """Solved and closed cases in `scope` matching a case number or words of subject/customer.
+
+    The queue holds open cases only; this finds the rest, newest first, at most `limit`.
+    Columns: case_id, customer, subject, severity, status, opened_at, solved_at, assignee.
+    """
+    needle = text.strip()
+    number = needle.removeprefix("#")
+    if not needle:
+        return pd.DataFrame(
+            columns=["case_id", "customer", "subject", "severity", "status", "opened_at"]
+        )
+    words = f"%{needle.lower()}%"
+    matches = or_(func.lower(Case.subject).like(words), func.lower(Customer.name).like(words))
+    if number.isdigit():
+        matches = or_(matches, Case.id == int(number))
+    statement = (
+        select(
+            Case.id.label("case_id"),
+            Customer.name.label("customer"),
+            Case.subject,
+            Case.severity,
+            Case.status,
+            Case.opened_at,
+            Case.solved_at,
+            User.name.label("assignee"),
+        )
+        .join(Customer, Customer.id == Case.customer_id)
+        .outerjoin(User, User.id == Case.assignee_id)
+        .where(Case.status.in_(RESOLVED_STATUSES), scope.customer_filter(), matches)
+        .order_by(Case.opened_at.desc(), Case.id.desc())
+        .limit(limit)
+    )
+    frame = pd.read_sql(statement, session.connection())
+    for column in ("opened_at", "solved_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame

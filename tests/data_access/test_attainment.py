@@ -18,6 +18,7 @@ from data_access.attainment import Attainment, attainment, attainment_by_tier
 from data_access.case_commands import open_case, record_case_event
 from data_access.models import BusinessHours, Customer, Region, TierChange, User
 from data_access.policies import seed_default_policies, tier_policies
+from data_access.queue import sla_summary
 from data_access.scope import Scope
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -377,3 +378,49 @@ def test_period_must_be_aware_and_ordered(session, desk):
         attainment(session=session, start=datetime(2026, 3, 1), end=END)
     with pytest.raises(ValueError, match="start before it ends"):
         attainment(session=session, start=END, end=START)
+
+
+def test_a_reply_at_exactly_the_target_is_met_on_both_engines(session, desk):
+    target = tier_policies(session=session)["enterprise"].first_response_minutes
+    # Microseconds in the opening instant are what made julianday arithmetic miss by a hair.
+    opened = on(9, 10) + timedelta(microseconds=123_457)
+    desk.case("Initech", 2, opened, (opened + timedelta(minutes=target), "public_reply"))
+    late = on(9, 14) + timedelta(microseconds=999_999)
+    desk.case(
+        "Initech", 2, late, (late + timedelta(minutes=target, microseconds=1), "public_reply")
+    )
+    session.commit()
+    result = attainment(
+        session=session, start=on(9, 0), end=on(10, 0), customer_id=desk.customers["Initech"]
+    )
+    check(result, cases_opened=2, first_response_measured=2, first_response_met=1)
+
+
+def test_an_upgrade_mid_week_judges_older_cases_by_the_old_tier_in_both_places(session, desk):
+    wayne = desk.customer(
+        "Wayne",
+        "enterprise",
+        history=[(date(2025, 1, 1), None, "basic"), (date(2026, 3, 18), "basic", "enterprise")],
+    )
+    policies = tier_policies(session=session)
+    reply_after = (
+        policies["enterprise"].first_response_minutes + policies["basic"].first_response_minutes
+    ) // 2  # inside Basic's target, past Enterprise's
+    desk.case("Wayne", 3, on(16, 10), (on(16, 10) + timedelta(minutes=reply_after), "public_reply"))
+    session.commit()
+    now = on(18, 12)
+    result = attainment(session=session, start=on(16, 0), end=on(19, 0), customer_id=wayne, now=now)
+    check(result, cases_opened=1, first_response_met=1, first_response_met_pct=100.0)
+    scope = Scope(user_id=desk.agent, all_customers=True, customer_id=wayne)
+    summary = sla_summary(session=session, scope=scope, now=now, timezone="UTC").set_index("tier")
+    assert (summary.loc["basic", "fr_measured"], summary.loc["basic", "fr_met"]) == (1, 1)
+    assert summary.loc["enterprise", "fr_measured"] == 0
+    assert summary.loc["enterprise", "open"] == 1  # the open case is listed under today's tier
+
+
+def test_severity_1_time_to_first_reply(session, desk):
+    result = attainment(
+        session=session, start=START, end=END, customer_id=desk.customers["Acme"], now=NOW
+    )
+    # A4 replied after 10 minutes, A5 after 20.
+    check(result, sev1_replied=2, sev1_median_reply_minutes=15.0)
