@@ -457,7 +457,8 @@ def _check_included(session: Session, customer: Customer) -> None:
 
 
 class CoeFileRefused(CommandRefused):
-    """The file has problems; `errors` lists every one of them with its line number."""
+    """The file has problems; `errors` lists every one of them with its line number. The message
+    names only counts and line numbers, never the file's text, so a page may show it as is."""
 
     def __init__(self, errors: list[LineError]) -> None:
         self.errors = errors
@@ -466,7 +467,7 @@ class CoeFileRefused(CommandRefused):
         super().__init__(
             f"The file was refused and nothing was recorded: {len(errors)} problem"
             f"{'' if len(errors) == 1 else 's'} on {rows} line{'' if rows == 1 else 's'}, "
-            f"the first on {first}."
+            f"the first on line {first.line}."
         )
 
 
