@@ -223,6 +223,14 @@ class SeedOptions:
     days: int = 365
     today: date = field(default_factory=lambda: datetime.now(UTC).date())
     demo_password: str | None = None
+    now: datetime | None = None
+
+    def moment(self) -> datetime:
+        """The instant the data is "as of": `now` if given, else noon UTC of `today`, but never
+        later than the real clock, so a seed run in the morning opens no case in the future."""
+        if self.now is not None:
+            return self.now.astimezone(UTC)
+        return min(datetime.combine(self.today, time(12, 0), tzinfo=UTC), datetime.now(UTC))
 
     def resolved_open_cases(self) -> int:
         if self.open_cases is not None:
@@ -253,7 +261,7 @@ def seed_database(engine: Engine, options: SeedOptions, progress: Progress = _si
     if not database_is_empty(engine):
         raise RuntimeError("The database already holds data; seed only an empty database.")
     rng = np.random.default_rng(options.seed)
-    now = datetime.combine(options.today, time(12, 0), tzinfo=UTC)
+    now = options.moment()
     counts: dict[str, int] = {}
     progress("Reference data", 0.0)
     with Session(engine) as session:
@@ -834,7 +842,10 @@ def _programme_data(
     for customer in hypercare.itertuples():
         contact_id = int(first_contact[customer.id])
         for k in range(int(rng.integers(0, 3))):
-            asked = now - timedelta(days=int(rng.integers(10, 200)))
+            asked = max(
+                now - timedelta(days=int(rng.integers(10, 200))),
+                datetime.combine(customer.start, time(9, 0), tzinfo=UTC) + timedelta(days=1),
+            )
             state = ("delivered", "accepted", "requested", "in_progress", "cancelled")[
                 int(rng.integers(5))
             ]
@@ -853,7 +864,9 @@ def _programme_data(
                     else None,
                     "open_time_before_s": 48.0 if state == "delivered" else None,
                     "open_time_after_s": 21.5 if state == "delivered" else None,
-                    "delivered_at": asked + timedelta(days=30) if state == "delivered" else None,
+                    "delivered_at": min(asked + timedelta(days=30), now)
+                    if state == "delivered"
+                    else None,
                     "updated_at": now,
                 }
             )
@@ -911,6 +924,11 @@ def _programme_data(
         )
         mood = float(rng.uniform(-0.8, 0.8))
         for user in answered.itertuples():
+            interviewed = datetime.combine(
+                (now - timedelta(days=int(rng.integers(1, 20)))).date(),
+                time(int(rng.integers(8, 17)), int(rng.integers(0, 60))),
+                tzinfo=UTC,
+            )
             sus = [
                 int(
                     np.clip(
@@ -935,8 +953,8 @@ def _programme_data(
                         "Support answered quickly during month-end close.",
                         "",
                     )[int(rng.integers(5))],
-                    "interview_date": str((now - timedelta(days=int(rng.integers(1, 20)))).date()),
-                    "submitted_at": now - timedelta(days=int(rng.integers(1, 20))),
+                    "interview_date": str(interviewed.date()),
+                    "submitted_at": interviewed + timedelta(minutes=int(rng.integers(20, 90))),
                     "updated_at": now,
                 }
             )

@@ -2,11 +2,18 @@ from datetime import UTC
 
 import pandas as pd
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import select
 
 from data_access.bulk import bulk_insert
-from data_access.models import AuditLog, Case, CaseEvent
+from data_access.models import (
+    AuditLog,
+    Case,
+    CaseEvent,
+    EntitlementEntry,
+    OptimisationRequest,
+    SurveyResponse,
+)
 from domain.lifecycle import STATUSES
 from seed.demo import SeedOptions, seed_database
 from tests.conftest import small_seed
@@ -90,3 +97,68 @@ def test_bulk_insert_round_trips_aware_times_and_text(engine):
     assert [r.actor for r in rows] == ["tab\there", 'quote"back\\slash']
     assert rows[0].detail == "line\nbreak" and rows[0].entity_id is None
     assert rows[0].at == frame["at"][0].tz_convert(UTC).to_pydatetime()
+
+
+def _seed_as_of(engine, now):
+    options = SeedOptions(seed=11, customers=9, cases=400, days=60, today=now.date(), now=now)
+    seed_database(engine, options)
+
+
+def test_a_morning_seed_opens_no_case_and_writes_no_event_after_its_now(engine):
+    from datetime import datetime
+
+    from sqlmodel import Session
+
+    morning = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)
+    _seed_as_of(engine, morning)
+    columns = (
+        Case.opened_at,
+        CaseEvent.at,
+        EntitlementEntry.at,
+        OptimisationRequest.requested_at,
+        OptimisationRequest.delivered_at,
+        SurveyResponse.submitted_at,
+    )
+    with Session(engine) as session:
+        latest = {str(column): session.exec(select(func.max(column))).one() for column in columns}
+    assert latest[str(Case.opened_at)] is not None
+    assert {name: at for name, at in latest.items() if at is not None and at > morning} == {}
+
+
+def test_a_seed_for_today_opens_no_case_after_the_real_clock(engine):
+    from datetime import datetime
+
+    from sqlmodel import Session
+
+    seed_database(
+        engine, SeedOptions(seed=3, customers=6, cases=200, days=30, demo_password="x-Password-1")
+    )
+    with Session(engine) as session:
+        latest = session.exec(select(func.max(Case.opened_at))).one()
+    assert latest <= datetime.now(UTC)
+
+
+def test_no_survey_response_is_submitted_before_its_interview_date(seeded):
+    with seeded.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT interview_date, submitted_at FROM survey_response "
+                "WHERE submitted_at IS NOT NULL"
+            )
+        ).all()
+    assert rows
+    early = [row for row in rows if pd.Timestamp(row[1]).date() < pd.Timestamp(row[0]).date()]
+    assert early == []
+
+
+def test_no_entitlement_is_debited_or_credited_before_the_hypercare_start(seeded):
+    with seeded.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT c.name, c.hypercare_start, e.at, e.reason FROM entitlement_ledger e "
+                "JOIN customer c ON c.id = e.customer_id"
+            )
+        ).all()
+    assert rows
+    early = [row for row in rows if pd.Timestamp(row[2]).date() < pd.Timestamp(row[1]).date()]
+    assert early == []
