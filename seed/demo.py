@@ -52,6 +52,7 @@ from data_access.policies import seed_default_policies, tier_policies
 from data_access.users import hash_password
 from domain.lifecycle import OPEN_STATUSES
 from domain.tiers import DEFAULT_POLICIES, Tier
+from seed.qbr import qbr_history
 
 REGIONS = (
     ("APAC", "Asia Pacific", "Asia/Singapore", "SG"),
@@ -833,12 +834,9 @@ def _programme_data(
     connection, rng, options, customers, contacts, end_users, now
 ) -> dict[str, int]:
     counts: dict[str, int] = {}
-    manager_id = connection.exec_driver_sql(
-        "SELECT id FROM app_user WHERE username = 'manager'"
-    ).scalar_one()
     hypercare = customers[customers["tier"] != "basic"]
     first_contact = contacts.groupby("customer_id")["id"].first()
-    requests, ledger, campaigns, responses, snapshots, notes = [], [], [], [], [], []
+    requests, ledger, campaigns, responses, snapshots = [], [], [], [], []
     for customer in hypercare.itertuples():
         contact_id = int(first_contact[customer.id])
         for k in range(int(rng.integers(0, 3))):
@@ -981,21 +979,11 @@ def _programme_data(
                     "maturity_stage": min(3, stage + q // 2),
                 }
             )
-        notes.append(
-            {
-                "customer_id": customer.id,
-                "quarter": snapshots[-1]["quarter"],
-                "author_id": manager_id,
-                "at": now,
-                "text": "Month-end close went smoothly; next step: certify two more model builders.",
-            }
-        )
     frames = [
         (OptimisationRequest, requests),
         (EntitlementEntry, ledger),
         (SurveyCampaign, campaigns),
         (CoeSnapshot, snapshots),
-        (QbrNote, notes),
     ]
     for table, rows in frames:
         frame = pd.DataFrame(rows)
@@ -1004,6 +992,7 @@ def _programme_data(
                 frame[column] = pd.to_datetime(frame[column], utc=True)
         bulk_insert(connection, table.__table__, frame)
         counts[table.__tablename__] = len(frame)
+    counts.update(qbr_history(connection, seed=options.seed, now=now))
     survey_staff = (
         connection.exec_driver_sql("SELECT id FROM app_user WHERE roles = 'survey_staff'")
         .scalars()
