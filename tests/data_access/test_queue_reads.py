@@ -16,6 +16,7 @@ from data_access.models import Case, CaseEvent, Customer, Region, User
 from data_access.policies import tier_labels, tier_policies, update_policy
 from data_access.scope import Scope
 from domain.lifecycle import OPEN_STATUSES
+from domain.sla import DEFAULT_WEEKLY_HOURS, BusinessCalendar
 from tests.conftest import SEED_TODAY
 
 NOW = datetime.combine(SEED_TODAY, time(12, 0), tzinfo=UTC)
@@ -242,16 +243,22 @@ def test_the_week_starts_on_monday_in_the_viewers_zone(now, zone, expected):
     assert queue_reads.week_start(now, zone) == expected.replace(tzinfo=UTC)
 
 
+UTC_CALENDARS = {"NA": BusinessCalendar("UTC", DEFAULT_WEEKLY_HOURS)}
+
+
 def live_row(**values) -> dict:
     row = {
         "case_id": 1,
         "opened_at": NOW - timedelta(minutes=30),
         "status": "open",
+        "region": "NA",
         "clock": "first_response",
         "due": NOW + timedelta(minutes=10),
+        "fr_target_minutes": 60.0,
         "res_state": "running",
-        "at_risk": False,
-        "breached": False,
+        "res_target_minutes": 2400.0,
+        "res_remaining_minutes": np.nan,
+        "minutes_per_day": 480.0,
     }
     return row | values
 
@@ -260,54 +267,120 @@ def live_frame(*rows: dict) -> pd.DataFrame:
     frame = pd.DataFrame(list(rows))
     for column in ("opened_at", "due"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
+    frame["due_business"] = UTC_CALENDARS["NA"].to_business_minutes(frame["due"])
     return frame
 
 
 def test_live_countdowns_move_with_the_clock_only():
+    # NOW is Monday 12:00 UTC; the calendar works Monday to Friday 09:00-17:00 UTC.
     frame = live_frame(
-        live_row(case_id=1),
+        live_row(case_id=1, due=NOW + timedelta(minutes=20)),
         live_row(case_id=2, clock="resolution", due=NOW + timedelta(hours=2, minutes=14)),
-        live_row(case_id=3, clock="resolution", res_state="paused", status="pending_customer"),
+        live_row(
+            case_id=3,
+            clock="resolution",
+            res_state="paused",
+            status="pending_customer",
+            res_remaining_minutes=900.0,
+        ),
         live_row(case_id=4, clock="resolution", res_state="excluded", status="transferred_l3"),
         live_row(case_id=5, clock="respond_now", due=NOW + timedelta(minutes=5)),
-        live_row(case_id=6, at_risk=True, due=NOW + timedelta(minutes=3)),
+        live_row(case_id=6, due=NOW + timedelta(minutes=3)),
+        # Due Tuesday 15:00: 5h today and 6h tomorrow of business time, not 27 wall hours.
+        live_row(case_id=7, clock="resolution", due=NOW + timedelta(hours=27)),
     )
-    now = queue_reads.live_countdowns(frame, NOW)
+    now = queue_reads.live_countdowns(frame, NOW, UTC_CALENDARS)
     assert list(now["countdown"]) == [
-        "10m left",
+        "20m left",
         "2h 14m left",
         "Paused: pending customer",
         "Excluded: with L2/L3",
         "Respond now · open 30m",
         "3m left",
+        "1 bd 3h left",
     ]
     assert list(now["state"]) == [
         queue_reads.ON_TRACK,
-        queue_reads.ON_TRACK,
+        queue_reads.AT_RISK,  # 134 of 2,400 business minutes left
         queue_reads.PAUSED,
         "🔵 With L3",
         queue_reads.RESPOND_NOW_IN_GOAL,
         queue_reads.AT_RISK,
+        queue_reads.ON_TRACK,
     ]
-    later = queue_reads.live_countdowns(frame, NOW + timedelta(minutes=45))
+    later = queue_reads.live_countdowns(frame, NOW + timedelta(minutes=45), UTC_CALENDARS)
     assert list(later["countdown"]) == [
-        "overdue by 35m",
+        "overdue by 25m",
         "1h 29m left",
         "Paused: pending customer",
         "Excluded: with L2/L3",
         "Respond now · open 1h 15m",
         "overdue by 42m",
+        "1 bd 2h left",
     ]
     assert list(later["state"]) == [
         queue_reads.BREACHED,
-        queue_reads.ON_TRACK,
+        queue_reads.AT_RISK,
         queue_reads.PAUSED,
         "🔵 With L3",
         queue_reads.RESPOND_NOW_LATE,
         queue_reads.BREACHED,
+        queue_reads.ON_TRACK,
     ]
-    assert later["remaining_minutes"].iloc[0] == pytest.approx(-35)
+    assert later["remaining_minutes"].iloc[0] == pytest.approx(-25)
     assert later["remaining_minutes"].iloc[2:4].isna().all()
+    # Overnight no business minute passes: the resolution countdowns stand still.
+    night = queue_reads.live_countdowns(frame, NOW + timedelta(hours=10), UTC_CALENDARS)
+    evening = queue_reads.live_countdowns(frame, NOW + timedelta(hours=6), UTC_CALENDARS)
+    assert night["countdown"].iloc[6] == evening["countdown"].iloc[6] == "6h left"
+    assert night["state"].iloc[1] == queue_reads.BREACHED  # due 14:14 has passed, by wall clock
+
+
+def test_changed_since_finds_new_and_changed_cases_in_scope(seeded, session):
+    scope = manager_scope(session)
+    enterprise = customer_of_tier(session, "enterprise")
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    before = queue_reads.cases_changed_since(session=session, scope=scope, since=since)
+    new_id = add_case(session, enterprise, minutes_ago=0, severity=1)
+    session.commit()
+    # open_case stamps updated_at with its `now`; a case opened now is read back.
+    recent = datetime.combine(SEED_TODAY, time(0), tzinfo=UTC)
+    changed = queue_reads.cases_changed_since(session=session, scope=scope, since=recent)
+    assert new_id in set(changed["case_id"]) and new_id not in set(before["case_id"])
+    row = changed.set_index("case_id").loc[new_id]
+    assert (row["status"], row["severity"], row["customer"]) == ("new", 1, enterprise.name)
+    assert row["updated_at"].tzinfo is not None
+    assert changed["updated_at"].is_monotonic_increasing
+    later = queue_reads.cases_changed_since(
+        session=session, scope=scope, since=row["updated_at"] + timedelta(seconds=1)
+    )
+    assert new_id not in set(later["case_id"])
+    reply(session, new_id, NOW + timedelta(minutes=1))
+    session.commit()
+    again = queue_reads.cases_changed_since(
+        session=session, scope=scope, since=row["updated_at"] + timedelta(seconds=1)
+    )
+    assert list(again.loc[again["case_id"] == new_id, "status"]) == ["open"]
+    outsider = session.exec(select(User).where(User.username == "csm.emea")).one()
+    if enterprise.csm_id != outsider.id and enterprise.hypercare_resource_id != outsider.id:
+        theirs = queue_reads.cases_changed_since(
+            session=session, scope=Scope(user_id=outsider.id, all_customers=False), since=recent
+        )
+        assert new_id not in set(theirs["case_id"])
+
+
+def test_search_finds_solved_and_closed_cases_only(seeded, session):
+    scope = manager_scope(session)
+    done = session.exec(
+        select(Case).where(Case.status.in_(["solved", "closed"])).order_by(Case.id)
+    ).first()
+    by_number = queue_reads.search_closed_cases(session=session, scope=scope, text=f"#{done.id}")
+    assert done.id in set(by_number["case_id"])
+    word = done.subject.split()[0]
+    by_word = queue_reads.search_closed_cases(session=session, scope=scope, text=word.upper())
+    assert done.id in set(by_word["case_id"])
+    assert set(by_word["status"]) <= {"solved", "closed"}
+    assert queue_reads.search_closed_cases(session=session, scope=scope, text="  ").empty
 
 
 def test_assignees_are_active_csm_role_users(seeded, session):
