@@ -36,6 +36,7 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/queue_bench.py
 	$(PY) bench/monitor_bench.py
 	$(PY) bench/weekly_report_bench.py
+	$(PY) bench/qbr_bench.py
 	$(PY) bench/anomaly_eval.py
 
 clean:
