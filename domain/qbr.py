@@ -96,3 +96,22 @@ def change_text(current: float | None, previous: float | None, *, unit: str = ""
     number = f"{magnitude:,.0f}" if float(magnitude).is_integer() else f"{magnitude:,.1f}"
     sign = "+" if delta > 0 else "\u2212"
     return f"{sign}{number}{unit} vs previous quarter"
+
+
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """ "1 case", "4 cases": a count with its noun."""
+    return f"{count:,} {singular if count == 1 else (many or singular + 's')}"
+
+
+def share_text(part: int, whole: int) -> str:
+    """ "92% (46 of 50)"; "—" when there is nothing to count (never "0%" of nothing)."""
+    if not whole:
+        return "—"
+    return f"{100 * part / whole:.0f}% ({part:,} of {whole:,})"
+
+
+def days_text(days: float | None) -> str:
+    """Business days as shown: "1.5 business days", "—" when unknown."""
+    if days is None:
+        return "—"
+    return f"{days:,.1f} business day{'' if round(days, 1) == 1 else 's'}"
