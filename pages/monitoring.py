@@ -30,13 +30,25 @@ from domain.monitoring import (  # noqa: E402
 )
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
-from ui.format import date_text, local_time_text, to_zone  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATE_COLUMN_FORMAT,
+    DATETIME_COLUMN_FORMAT,
+    contact_labels,
+    date_text,
+    datetime_text,
+    plain_markdown,
+    to_zone,
+    value_text,
+)
 
 SEVERITY_COLOURS = {"minor": "#F9A825", "major": "#EF6C00", "critical": "#C62828"}
 DAY_CHOICES = {30: "30 days", 90: "90 days", 180: "6 months", 365: "1 year"}
 BAND_COLOUR = "#90CAF9"
 LINE_COLOUR = "#1565C0"
 ANOMALY_COLOUR = "#C62828"
+FORM_ROUND = "monitoring_contacts_logged"
+FIGURES_HELP = "Counted over the alerts the filters above show."
 
 
 @st.cache_data(ttl=30, show_spinner="Loading alerts…")
@@ -227,16 +239,20 @@ with inbox_tab:
         if chosen_states:
             shown = shown[shown["state"].isin(chosen_states)]
 
-        open_alerts = inbox[inbox["is_open"]]
+        open_alerts = shown[shown["is_open"]]
         counts = st.columns(4)
-        counts[0].metric("Open alerts", len(open_alerts))
-        counts[1].metric("Not yet contacted", int((open_alerts["state"] == "new").sum()))
-        counts[2].metric("Critical open", int((open_alerts["severity"] == "critical").sum()))
+        counts[0].metric("Open alerts", len(open_alerts), help=FIGURES_HELP)
+        counts[1].metric(
+            "Not yet contacted", int((open_alerts["state"] == "new").sum()), help=FIGURES_HELP
+        )
+        counts[2].metric(
+            "Critical open", int((open_alerts["severity"] == "critical").sum()), help=FIGURES_HELP
+        )
         counts[3].metric(
             "Closed without a contact",
-            int(((~inbox["is_open"]) & (inbox["contacts"] == 0)).sum()),
+            int(((~shown["is_open"]) & (shown["contacts"] == 0)).sum()),
             help="Alerts the job closed (back in band) or a CSM closed before anyone "
-            "contacted the customer.",
+            "contacted the customer. " + FIGURES_HELP,
         )
 
         if shown.empty:
@@ -247,6 +263,9 @@ with inbox_tab:
                 band=shown.apply(band_text, axis=1),
                 status=shown.apply(status_text, axis=1),
                 opened_local=to_zone(shown["opened_at"], user.timezone),
+                contact_name=shown["contact_name"].map(value_text),
+                channel_label=shown["channel_label"].map(value_text),
+                csm=shown["csm"].map(value_text),
             )
             st.dataframe(
                 table,
@@ -277,7 +296,7 @@ with inbox_tab:
                     "model": "Model",
                     "metric_label": "Metric",
                     "direction_label": "Direction",
-                    "opened_on": st.column_config.DateColumn("Day", format="D MMM YYYY"),
+                    "opened_on": st.column_config.DateColumn("Day", format=DATE_COLUMN_FORMAT),
                     "value": st.column_config.NumberColumn("Value", format="%.1f"),
                     "baseline": st.column_config.NumberColumn("Baseline", format="%.1f"),
                     "band": "Band",
@@ -296,14 +315,13 @@ with inbox_tab:
                     "csm": "CSM",
                 },
             )
-            st.download_button(
-                "Download alerts (CSV)",
-                table.drop(columns=["opened_local", "is_open"])
-                .assign(opened_at=table["opened_local"].astype(str))
-                .to_csv(index=False),
+            csv_download(
+                table.drop(columns=["opened_local", "is_open"]).assign(
+                    opened_at=table["opened_local"].astype(str)
+                ),
                 file_name="monitoring-alerts.csv",
-                mime="text/csv",
-                icon=":material/download:",
+                key="alerts_csv",
+                label="Download alerts (CSV)",
             )
 
             titles = {int(row["id"]): alert_title(row) for _, row in shown.iterrows()}
@@ -320,7 +338,7 @@ with inbox_tab:
                 st.subheader(f"{alert['metric_label']} {alert['direction_label']}")
                 st.caption(
                     f"{alert['customer']} · {alert['workspace']} · {alert['model']} · "
-                    f"opened {local_time_text(alert['opened_at'], user.timezone)} "
+                    f"opened {datetime_text(alert['opened_at'], user.timezone)} "
                     f"({user.timezone}) for {date_text(alert['opened_on'])}"
                 )
                 facts = st.columns(4)
@@ -342,14 +360,18 @@ with inbox_tab:
                     st.warning("This customer has no contact on record; add one on the Admin page.")
                 else:
                     st.markdown(
-                        f"**Contact:** {alert['contact_name']} — prefers "
+                        f"**Contact:** {plain_markdown(str(alert['contact_name']))} — prefers "
                         f"{CHANNEL_LABELS.get(alert['channel'], alert['channel'])}"
-                        + (f" ({', '.join(contact_parts)})" if contact_parts else "")
+                        + (
+                            f" ({plain_markdown(', '.join(contact_parts))})"
+                            if contact_parts
+                            else ""
+                        )
                     )
                 if not pd.isna(alert["close_reason"]):
                     st.markdown(
-                        f"**Closed** {local_time_text(alert['closed_at'], user.timezone)}: "
-                        f"{alert['close_reason']}"
+                        f"**Closed** {datetime_text(alert['closed_at'], user.timezone)}: "
+                        f"{plain_markdown(str(alert['close_reason']))}"
                     )
                 recent = load_series(scope, int(alert["model_id"]), alert["metric"], 60)
                 if not recent.empty and recent["value"].notna().any():
@@ -368,7 +390,7 @@ with inbox_tab:
                         column_order=["at_local", "channel_label", "contact_name", "by", "outcome"],
                         column_config={
                             "at_local": st.column_config.DatetimeColumn(
-                                f"When ({user.timezone})", format="D MMM YYYY HH:mm"
+                                f"When ({user.timezone})", format=DATETIME_COLUMN_FORMAT
                             ),
                             "channel_label": "Channel",
                             "contact_name": "Contact",
@@ -380,100 +402,114 @@ with inbox_tab:
                 contacts = load_contacts(int(alert["customer_id"]))
                 zone = ZoneInfo(user.timezone)
                 now_local = datetime.now(zone)
+                # Every widget below is keyed by the alert (and by how many contacts were logged
+                # in this session), so picking another alert shows that alert's customer, and a
+                # logged contact leaves an empty form. A refused one keeps what was typed.
+                form_key = f"{alert_id}_{st.session_state.get(FORM_ROUND, 0)}"
                 left, right = st.columns(2)
-                with left.form("record_contact", clear_on_submit=True):
-                    st.markdown("**Record a contact**")
-                    people = {
-                        int(r.id): f"{r.name} ({CHANNEL_LABELS[r.preferred_channel]})"
-                        for r in contacts.itertuples()
-                    }
-                    options = [*people, 0]
-                    default_person = (
-                        options.index(int(alert["contact_id"]))
-                        if not pd.isna(alert["contact_id"]) and int(alert["contact_id"]) in people
-                        else 0
-                    )
-                    person = st.selectbox(
-                        "Who",
-                        options,
-                        index=default_person,
-                        format_func=lambda i: people.get(i, "Someone else (name below)"),
-                        key="contact_person",
-                    )
-                    other_name = st.text_input("Name, if someone else", key="contact_other")
-                    preferred = (
-                        alert["channel"] if alert["channel"] in CONTACT_CHANNELS else "email"
-                    )
-                    channel = st.selectbox(
-                        "Channel",
-                        list(CONTACT_CHANNELS),
-                        index=list(CONTACT_CHANNELS).index(preferred),
-                        format_func=CHANNEL_LABELS.get,
-                        key="contact_channel",
-                    )
-                    when = st.columns(2)
-                    on_day = when[0].date_input(
-                        f"Day ({user.timezone})",
-                        value=now_local.date(),
-                        max_value=now_local.date(),
-                        key="contact_day",
-                    )
-                    at_time = when[1].time_input(
-                        "Time",
-                        value=now_local.time().replace(second=0, microsecond=0),
-                        key="contact_time",
-                    )
-                    outcome = st.text_area(
-                        "Outcome",
-                        placeholder="What the customer said and what happens next.",
-                        key="contact_outcome",
-                    )
-                    contacted = st.form_submit_button("Log the contact", type="primary")
-                if contacted:
-                    moment = datetime.combine(on_day, at_time, tzinfo=zone).astimezone(UTC)
-                    run_and_refresh(
-                        lambda session: alerts.record_contact(
-                            session=session,
-                            actor=user.username,
-                            actor_id=user.id,
-                            scope=scope,
-                            alert_id=int(alert_id),
-                            channel=channel,
-                            contact_id=person or None,
-                            contact_name=other_name,
-                            at=moment,
-                            outcome=outcome,
-                        ),
-                        "The contact is logged.",
-                    )
-                if alert["state"] in OPEN_ALERT_STATES:
-                    with right.form("close_alert", clear_on_submit=True):
-                        st.markdown("**Close the alert**")
-                        closing = st.radio(
-                            "As",
-                            ["resolved", "dismissed"],
-                            format_func=ALERT_STATE_LABELS.get,
-                            horizontal=True,
-                            key="close_state",
+                with left:
+                    with st.form(f"record_contact_{form_key}"):
+                        st.markdown("**Record a contact**")
+                        names = contact_labels(contacts)
+                        people = {
+                            int(r.id): f"{names[int(r.id)]} ({CHANNEL_LABELS[r.preferred_channel]})"
+                            for r in contacts.itertuples()
+                        }
+                        options = [*people, 0]
+                        default_person = (
+                            options.index(int(alert["contact_id"]))
+                            if not pd.isna(alert["contact_id"])
+                            and int(alert["contact_id"]) in people
+                            else 0
                         )
-                        reason = st.text_area(
-                            "Reason",
-                            placeholder="Resolved: what fixed it. Dismissed: why it needs no action.",
-                            key="close_reason",
+                        person = st.selectbox(
+                            "Who",
+                            options,
+                            index=default_person,
+                            format_func=lambda i: people.get(i, "Someone else (name below)"),
+                            key=f"contact_person_{form_key}",
                         )
-                        closed = st.form_submit_button("Close the alert")
-                    if closed:
-                        run_and_refresh(
-                            lambda session: alerts.close_alert(
+                        other_name = st.text_input(
+                            "Name, if someone else", key=f"contact_other_{form_key}"
+                        )
+                        preferred = (
+                            alert["channel"] if alert["channel"] in CONTACT_CHANNELS else "email"
+                        )
+                        channel = st.selectbox(
+                            "Channel",
+                            list(CONTACT_CHANNELS),
+                            index=list(CONTACT_CHANNELS).index(preferred),
+                            format_func=CHANNEL_LABELS.get,
+                            key=f"contact_channel_{form_key}",
+                        )
+                        when = st.columns(2)
+                        on_day = when[0].date_input(
+                            f"Day ({user.timezone})",
+                            value=now_local.date(),
+                            max_value=now_local.date(),
+                            key=f"contact_day_{form_key}",
+                        )
+                        at_time = when[1].time_input(
+                            "Time",
+                            value=now_local.time().replace(second=0, microsecond=0),
+                            key=f"contact_time_{form_key}",
+                        )
+                        outcome = st.text_area(
+                            "Outcome",
+                            placeholder="What the customer said and what happens next.",
+                            key=f"contact_outcome_{form_key}",
+                        )
+                        contacted = st.form_submit_button("Log the contact", type="primary")
+                    if contacted:
+                        moment = datetime.combine(on_day, at_time, tzinfo=zone).astimezone(UTC)
+                        logged = run_command(
+                            lambda session: alerts.record_contact(
                                 session=session,
                                 actor=user.username,
+                                actor_id=user.id,
                                 scope=scope,
                                 alert_id=int(alert_id),
-                                state=closing,
-                                reason=reason,
+                                channel=channel,
+                                contact_id=person or None,
+                                contact_name=other_name,
+                                at=moment,
+                                outcome=outcome,
                             ),
-                            f"The alert is {closing}.",
+                            "The contact is logged.",
                         )
+                        if logged:
+                            st.session_state[FORM_ROUND] = st.session_state.get(FORM_ROUND, 0) + 1
+                            st.rerun()
+                if alert["state"] in OPEN_ALERT_STATES:
+                    with right:
+                        with st.form(f"close_alert_{form_key}"):
+                            st.markdown("**Close the alert**")
+                            closing = st.radio(
+                                "As",
+                                ["resolved", "dismissed"],
+                                format_func=ALERT_STATE_LABELS.get,
+                                horizontal=True,
+                                key=f"close_state_{form_key}",
+                            )
+                            reason = st.text_area(
+                                "Reason",
+                                placeholder="Resolved: what fixed it. "
+                                "Dismissed: why it needs no action.",
+                                key=f"close_reason_{form_key}",
+                            )
+                            closed = st.form_submit_button("Close the alert")
+                        if closed:
+                            run_and_refresh(
+                                lambda session: alerts.close_alert(
+                                    session=session,
+                                    actor=user.username,
+                                    scope=scope,
+                                    alert_id=int(alert_id),
+                                    state=closing,
+                                    reason=reason,
+                                ),
+                                f"The alert is {closing}.",
+                            )
 
 with charts_tab:
     models = load_models(scope)
@@ -507,10 +543,9 @@ with charts_tab:
             st.subheader("All seven metrics")
             bands = load_bands(scope, model_id, days)
             st.altair_chart(small_multiples(chart_frame(bands)), width="stretch")
-            st.download_button(
-                "Download the model's metrics (CSV)",
-                bands.to_csv(index=False),
+            csv_download(
+                bands,
                 file_name=f"model-{model_id}-metrics.csv",
-                mime="text/csv",
-                icon=":material/download:",
+                key="model_metrics_csv",
+                label="Download the model's metrics (CSV)",
             )

@@ -8,12 +8,44 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+MISSING = "—"
+"""What a page shows for a value that is not there, instead of a literal 'None' or 'nan'."""
+
+DATE_FORMAT = "%d %b %Y"
+DATETIME_FORMAT = "%d %b %Y %H:%M"
+DATE_COLUMN_FORMAT = "D MMM YYYY"
+DATETIME_COLUMN_FORMAT = "D MMM YYYY HH:mm"
+"""One date format everywhere: '28 Nov 2026' in text, the same in `st.column_config` columns."""
+
+
+def _missing(value) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def value_text(value, missing: str = MISSING) -> str:
+    """A value as text, '—' when it is missing (None, NaN, NaT or an empty string)."""
+    if _missing(value) or (isinstance(value, str) and not value.strip()):
+        return missing
+    return str(value)
+
+
+def datetime_text(
+    moment: datetime | pd.Timestamp | None, timezone: str, missing: str = MISSING
+) -> str:
+    """'28 Nov 2026 14:05' in `timezone`; '—' for a missing time."""
+    if _missing(moment):
+        return missing
+    return pd.Timestamp(moment).tz_convert(ZoneInfo(timezone)).strftime(DATETIME_FORMAT)
+
 
 def local_time_text(moment: datetime | pd.Timestamp | None, timezone: str) -> str:
     """'28 Nov 2026 14:05' in `timezone`; an empty string for a missing time."""
-    if moment is None or pd.isna(moment):
-        return ""
-    return pd.Timestamp(moment).tz_convert(ZoneInfo(timezone)).strftime("%d %b %Y %H:%M")
+    return datetime_text(moment, timezone, missing="")
 
 
 def to_zone(values: pd.Series, timezone: str) -> pd.Series:
@@ -21,10 +53,11 @@ def to_zone(values: pd.Series, timezone: str) -> pd.Series:
     return pd.to_datetime(values, utc=True).dt.tz_convert(timezone)
 
 
-def date_text(value) -> str:
-    if value is None or pd.isna(value):
-        return ""
-    return pd.Timestamp(value).strftime("%d %b %Y")
+def date_text(value, missing: str = "") -> str:
+    """'28 Nov 2026' for a date (or the calendar date of a timestamp); `missing` when absent."""
+    if _missing(value):
+        return missing
+    return pd.Timestamp(value).strftime(DATE_FORMAT)
 
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -33,3 +66,23 @@ _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 def plain_markdown(text: str) -> str:
     """`text` escaped so Markdown shows it literally (names typed by people, not formatting)."""
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
+
+
+def contact_labels(contacts: pd.DataFrame) -> dict[int, str]:
+    """Each contact's name by id; two contacts of the same name are told apart by their e-mail.
+
+    Expects columns `id`, `name` and `email`. A namesake without an e-mail gets its id instead.
+    """
+    if contacts.empty:
+        return {}
+    shared = contacts["name"].duplicated(keep=False)
+    labels: dict[int, str] = {}
+    for row, namesake in zip(contacts.itertuples(), shared, strict=True):
+        email = getattr(row, "email", None)
+        if not namesake:
+            labels[int(row.id)] = str(row.name)
+        elif _missing(email) or not str(email).strip():
+            labels[int(row.id)] = f"{row.name} (#{int(row.id)})"
+        else:
+            labels[int(row.id)] = f"{row.name} ({email})"
+    return labels

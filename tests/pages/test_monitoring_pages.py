@@ -128,6 +128,11 @@ def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
 
 
+def keyed(widgets, name: str, alert_id: int):
+    """The contact or close form's widget `name` for `alert_id` (keys carry the alert)."""
+    return next(w for w in widgets if w.key and w.key.startswith(f"{name}_{alert_id}_"))
+
+
 def alert_row(alert_id: int) -> Alert:
     with Session(db_engine()) as session:
         return session.get(Alert, alert_id)
@@ -165,8 +170,10 @@ def test_survey_staff_cannot_open_monitoring_nor_a_csm_the_upload():
 def test_recording_a_contact_moves_the_alert_to_contacted_and_logs_it(planted):
     at = open_page("csm.emea", alert_id=planted.own)
     assert at.selectbox(key="alert_picker").value == planted.own
-    assert at.selectbox(key="contact_channel").value == alert_row(planted.own).channel
-    at.text_area(key="contact_outcome").input("Customer confirmed a large import; no action.")
+    channel = keyed(at.selectbox, "contact_channel", planted.own)
+    assert channel.value == alert_row(planted.own).channel
+    outcome = keyed(at.text_area, "contact_outcome", planted.own)
+    outcome.input("Customer confirmed a large import; no action.")
     button(at, "Log the contact").click().run()
     assert not at.exception and not at.error
     assert "The contact is logged." in [s.value for s in at.success]
@@ -192,8 +199,10 @@ def test_closing_needs_a_reason_then_dismisses(planted):
     at = open_page("manager", alert_id=planted.other)
     button(at, "Close the alert").click().run()
     assert [e.value for e in at.error] == ["Give a reason for closing the alert."]
-    at.radio(key="close_state").set_value("dismissed")
-    at.text_area(key="close_reason").input("Public holiday in the customer's region.")
+    keyed(at.radio, "close_state", planted.other).set_value("dismissed")
+    keyed(at.text_area, "close_reason", planted.other).input(
+        "Public holiday in the customer's region."
+    )
     button(at, "Close the alert").click().run()
     closed = alert_row(planted.other)
     assert closed.state == "dismissed"
@@ -295,3 +304,47 @@ def test_an_admin_upload_of_a_good_file_loads_it():
                 )
             )
     assert metric_rows(model.id) == before
+
+
+def test_another_alert_shows_its_own_contacts_and_a_refusal_keeps_the_outcome_by_the_form(planted):
+    at = open_page("manager", alert_id=planted.own)
+    assert (
+        keyed(at.selectbox, "contact_person", planted.own).value
+        == alert_row(planted.own).contact_id
+    )
+    at.selectbox(key="alert_picker").set_value(planted.other).run()
+    other = alert_row(planted.other)
+    with Session(db_engine()) as session:
+        theirs = session.exec(
+            select(Contact.name).where(Contact.customer_id == other.customer_id)
+        ).all()
+    who = keyed(at.selectbox, "contact_person", planted.other)
+    assert who.value == other.contact_id
+    assert planted.own_contact not in theirs
+    assert not any(option.startswith(planted.own_contact + " (") for option in who.options)
+    assert all(any(option.startswith(name) for option in who.options) for name in theirs)
+    assert keyed(at.selectbox, "contact_channel", planted.other).value == other.channel
+
+    who.set_value(0)
+    keyed(at.text_area, "contact_outcome", planted.other).input("Rang the office; left a message.")
+    button(at, "Log the contact").click().run()
+    assert [e.value for e in at.error] == ["Name the person who was contacted."]
+    assert keyed(at.text_area, "contact_outcome", planted.other).value == (
+        "Rang the office; left a message."
+    )
+    beside_the_form = [
+        column
+        for column in at.columns
+        if any(b.label == "Log the contact" for b in column.button) and column.error
+    ]
+    assert len(beside_the_form) == 1
+    assert alert_row(planted.other).state == "new"
+
+
+def test_the_headline_figures_count_only_the_filtered_alerts(planted):
+    at = open_page("manager")
+    everything = int(next(m for m in at.metric if m.label == "Open alerts").value)
+    at.multiselect(key="inbox_customers").set_value([planted.other_customer]).run()
+    shown = inbox_frame(at)
+    figure = int(next(m for m in at.metric if m.label == "Open alerts").value)
+    assert figure == len(shown) < everything
