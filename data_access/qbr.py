@@ -335,7 +335,8 @@ def _open_cases_at(session: Session, customer_id: int, moment: datetime) -> int:
 
 
 def _weekly_cases(session: Session, customer_id: int, period: _Period) -> pd.DataFrame:
-    """Cases opened per local Monday-Sunday week of the quarter and severity (zeros included)."""
+    """Cases opened per local Monday-Sunday week of the quarter (to today for a running one) and
+    severity, zeros included."""
     opened = pd.read_sql(
         select(Case.opened_at, Case.severity).where(
             Case.customer_id == customer_id,
@@ -349,7 +350,7 @@ def _weekly_cases(session: Session, customer_id: int, period: _Period) -> pd.Dat
     )
     opened["week_start"] = [week_start(day) for day in local_days]
     counts = opened.groupby(["week_start", "severity"]).size()
-    weeks = _weeks(period.quarter.first_day, period.quarter.last_day)
+    weeks = _weeks(period.quarter.first_day, period.last_day)
     rows = [
         {
             "week_start": week,
