@@ -52,6 +52,7 @@ from data_access.policies import seed_default_policies, tier_policies
 from data_access.users import hash_password
 from domain.lifecycle import OPEN_STATUSES
 from domain.tiers import DEFAULT_POLICIES, Tier
+from seed.coe import coe_benchmarks
 from seed.qbr import qbr_history
 
 REGIONS = (
@@ -836,7 +837,7 @@ def _programme_data(
     counts: dict[str, int] = {}
     hypercare = customers[customers["tier"] != "basic"]
     first_contact = contacts.groupby("customer_id")["id"].first()
-    requests, ledger, campaigns, responses, snapshots = [], [], [], [], []
+    requests, ledger, campaigns, responses = [], [], [], []
     for customer in hypercare.itertuples():
         contact_id = int(first_contact[customer.id])
         for k in range(int(rng.integers(0, 3))):
@@ -956,34 +957,10 @@ def _programme_data(
                     "updated_at": now,
                 }
             )
-        stage = int(rng.integers(0, 3))
-        for q in range(4):
-            quarter_day = options.today - timedelta(days=91 * (3 - q))
-            quarter = f"{quarter_day.year}-Q{(quarter_day.month - 1) // 3 + 1}"
-            licensed = int(rng.integers(100, 1500))
-            snapshots.append(
-                {
-                    "customer_id": customer.id,
-                    "quarter": quarter,
-                    "taken_on": str(quarter_day),
-                    "certified_builders": int(rng.integers(1, 12)) + q,
-                    "certified_architects": int(rng.integers(0, 3)),
-                    "production_models": int(rng.integers(2, 20)),
-                    "workspaces": int(rng.integers(1, 5)),
-                    "workspace_size_gb": float(rng.uniform(20, 150)),
-                    "workspace_allowance_gb": 200.0,
-                    "licensed_users": licensed,
-                    "active_users": int(licensed * rng.uniform(0.4, 0.95)),
-                    "alm_in_use": bool(rng.random() < 0.6),
-                    "data_hub": bool(rng.random() < 0.5),
-                    "maturity_stage": min(3, stage + q // 2),
-                }
-            )
     frames = [
         (OptimisationRequest, requests),
         (EntitlementEntry, ledger),
         (SurveyCampaign, campaigns),
-        (CoeSnapshot, snapshots),
     ]
     for table, rows in frames:
         frame = pd.DataFrame(rows)
@@ -993,6 +970,7 @@ def _programme_data(
         bulk_insert(connection, table.__table__, frame)
         counts[table.__tablename__] = len(frame)
     counts.update(qbr_history(connection, seed=options.seed, now=now))
+    counts.update(coe_benchmarks(connection, seed=options.seed, now=now))
     survey_staff = (
         connection.exec_driver_sql("SELECT id FROM app_user WHERE roles = 'survey_staff'")
         .scalars()
