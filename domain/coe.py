@@ -433,7 +433,7 @@ def _builders_step(values: CoeValues, comparison: Comparison) -> str | None:
         return None
     if builders / models >= median * 0.75:
         return None
-    needed = math.ceil(models * median) - builders
+    needed = math.ceil(models * median - 1e-9) - builders  # 9 × (1/3) is 3, not 4
     if needed <= 0:
         return None
     peers_text = f"peers at the median have 1 per {_per(1 / median)}"
