@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.auth import start_session
 from ui.navigation import PAGES_DIR, pages_for
+from ui.presentation import presenting
 
 st.set_page_config(page_title="HyperCare Desk", page_icon=":material/support_agent:", layout="wide")
 
@@ -20,4 +21,5 @@ for spec in pages_for(user.roles):
             default=spec.default,
         )
     )
-st.navigation(groups).run()
+# Presentation mode (the QBR on a meeting-room screen) shows no navigation.
+st.navigation(groups, position="hidden" if presenting() else "sidebar").run()

@@ -23,6 +23,7 @@ from data_access.migrate import upgrade
 from data_access.users import SignedInUser
 from ui.format import local_time_text
 from ui.navigation import PAGES, spec_for
+from ui.presentation import presenting
 from ui.secrets import MissingSecret, cookie_key
 
 log = logging.getLogger(__name__)
@@ -192,9 +193,12 @@ def start_session() -> SignedInUser:
         sign_in_form(authenticator, "Your account is no longer active; you have been signed out.")
     if st.session_state.pop("cookie_to_set", False):
         authenticator.cookie_controller.set_cookie()
-    with st.sidebar:
-        st.caption(f"Signed in as **{user.name}** · {', '.join(user.roles)}")
-        st.button("Sign out", icon=":material/logout:", key="sign_out", on_click=_request_sign_out)
+    if not presenting():  # the meeting-room screen shows the presentation only
+        with st.sidebar:
+            st.caption(f"Signed in as **{user.name}** · {', '.join(user.roles)}")
+            st.button(
+                "Sign out", icon=":material/logout:", key="sign_out", on_click=_request_sign_out
+            )
     return user
 
 

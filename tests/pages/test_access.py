@@ -24,6 +24,7 @@ EXPECTED_PAGES = {
         "account.py",
         "survey_results.py",
         "feedback_sessions.py",
+        "qbr.py",
     },
     "manager": {
         "portfolio.py",
@@ -37,6 +38,7 @@ EXPECTED_PAGES = {
         "survey_form.py",
         "survey_results.py",
         "feedback_sessions.py",
+        "qbr.py",
     },
     "admin": {
         "portfolio.py",
@@ -53,6 +55,7 @@ EXPECTED_PAGES = {
         "survey_form.py",
         "survey_results.py",
         "feedback_sessions.py",
+        "qbr.py",
     },
     "surveys": {"account.py", "survey_form.py"},
 }

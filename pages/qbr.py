@@ -1,0 +1,451 @@
+"""QBR: one customer's quarter against the previous one, the notes and agreed actions, the PDF, and
+a presentation mode for the meeting-room screen (one section per slide, nothing else)."""
+
+from ui.auth import require_access
+
+user = require_access(__file__)
+
+from datetime import date, datetime  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from data_access import qbr_notes  # noqa: E402
+from data_access.actor import Actor  # noqa: E402
+from data_access.audit import CommandRefused  # noqa: E402
+from data_access.customers import customers_in_scope  # noqa: E402
+from data_access.qbr import qbr_report  # noqa: E402
+from data_access.scope import Scope  # noqa: E402
+from domain.qbr import Figure, QbrReport, Section  # noqa: E402
+from domain.qbr_actions import NOTE_MAX_CHARS, OWNER_MAX_CHARS, TEXT_MAX_CHARS  # noqa: E402
+from domain.quarters import BadQuarter, Quarter, quarters_between  # noqa: E402
+from reports.qbr_charts import build_chart  # noqa: E402
+from reports.qbr_document import qbr_pdf  # noqa: E402
+from ui.auth import read_session  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
+from ui.format import date_text, local_time_text, plain_markdown  # noqa: E402
+from ui.pickers import customer_picker  # noqa: E402
+from ui.presentation import (  # noqa: E402
+    current_slide,
+    go_to_slide,
+    presenting,
+    start_presenting,
+    stop_presenting,
+)
+
+FIGURES_PER_ROW = 4
+PRESENTATION_STYLE = """
+<style>
+[data-testid="stMetricValue"] { font-size: 3.2rem; }
+[data-testid="stMetricLabel"] p { font-size: 1.4rem; }
+[data-testid="stMetricDelta"] { font-size: 1.3rem; }
+[data-testid="stMarkdownContainer"] p { font-size: 1.35rem; }
+</style>
+"""
+
+scope = Scope.for_user(user)
+actor = Actor.of(user)
+present = presenting()
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_customers(scope: Scope) -> pd.DataFrame:
+    with read_session() as session:
+        return customers_in_scope(session=session, scope=scope)
+
+
+@st.cache_data(ttl=120, show_spinner="Computing the QBR…")
+def load_report(scope: Scope, customer_id: int, quarter_code: str) -> QbrReport:
+    """Cached per viewer scope, customer and quarter; every write clears it (run_command)."""
+    with read_session() as session:
+        return qbr_report(
+            session=session,
+            customer_id=customer_id,
+            quarter=Quarter.parse(quarter_code),
+            scope=scope,
+        )
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_notes(customer_id: int, quarter_code: str, timezone: str) -> dict:
+    quarter = Quarter.parse(quarter_code)
+    with read_session() as session:
+        note = qbr_notes.qbr_note(session=session, customer_id=customer_id, quarter=quarter)
+        actions = qbr_notes.qbr_actions(
+            session=session, customer_id=customer_id, quarter=quarter, timezone=timezone
+        )
+    return {
+        "text": "" if note is None else note.text,
+        "held_on": None if note is None else note.held_on,
+        "actions": actions,
+    }
+
+
+def quarter_label(quarter: Quarter, current: Quarter) -> str:
+    return f"{quarter.label} (to date)" if quarter == current else quarter.label
+
+
+def quarter_from_url(choices: list[Quarter], current: Quarter) -> Quarter:
+    """The quarter in the URL (`?quarter=2026Q3`) when the customer's QBR covers it, else the
+    current one with one sentence saying so."""
+    requested = st.query_params.get("quarter")
+    if requested is None:
+        return current
+    try:
+        quarter = Quarter.parse(requested)
+    except BadQuarter:
+        quarter = None
+    if quarter not in choices:
+        st.warning(
+            "The quarter in the link is not one this customer's QBR covers; "
+            f"showing {quarter_label(current, current)}."
+        )
+        return current
+    return quarter
+
+
+def quarter_picker(choices: list[Quarter], current: Quarter, customer_id: int) -> Quarter:
+    """Calendar quarters from the HyperCare start to now, newest first, kept in the URL."""
+    chosen = quarter_from_url(choices, current)
+    newest_first = list(reversed(choices))
+    choice = st.selectbox(
+        "Quarter",
+        newest_first,
+        index=newest_first.index(chosen),
+        format_func=lambda quarter: quarter_label(quarter, current),
+        key=f"qbr_quarter_{customer_id}",
+    )
+    if st.query_params.get("quarter") != choice.code:
+        st.query_params["quarter"] = choice.code
+    return choice
+
+
+def delta_arrow(change: str) -> str:
+    """Change texts carry their sign: "+3 …" up, "−2 …" down, "no change" no arrow."""
+    if change.startswith("+"):
+        return "up"
+    if change.startswith(("\u2212", "-")):
+        return "down"
+    return "off"
+
+
+def figure_metric(figure: Figure) -> None:
+    # Whether up is good differs per figure (more cases, fewer breaches), so changes stay grey.
+    st.metric(
+        figure.label,
+        figure.text,
+        delta=figure.change or None,
+        delta_color="off",
+        delta_arrow=delta_arrow(figure.change),
+        help=figure.help or None,
+    )
+
+
+def section_body(section: Section) -> None:
+    """A section's figures, notes, tables and charts; its one sentence when it has no data."""
+    if section.is_empty:
+        st.info(section.empty, icon=":material/info:")
+        return
+    for first in range(0, len(section.figures), FIGURES_PER_ROW):
+        row = section.figures[first : first + FIGURES_PER_ROW]
+        for column, figure in zip(st.columns(FIGURES_PER_ROW), row, strict=False):
+            with column:
+                figure_metric(figure)
+    for sentence in section.notes:
+        st.markdown(plain_markdown(sentence))
+    for table in section.tables:
+        st.markdown(f"**{plain_markdown(table.title)}**")
+        st.dataframe(table.frame, hide_index=True, width="stretch")
+    for chart in section.charts:
+        st.altair_chart(build_chart(chart), width="stretch")
+
+
+def figures_frame(report: QbrReport) -> pd.DataFrame:
+    """Every figure of the report, one row each, as shown on screen."""
+    rows = [
+        {
+            "section": section.title,
+            "figure": figure.label,
+            report.quarter.label: figure.text,
+            "change": figure.change,
+        }
+        for section in report.sections
+        for figure in section.figures
+    ]
+    return pd.DataFrame(rows, columns=["section", "figure", report.quarter.label, "change"])
+
+
+def held_sentence(held_on: date | None) -> str:
+    if held_on is None:
+        return "Not yet recorded as held. Recording it uses one QBR input."
+    return f"Held on {date_text(held_on)}. Changing the day uses nothing more."
+
+
+def note_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
+    with st.form(f"qbr_note_{customer_id}_{quarter.code}"):
+        text = st.text_area(
+            "Notes",
+            value=saved["text"],
+            max_chars=NOTE_MAX_CHARS,
+            height=160,
+            placeholder="What was discussed, decisions, risks.",
+        )
+        submitted = st.form_submit_button("Save notes", icon=":material/save:")
+    if submitted and run_command(
+        lambda session: qbr_notes.save_qbr_note(
+            session=session, actor=actor, customer_id=customer_id, quarter=quarter, text=text
+        ),
+        f"Notes for {quarter.label} saved.",
+    ):
+        st.rerun()
+
+
+def held_editor(customer_id: int, quarter: Quarter, saved: dict, today: date) -> None:
+    latest = min(quarter.last_day, today)
+    with st.form(f"qbr_held_{customer_id}_{quarter.code}"):
+        st.caption(held_sentence(saved["held_on"]))
+        held_on = st.date_input(
+            "QBR held on",
+            value=saved["held_on"] or latest,
+            min_value=quarter.first_day,
+            max_value=latest,
+            format="DD/MM/YYYY",
+        )
+        submitted = st.form_submit_button("Record QBR held", icon=":material/event_available:")
+    if submitted and run_command(
+        lambda session: qbr_notes.record_qbr_held(
+            session=session,
+            actor=actor,
+            customer_id=customer_id,
+            quarter=quarter,
+            held_on=held_on,
+        ),
+        f"{quarter.label} QBR recorded as held on {date_text(held_on)}.",
+    ):
+        st.rerun()
+
+
+def changed_actions(before: pd.DataFrame, after: pd.DataFrame) -> list:
+    """The commands that turn the saved actions into the edited ones (one per change)."""
+    commands = []
+    for (_, old), (_, new) in zip(before.iterrows(), after.iterrows(), strict=True):
+        action_id = int(old["id"])
+        due = None if pd.isna(new["due_on"]) else pd.Timestamp(new["due_on"]).date()
+        old_due = None if pd.isna(old["due_on"]) else pd.Timestamp(old["due_on"]).date()
+        if (new["text"], new["owner"], due) != (old["text"], old["owner"], old_due):
+            commands.append(
+                lambda session, i=action_id, t=new["text"], o=new["owner"], d=due: (
+                    qbr_notes.edit_qbr_action(
+                        session=session, actor=actor, action_id=i, text=t, owner=o, due_on=d
+                    )
+                )
+            )
+        if bool(new["done"]) != bool(old["done"]):
+            commands.append(
+                lambda session, i=action_id, done=bool(new["done"]): qbr_notes.set_qbr_action_done(
+                    session=session, actor=actor, action_id=i, done=done
+                )
+            )
+    return commands
+
+
+def actions_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
+    actions: pd.DataFrame = saved["actions"]
+    if actions.empty:
+        return
+    with st.form(f"qbr_actions_{customer_id}_{quarter.code}"):
+        edited = st.data_editor(
+            actions,
+            hide_index=True,
+            width="stretch",
+            column_order=["agreed", "text", "owner", "due_on", "done"],
+            column_config={
+                "agreed": st.column_config.TextColumn("Agreed in", disabled=True),
+                "text": st.column_config.TextColumn(
+                    "Action", max_chars=TEXT_MAX_CHARS, required=True
+                ),
+                "owner": st.column_config.TextColumn(
+                    "Owner", max_chars=OWNER_MAX_CHARS, required=True
+                ),
+                "due_on": st.column_config.DateColumn("Due", format="DD MMM YYYY"),
+                "done": st.column_config.CheckboxColumn("Done"),
+            },
+            num_rows="fixed",
+            key=f"qbr_actions_editor_{customer_id}_{quarter.code}",
+        )
+        submitted = st.form_submit_button("Save actions", icon=":material/save:")
+    if not submitted:
+        return
+    commands = changed_actions(actions, edited)
+    if not commands:
+        st.info("Nothing changed in the actions.")
+        return
+    if run_command(
+        lambda session: [command(session) for command in commands],
+        "Actions saved.",
+    ):
+        st.rerun()
+
+
+def new_action_form(customer_id: int, quarter: Quarter) -> None:
+    with st.form(f"qbr_new_action_{customer_id}_{quarter.code}", clear_on_submit=True):
+        what, who, when = st.columns([3, 2, 1])
+        text = what.text_input("Action", max_chars=TEXT_MAX_CHARS)
+        owner = who.text_input("Owner", max_chars=OWNER_MAX_CHARS)
+        due_on = when.date_input("Due", value=None, min_value=quarter.first_day)
+        submitted = st.form_submit_button("Add action", icon=":material/add_task:")
+    if submitted and run_command(
+        lambda session: qbr_notes.add_qbr_action(
+            session=session,
+            actor=actor,
+            customer_id=customer_id,
+            quarter=quarter,
+            text=text,
+            owner=owner,
+            due_on=due_on,
+        ),
+        "Action added.",
+    ):
+        st.rerun()
+
+
+def notes_editors(customer_id: int, quarter: Quarter, timezone: str, today: date) -> None:
+    """Editing the notes section: the note, the meeting day, the actions and a new action."""
+    saved = load_notes(customer_id, quarter.code, timezone)
+    with st.expander("Edit notes and actions", icon=":material/edit:"):
+        notes, held = st.columns([3, 2])
+        with notes:
+            note_editor(customer_id, quarter, saved)
+        with held:
+            held_editor(customer_id, quarter, saved, today)
+        actions_editor(customer_id, quarter, saved)
+        new_action_form(customer_id, quarter)
+
+
+def pdf_download(report: QbrReport) -> None:
+    """The PDF is drawn only when asked for (charts take a moment), then offered for download."""
+    key = (report.customer_id, report.quarter.code, report.generated_at)
+    prepared = st.session_state.get("qbr_pdf")
+    if prepared is None or prepared[0] != key:
+        if st.button("Prepare PDF", icon=":material/picture_as_pdf:", key="qbr_prepare_pdf"):
+            with st.spinner("Drawing the QBR document…"):
+                st.session_state["qbr_pdf"] = (key, qbr_pdf(report))
+            st.rerun()
+        return
+    st.download_button(
+        "Download QBR (PDF)",
+        prepared[1],
+        file_name=f"qbr-{report.customer_id}-{report.quarter.code}.pdf",
+        mime="application/pdf",
+        icon=":material/download:",
+        key="qbr_pdf_download",
+        on_click="ignore",
+    )
+
+
+def presentation(report: QbrReport) -> None:
+    """One section per screen in large type, with only Previous, Next and Exit."""
+    st.html(PRESENTATION_STYLE)
+    sections = report.sections
+    index = current_slide(len(sections))
+    section = sections[index]
+    back, position, forward, leave = st.columns([1, 2, 1, 1], vertical_alignment="center")
+    back.button(
+        "Previous",
+        icon=":material/arrow_back:",
+        disabled=index == 0,
+        on_click=go_to_slide,
+        args=(index - 1,),
+        width="stretch",
+    )
+    position.markdown(f"Section {index + 1} of {len(sections)}")
+    forward.button(
+        "Next",
+        icon=":material/arrow_forward:",
+        disabled=index == len(sections) - 1,
+        on_click=go_to_slide,
+        args=(index + 1,),
+        type="primary",
+        width="stretch",
+    )
+    leave.button(
+        "Exit presentation", icon=":material/close:", on_click=stop_presenting, width="stretch"
+    )
+    st.caption(plain_markdown(report.title))
+    st.title(section.title)
+    section_body(section)
+
+
+# --- The page -----------------------------------------------------------------------------
+
+customers = load_customers(scope)
+if customers.empty:
+    st.title("QBR")
+    st.info("No customers are in your portfolio yet.")
+    st.stop()
+
+if present:
+    requested = st.query_params.get("customer")
+    visible = {str(customer_id) for customer_id in customers["id"]}
+    if requested is not None and requested not in visible:
+        st.error("That customer is not in your portfolio, so its QBR is not shown.")
+        st.button("Exit presentation", icon=":material/close:", on_click=stop_presenting)
+        st.stop()
+    customer_id = int(requested) if requested is not None else int(customers["id"].iloc[0])
+else:
+    show_notice()
+    st.title("QBR")
+    pick_customer, pick_quarter, mode = st.columns([3, 2, 1], vertical_alignment="bottom")
+    with pick_customer:
+        customer_id = customer_picker(customers, key="qbr_customer")
+
+customer = customers.set_index("id").loc[customer_id]
+timezone = str(customer["region_timezone"])
+today = datetime.now(ZoneInfo(timezone)).date()
+current = Quarter.containing(today)
+start = pd.Timestamp(customer["hypercare_start"]).date()
+choices = quarters_between(Quarter.containing(start), current)
+if not choices:
+    st.info(f"HyperCare starts on {date_text(start)}; the first QBR covers that quarter.")
+    st.stop()
+
+if present:
+    quarter = quarter_from_url(choices, current)
+else:
+    with pick_quarter:
+        quarter = quarter_picker(choices, current, customer_id)
+    with mode:
+        st.toggle("Presentation mode", key="qbr_present_toggle", on_change=start_presenting)
+
+try:
+    report = load_report(scope, customer_id, quarter.code)
+except CommandRefused as refusal:
+    st.error(str(refusal))
+    st.stop()
+
+if present:
+    presentation(report)
+    st.stop()
+
+st.caption(
+    f"{quarter_label(quarter, current)} against {quarter.previous().label}, counted in "
+    f"{timezone} time. Generated {local_time_text(report.generated_at, user.timezone)}."
+)
+exports = st.columns([1, 1, 3])
+with exports[0]:
+    pdf_download(report)
+with exports[1]:
+    csv_download(
+        figures_frame(report),
+        file_name=f"qbr-{customer_id}-{quarter.code}-figures.csv",
+        key="qbr_figures_csv",
+        label="Figures (CSV)",
+    )
+
+for number, section in enumerate(report.sections, start=1):
+    st.header(f"{number}. {section.title}", divider="gray")
+    section_body(section)
+    if section.key == qbr_notes.SECTION_KEY:
+        notes_editors(customer_id, quarter, timezone, today)
