@@ -1,12 +1,7 @@
-"""VIP events and product programmes: the QBR line, the events page's reads and its commands.
+"""VIP events and product programmes: the customer's line in the QBR and the events page's reads.
 
-Who may do what (decided here, shown on the page):
-- creating events and programmes, and offering an event to customers: managers and admins (the
-  offers are a portfolio decision with a budget behind them);
-- recording a customer's answer (accepted, declined, attended) and programme enrolments: the
-  customer's CSM or HyperCare resource, managers and admins.
-Customers whose tier policy row has no VIP events (or no product programmes) are refused with
-the reason, and so are offers for events that have already started.
+Eligibility comes from the customer's tier policy row (`vip_events`, `product_programmes`);
+counts are over the viewer's scope. The page's writes are in `data_access.event_commands`.
 """
 
 from __future__ import annotations
@@ -15,6 +10,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from data_access.models import (
@@ -32,7 +28,9 @@ from domain.events import (
     ENROLMENT_LABELS,
     INVITATION_LABELS,
     Eligibility,
+    EnrolmentStatus,
     InvitationStatus,
+    acceptance_rate,
     offers_text,
 )
 from domain.qbr import Figure, Section, Table, change_text
@@ -88,7 +86,7 @@ def eligibility_in_scope(*, session: Session, scope: Scope) -> pd.DataFrame:
     return frame
 
 
-def _region_today(session: Session, customer: Customer, now: datetime) -> date:
+def region_today(session: Session, customer: Customer, now: datetime) -> date:
     region = session.get(Region, customer.region_id)
     zone = ZoneInfo(region.timezone if region is not None else "UTC")
     return now.astimezone(zone).date()
@@ -217,3 +215,186 @@ def events_section(
     return Section(
         key=SECTION_KEY, title=SECTION_TITLE, figures=figures, tables=tuple(tables), notes=notes
     )
+
+
+# --- Reads for the events page -------------------------------------------------------------------
+
+
+def _status_counts(status_column, statuses: dict[str, tuple[str, ...]]) -> list:
+    return [
+        func.coalesce(func.sum(case((status_column.in_(values), 1), else_=0)), 0).label(name)
+        for name, values in statuses.items()
+    ]
+
+
+_INVITATION_COUNTS = {
+    "offered": tuple(InvitationStatus),
+    "accepted": tuple(ACCEPTED_STATUSES),
+    "declined": (InvitationStatus.DECLINED.value,),
+    "attended": (InvitationStatus.ATTENDED.value,),
+}
+
+
+def _with_rate(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in _INVITATION_COUNTS:
+        frame[column] = frame[column].fillna(0).astype(int)
+    frame["acceptance_rate"] = [
+        acceptance_rate(int(offered), int(accepted))
+        for offered, accepted in zip(frame["offered"], frame["accepted"], strict=True)
+    ]
+    return frame
+
+
+def events_overview(*, session: Session, scope: Scope) -> pd.DataFrame:
+    """Every event, newest first, with its invitations counted over the customers in scope
+    (offered counts all invitations; accepted includes those who then attended)."""
+    events = pd.read_sql(
+        select(
+            EventOffer.id.label("event_id"),
+            EventOffer.name.label("event"),
+            EventOffer.kind,
+            EventOffer.starts_on,
+            EventOffer.offers,
+            EventOffer.description,
+        ).order_by(EventOffer.starts_on.desc(), EventOffer.name),
+        session.connection(),
+    )
+    counts = pd.read_sql(
+        select(
+            EventInvitation.event_id,
+            *_status_counts(EventInvitation.status, _INVITATION_COUNTS),
+        )
+        .join(Customer, Customer.id == EventInvitation.customer_id)
+        .where(scope.customer_filter())
+        .group_by(EventInvitation.event_id),
+        session.connection(),
+    )
+    frame = events.merge(counts, on="event_id", how="left")
+    frame["starts_on"] = pd.to_datetime(frame["starts_on"]).dt.date
+    return _with_rate(frame)
+
+
+def uptake_by_tier(*, session: Session, scope: Scope) -> pd.DataFrame:
+    """Invitations over all events counted per tier (customers in scope), with the rate."""
+    frame = pd.read_sql(
+        select(
+            TierPolicyRow.label.label("tier"),
+            *_status_counts(EventInvitation.status, _INVITATION_COUNTS),
+        )
+        .select_from(EventInvitation)
+        .join(Customer, Customer.id == EventInvitation.customer_id)
+        .join(TierPolicyRow, TierPolicyRow.tier == Customer.tier)
+        .where(scope.customer_filter())
+        .group_by(TierPolicyRow.label)
+        .order_by(TierPolicyRow.label),
+        session.connection(),
+    )
+    return _with_rate(frame)
+
+
+def invitations(
+    *,
+    session: Session,
+    scope: Scope,
+    event_id: int | None = None,
+    customer_id: int | None = None,
+) -> pd.DataFrame:
+    """Invitations of customers in scope, soonest event first, optionally of one event or one
+    customer."""
+    statement = (
+        select(
+            EventInvitation.id.label("invitation_id"),
+            EventOffer.id.label("event_id"),
+            EventOffer.name.label("event"),
+            EventOffer.kind,
+            EventOffer.starts_on,
+            EventOffer.offers,
+            Customer.id.label("customer_id"),
+            Customer.name.label("customer"),
+            TierPolicyRow.label.label("tier"),
+            EventInvitation.status,
+            EventInvitation.invited_at,
+            EventInvitation.updated_at,
+        )
+        .join(EventOffer, EventOffer.id == EventInvitation.event_id)
+        .join(Customer, Customer.id == EventInvitation.customer_id)
+        .join(TierPolicyRow, TierPolicyRow.tier == Customer.tier)
+        .where(scope.customer_filter())
+        .order_by(EventOffer.starts_on, EventOffer.name, Customer.name)
+    )
+    if event_id is not None:
+        statement = statement.where(EventInvitation.event_id == event_id)
+    if customer_id is not None:
+        statement = statement.where(EventInvitation.customer_id == customer_id)
+    frame = pd.read_sql(statement, session.connection())
+    frame["starts_on"] = pd.to_datetime(frame["starts_on"]).dt.date
+    for column in ("invited_at", "updated_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+_ENROLMENT_COUNTS = {status.value: (status.value,) for status in EnrolmentStatus}
+
+
+def programmes_overview(*, session: Session, scope: Scope) -> pd.DataFrame:
+    """Every programme by name with its enrolments per status over the customers in scope."""
+    programmes = pd.read_sql(
+        select(
+            ProductProgramme.id.label("programme_id"),
+            ProductProgramme.name.label("programme"),
+            ProductProgramme.description,
+            ProductProgramme.is_open,
+        ).order_by(ProductProgramme.name),
+        session.connection(),
+    )
+    counts = pd.read_sql(
+        select(
+            ProgrammeEnrolment.programme_id,
+            *_status_counts(ProgrammeEnrolment.status, _ENROLMENT_COUNTS),
+        )
+        .join(Customer, Customer.id == ProgrammeEnrolment.customer_id)
+        .where(scope.customer_filter())
+        .group_by(ProgrammeEnrolment.programme_id),
+        session.connection(),
+    )
+    frame = programmes.merge(counts, on="programme_id", how="left")
+    frame["is_open"] = frame["is_open"].astype(bool)
+    for column in _ENROLMENT_COUNTS:
+        frame[column] = frame[column].fillna(0).astype(int)
+    return frame
+
+
+def enrolments(
+    *,
+    session: Session,
+    scope: Scope,
+    programme_id: int | None = None,
+    customer_id: int | None = None,
+) -> pd.DataFrame:
+    """Programme enrolments of customers in scope, by programme then customer."""
+    statement = (
+        select(
+            ProgrammeEnrolment.id.label("enrolment_id"),
+            ProductProgramme.id.label("programme_id"),
+            ProductProgramme.name.label("programme"),
+            Customer.id.label("customer_id"),
+            Customer.name.label("customer"),
+            TierPolicyRow.label.label("tier"),
+            ProgrammeEnrolment.status,
+            ProgrammeEnrolment.enrolled_at,
+            ProgrammeEnrolment.updated_at,
+        )
+        .join(ProductProgramme, ProductProgramme.id == ProgrammeEnrolment.programme_id)
+        .join(Customer, Customer.id == ProgrammeEnrolment.customer_id)
+        .join(TierPolicyRow, TierPolicyRow.tier == Customer.tier)
+        .where(scope.customer_filter())
+        .order_by(ProductProgramme.name, Customer.name)
+    )
+    if programme_id is not None:
+        statement = statement.where(ProgrammeEnrolment.programme_id == programme_id)
+    if customer_id is not None:
+        statement = statement.where(ProgrammeEnrolment.customer_id == customer_id)
+    frame = pd.read_sql(statement, session.connection())
+    for column in ("enrolled_at", "updated_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
