@@ -25,6 +25,7 @@ EXPECTED_PAGES = {
         "survey_results.py",
         "feedback_sessions.py",
         "qbr.py",
+        "coe_benchmark.py",
     },
     "manager": {
         "portfolio.py",
@@ -39,6 +40,7 @@ EXPECTED_PAGES = {
         "survey_results.py",
         "feedback_sessions.py",
         "qbr.py",
+        "coe_benchmark.py",
     },
     "admin": {
         "portfolio.py",
@@ -56,6 +58,7 @@ EXPECTED_PAGES = {
         "survey_results.py",
         "feedback_sessions.py",
         "qbr.py",
+        "coe_benchmark.py",
     },
     "surveys": {"account.py", "survey_form.py"},
 }
