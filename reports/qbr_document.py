@@ -27,6 +27,7 @@ from fpdf import FPDF, XPos, YPos
 from fpdf.fonts import FontFace
 
 from domain.qbr import Chart, Figure, QbrReport, Section, Table
+from reports.qbr_charts import build_chart
 
 PREPARED_BY = "Prepared by HyperCare Desk"
 FONT_FAMILY = "DejaVu"
@@ -104,8 +105,6 @@ def chart_png(chart: Chart) -> tuple[bytes, float]:
     is taken out of the specification; a width that follows the screen ("container") is fixed,
     since there is no container on paper.
     """
-    from reports.qbr_charts import build_chart
-
     spec = build_chart(chart).to_dict()
     spec.pop("title", None)
     composed = any(key in spec for key in ("hconcat", "vconcat", "concat", "facet", "repeat"))
@@ -182,14 +181,16 @@ def _cover(pdf: _QbrPdf, report: QbrReport) -> None:
     pdf.set_y(70)
     pdf.set_font(FONT_FAMILY, "", 12)
     pdf.set_text_color(*_GREY)
-    pdf.multi_cell(0, 7, "Quarterly Business Review", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(
+        0, 7, "Quarterly Business Review", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
     pdf.set_text_color(0, 0, 0)
     pdf.ln(4)
     pdf.set_font(FONT_FAMILY, "B", 26)
-    pdf.multi_cell(0, 12, report.customer_name, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 12, report.customer_name, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(4)
     pdf.set_font(FONT_FAMILY, "", 18)
-    pdf.multi_cell(0, 9, quarter_text(report), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 9, quarter_text(report), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
     pdf.set_font(FONT_FAMILY, "", 11)
     pdf.set_text_color(*_GREY)
@@ -201,8 +202,8 @@ def _cover(pdf: _QbrPdf, report: QbrReport) -> None:
     )
     pdf.ln(10)
     pdf.set_text_color(0, 0, 0)
-    pdf.multi_cell(0, 6, generated_text(report), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf.multi_cell(0, 6, PREPARED_BY, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 6, generated_text(report), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, 6, PREPARED_BY, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
 
 def _heading(pdf: _QbrPdf, text: str, size: float, space: float) -> None:
@@ -210,7 +211,7 @@ def _heading(pdf: _QbrPdf, text: str, size: float, space: float) -> None:
     if pdf.will_page_break(space):
         pdf.add_page()
     pdf.set_font(FONT_FAMILY, "B", size)
-    pdf.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(0, size * 0.5, text, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(1.5)
 
 
@@ -220,18 +221,18 @@ def _sentences(pdf: _QbrPdf, sentences: tuple[str, ...], *, quiet: bool = False)
     if quiet:
         pdf.set_text_color(*_GREY)
     for sentence in sentences:
-        pdf.multi_cell(0, 5, sentence, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(0, 5, sentence, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         pdf.ln(1)
     pdf.set_text_color(0, 0, 0)
 
 
 def _figures(pdf: _QbrPdf, figures: tuple[Figure, ...]) -> None:
-    pdf.set_font(FONT_FAMILY, "", 10)
+    pdf.set_font(FONT_FAMILY, "", 9.5)
     rows = [("Figure", "Value", "Change")]
     rows += [(figure.label, figure.text or MISSING, figure.change or "") for figure in figures]
     with pdf.table(
         rows,
-        col_widths=(0.44, 0.22, 0.34),
+        col_widths=(0.38, 0.32, 0.30),
         text_align=("LEFT", "RIGHT", "LEFT"),
         headings_style=_HEADINGS,
         borders_layout="HORIZONTAL_LINES",

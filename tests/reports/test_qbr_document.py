@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from domain.qbr import Figure, QbrReport, Section, Table
+from domain.qbr import Chart, Figure, QbrReport, Section, Table
 from domain.quarters import Quarter
 from reports import qbr_document
-from reports.qbr_document import DocumentFontMissing, qbr_pdf
+from reports.qbr_charts import build_chart
+from reports.qbr_document import DocumentFontMissing, chart_png, png_size, qbr_pdf
 
 # 13:05 UTC on 30 November is already 1 December in Sydney: the cover must say the local date.
 GENERATED = datetime(2026, 11, 30, 13, 5, tzinfo=UTC)
@@ -129,6 +130,34 @@ def test_an_empty_section_shows_its_sentence_and_no_figures():
 
     assert "No survey in this quarter." in page
     assert "Figure Value Change" not in page
+
+
+def weekly_cases() -> Chart:
+    weeks = pd.date_range("2026-10-05", periods=4, freq="W-MON")
+    data = pd.DataFrame(
+        {
+            "week_start": list(weeks) * 2,
+            "severity": ["Sev 2 – high"] * 4 + ["Sev 3 – medium"] * 4,
+            "cases": [1, 0, 2, 3, 4, 5, 1, 2],
+        }
+    )
+    return Chart(kind="cases_weekly", title="Cases opened per week", data=data)
+
+
+def test_charts_are_the_screen_specification_drawn_as_an_image_under_their_title():
+    chart = weekly_cases()
+    section = Section(key="cases", title="Case volume", charts=(chart,))
+    pdf = qbr_pdf(report(sections=(section,)))
+
+    reader = PdfReader(io.BytesIO(pdf))
+    assert "Cases opened per week" in reader.pages[1].extract_text()
+    assert len(reader.pages[1].images) == 1
+    assert len(reader.pages[0].images) == 0
+    png, width_mm = chart_png(chart)
+    width_px, height_px = png_size(png)
+    spec = build_chart(chart).to_dict()
+    assert width_px >= spec["width"] * 2  # the screen's width, at twice the resolution
+    assert height_px > 0 and 0 < width_mm <= 210
 
 
 def test_every_page_is_numbered_page_n_of_m():
