@@ -50,7 +50,7 @@ def percentile_bars(data: pd.DataFrame) -> alt.Chart:
                     domain=["below the peer median", "at or above the peer median"],
                     range=[BELOW_MEDIAN, AT_OR_ABOVE_MEDIAN],
                 ),
-                legend=alt.Legend(orient="bottom"),
+                legend=alt.Legend(orient="bottom", labelLimit=0),
             ),
             tooltip=tooltip,
         )
@@ -87,7 +87,7 @@ def history_trend(history: pd.DataFrame, measures: dict[str, str]) -> alt.Chart:
         alt.Chart(long)
         .mark_line(point=True)
         .encode(
-            x=alt.X("quarter:O", title="Quarter", sort=None),
+            x=alt.X("quarter:O", title="Quarter", sort=None, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("value:Q", title=None),
             color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
             tooltip=["quarter:O", "measure:N", alt.Tooltip("value:Q", format=",.1f")],
