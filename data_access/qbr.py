@@ -30,6 +30,7 @@ from data_access.models import (
     AlertContactLog,
     Case,
     Customer,
+    EntitlementEntry,
     PlanningModel,
     Region,
     SurveyCampaign,
@@ -45,7 +46,9 @@ from domain.entitlements import (
     CAP_KINDS,
     OPEN_REQUEST_STATES,
     PER_YEAR_KINDS,
+    LedgerEntry,
     RequestState,
+    balance,
     sentence_case,
     subscription_year,
 )
@@ -574,19 +577,17 @@ def entitlements_section(
     optimisations delivered in the quarter and open now, models monitored against the cap,
     surveys, CoE benchmarks and QBR inputs against their allowances.
 
-    The change against the previous quarter is shown only within one subscription year (a new
-    year starts its counts again). Caps count the models enrolled now.
+    Allowances are used by the ledger lines written before the quarter's end (now for a running
+    quarter), so a past quarter's QBR does not count later use. The change against the previous
+    quarter is shown only within one subscription year (a new year starts its counts again).
+    Caps count the models enrolled today.
     """
     period = _Period.of(session, customer, quarter, now)
     balances = entitlement_balances(session=session, customer_id=customer.id, on=period.last_day)
     year_start = subscription_year(customer.hypercare_start, period.last_day)[0]
-    earlier = (
-        entitlement_balances(
-            session=session, customer_id=customer.id, on=period.previous_last_day
-        ).set_index("kind")
-        if period.previous_reviewable
+    earlier_in_year = (
+        period.previous_reviewable
         and subscription_year(customer.hypercare_start, period.previous_last_day)[0] == year_start
-        else None
     )
     requests = optimisation_requests(
         session=session, scope=_customer_scope(customer), customer_id=customer.id
@@ -619,25 +620,39 @@ def entitlements_section(
             help="Requested, accepted or in progress now.",
         ),
     ]
+    ledger = _ledger(session, customer.id, period.snapshot)
+    year = subscription_year(customer.hypercare_start, period.last_day)
     for row in shown.itertuples(index=False):
+        if row.kind in CAP_KINDS:
+            figures.append(
+                Figure(
+                    label=sentence_case(row.label),
+                    text=f"{int(row.used):,} of {int(row.allowance):,} enrolled",
+                    value=int(row.used),
+                    help=f"The tier's cap; {int(row.remaining):,} more can be enrolled. "
+                    "Counted today.",
+                )
+            )
+            continue
+        used = balance(allowance=int(row.allowance), entries=ledger, year=year, kind=row.kind)
         used_before = (
-            int(earlier.loc[row.kind, "used"])
-            if earlier is not None and row.kind in earlier.index
+            balance(
+                allowance=int(row.allowance),
+                entries=[entry for entry in ledger if entry.at < period.previous_end],
+                year=year,
+                kind=row.kind,
+            ).net_used
+            if earlier_in_year
             else None
         )
-        noun = "enrolled" if row.kind in CAP_KINDS else "used"
         figures.append(
             Figure(
                 label=sentence_case(row.label),
-                text=f"{int(row.used):,} of {int(row.allowance):,} {noun}",
-                change=change_text(int(row.used), used_before),
-                value=int(row.used),
+                text=f"{used.net_used:,} of {int(row.allowance):,} used",
+                change=change_text(used.net_used, used_before),
+                value=used.net_used,
                 previous=used_before,
-                help=(
-                    f"Cap of the tier; {int(row.remaining):,} more can be enrolled."
-                    if row.kind in CAP_KINDS
-                    else f"{int(row.remaining):,} left until {_day(row.renews_on)}."
-                ),
+                help=f"{used.remaining:,} left until {_day(row.renews_on)}.",
             )
         )
     listed = requests[delivered | open_now]
@@ -675,6 +690,28 @@ def entitlements_section(
             f"{_day(renews_on - timedelta(days=1))}, as of {_day(period.last_day)}.",
         ),
     )
+
+
+def _ledger(session: Session, customer_id: int, before: datetime) -> list[LedgerEntry]:
+    """The customer's ledger lines written before `before`: what had been used by then."""
+    rows = session.exec(
+        select(EntitlementEntry).where(
+            EntitlementEntry.customer_id == customer_id,
+            EntitlementEntry.delta != 0,
+            EntitlementEntry.at < before,
+        )
+    ).all()
+    return [
+        LedgerEntry(
+            at=row.at,
+            kind=row.kind,
+            delta=row.delta,
+            reason=row.reason,
+            actor=str(row.actor_id or ""),
+            request_id=row.request_id,
+        )
+        for row in rows
+    ]
 
 
 def _request_state(state: str) -> str:

@@ -17,11 +17,30 @@ from sqlmodel import Session
 
 from data_access.audit import CommandRefused
 from data_access.case_commands import open_case, record_case_event
-from data_access.models import BusinessHours, Customer, Region, TierChange, User
+from data_access.models import (
+    Alert,
+    AlertContactLog,
+    BusinessHours,
+    Contact,
+    Customer,
+    EndUser,
+    EntitlementEntry,
+    FeedbackSession,
+    ModelMetricDaily,
+    OptimisationRequest,
+    PlanningModel,
+    Region,
+    SurveyCampaign,
+    SurveyResponse,
+    TierChange,
+    User,
+    Workspace,
+)
 from data_access.policies import seed_default_policies, tier_labels, tier_policies
 from data_access.qbr import (
     adoption_section,
     cases_section,
+    entitlements_section,
     headline_section,
     monitoring_section,
     qbr_report,
@@ -30,6 +49,7 @@ from data_access.qbr import (
 )
 from data_access.scope import Scope
 from domain.quarters import Quarter
+from domain.surveys import mean_ci95, sus_grade
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 NOW = datetime(2026, 8, 1, 2, tzinfo=UTC)  # Saturday 1 August, 12:00 in Sydney
@@ -334,3 +354,239 @@ def test_refuses_unknown_and_out_of_scope_customers(session, desk):
     own = Scope(user_id=desk.csm, all_customers=False)
     report = qbr_report(session=session, customer_id=desk.koala.id, quarter=Q2, scope=own, now=NOW)
     assert report.customer_name == "Koala Mining"
+
+
+# --- Entitlements, monitoring, usage and adoption -----------------------------------------------
+
+
+@pytest.fixture
+def estate(session, desk) -> dict[str, int]:
+    """Koala's models, metrics, alerts, survey, feedback session and one optimisation."""
+    koala = desk.koala.id
+    workspace = Workspace(customer_id=koala, name="Planning")
+    session.add(workspace)
+    session.flush()
+    models = {}
+    for name in ("Forecast", "Supply"):
+        model = PlanningModel(
+            workspace_id=workspace.id,
+            customer_id=koala,
+            name=name,
+            is_production=True,
+            in_monitoring=True,
+            in_weekly_report=True,
+        )
+        session.add(model)
+        session.flush()
+        models[name] = model.id
+    contact = Contact(customer_id=koala, name="Kim Contact", email="kim@koala.example")
+    session.add(contact)
+    session.flush()
+
+    # Usage, one day per model and week. Q2: week of 6 April: open time mean(10, 30) = 20,
+    # users 5 + 3 = 8, changes 100 + 10 = 110; week of 13 April (Forecast only): 20, 10, 50.
+    # Q1: week of 2 March: 16, 4, 40.
+    for model, day, open_time, users, changes in (
+        ("Forecast", date(2026, 4, 7), 10.0, 5, 100),
+        ("Supply", date(2026, 4, 7), 30.0, 3, 10),
+        ("Forecast", date(2026, 4, 14), 20.0, 10, 50),
+        ("Forecast", date(2026, 3, 3), 16.0, 4, 40),
+    ):
+        session.add(
+            ModelMetricDaily(
+                model_id=models[model],
+                day=day,
+                open_time_s=open_time,
+                users=users,
+                changes=changes,
+            )
+        )
+
+    # Alerts. Q2: open time 1.0 band half-widths above (major), contacted after 2 hours, still
+    # open; users 3.5 below (critical), contacted after 4 hours, resolved; open time 0.1 above
+    # (minor), new. Q1: changes (minor), contacted after 1 hour, resolved.
+    for metric, direction, value, band, opened, contact_after, closed in (
+        ("open_time_s", "above", 30.0, (10, 5, 20), local(5, 4, 8), 2, None),
+        ("users", "below", 1.0, (10, 8, 14), local(5, 20, 8), 4, local(5, 21, 8)),
+        ("open_time_s", "above", 21.0, (10, 5, 20), local(6, 29, 9), None, None),
+        ("changes", "below", 5.0, (50, 40, 60), local(2, 10, 8), 1, local(2, 11, 8)),
+    ):
+        baseline, lower, upper = band
+        alert = Alert(
+            model_id=models["Forecast"],
+            customer_id=koala,
+            metric=metric,
+            direction=direction,
+            opened_on=opened.astimezone(SYDNEY).date(),
+            opened_at=opened,
+            value=value,
+            baseline=baseline,
+            lower=lower,
+            upper=upper,
+            state="new" if contact_after is None else ("resolved" if closed else "contacted"),
+            closed_at=closed,
+        )
+        session.add(alert)
+        session.flush()
+        if contact_after is not None:
+            for hours in (contact_after, contact_after + 5):  # the first contact counts
+                session.add(
+                    AlertContactLog(
+                        alert_id=alert.id,
+                        at=opened + timedelta(hours=hours),
+                        channel="email",
+                        contact_name="Kim Contact",
+                        by_user_id=desk.csm,
+                        outcome="Told them.",
+                    )
+                )
+
+    # Survey of the subscription year starting 15 January 2026: SUS 100 and 50, NPS 10 and 6,
+    # CSAT 5 and 3, four invited.
+    campaign = SurveyCampaign(
+        customer_id=koala, year_start=date(2026, 1, 15), title="Survey 2026", invited_count=4
+    )
+    session.add(campaign)
+    session.flush()
+    for number, (odd, even, nps, csat) in enumerate(((5, 1, 10, 5), (3, 3, 6, 3))):
+        user = EndUser(customer_id=koala, name=f"User {number}", email=f"u{number}@koala.example")
+        session.add(user)
+        session.flush()
+        answers = {f"sus_{item}": odd if item % 2 else even for item in range(1, 11)}
+        session.add(
+            SurveyResponse(
+                campaign_id=campaign.id,
+                end_user_id=user.id,
+                staff_id=desk.csm,
+                status="submitted",
+                nps=nps,
+                csat=csat,
+                interview_date=date(2026, 5, 5),
+                submitted_at=local(5, 5, 12),
+                **answers,
+            )
+        )
+    session.add(
+        FeedbackSession(
+            customer_id=koala,
+            requested_by_contact_id=contact.id,
+            requested_at=local(4, 20, 10),
+            request_text="Please interview our planners.",
+            state="done",
+            scheduled_for=local(5, 6, 10),
+            resource_id=desk.resource,
+            findings="Navigation is slow.",
+        )
+    )
+
+    # One model optimisation, requested and debited in April, delivered in June.
+    request = OptimisationRequest(
+        customer_id=koala,
+        model_id=models["Forecast"],
+        requested_by_contact_id=contact.id,
+        requested_at=local(4, 21, 10),
+        request_text="Speed up opening.",
+        target_date=date(2026, 6, 1),
+        state="delivered",
+        delivered_at=local(6, 2, 10),
+    )
+    session.add(request)
+    session.flush()
+    session.add(
+        EntitlementEntry(
+            customer_id=koala,
+            kind="model_optimisation",
+            at=local(4, 21, 10),
+            delta=-1,
+            reason="Accepted.",
+            request_id=request.id,
+        )
+    )
+    session.commit()
+    return models
+
+
+def test_monitoring(session, desk, estate):
+    monitoring = monitoring_section(session=session, customer=desk.koala, quarter=Q2, now=NOW)
+    shown = figures(monitoring)
+    opened = shown["Alerts opened"]
+    assert (opened.value, opened.previous, opened.change) == (3, 1, "+2 vs previous quarter")
+    contact = shown["Median time to customer contact"]
+    assert contact.text == "3h"  # median of 2 and 4 hours; Q1's single alert took 1 hour
+    assert (contact.value, contact.previous) == (pytest.approx(3.0), pytest.approx(1.0))
+    open_alerts = shown["Open alerts at quarter end"]
+    assert (open_alerts.value, open_alerts.previous) == (2, 0)
+    table = monitoring.tables[0].frame.set_index("Metric")
+    assert table.loc["Model open time"].to_dict() == {
+        "Minor": 1,
+        "Major": 1,
+        "Critical": 0,
+        "Total": 2,
+    }
+    assert table.loc["Users"].to_dict() == {"Minor": 0, "Major": 0, "Critical": 1, "Total": 1}
+    assert monitoring.charts[0].kind == "alerts_by_metric"
+    assert monitoring.charts[0].data["alerts"].sum() == 3
+
+
+def test_usage(session, desk, estate):
+    usage = usage_section(session=session, customer=desk.koala, quarter=Q2, now=NOW)
+    shown = figures(usage)
+    open_time = shown["Model open time a week"]
+    assert (open_time.value, open_time.previous) == (pytest.approx(20.0), pytest.approx(16.0))
+    assert open_time.text == "20.0 s" and open_time.change == "+4 s vs previous quarter"
+    users = shown["Users a week"]
+    assert (users.value, users.previous, users.change) == (9.0, 4.0, "+5 vs previous quarter")
+    assert shown["Changes a week"].value == pytest.approx(80.0)
+    chart = usage.charts[0]
+    assert chart.kind == "usage_small_multiples"
+    assert len(chart.data) == 2 * 3  # two weeks, three measures
+    assert "2 weeks of the weekly report in Q2 2026." in usage.notes
+
+
+def test_adoption(session, desk, estate):
+    adoption = adoption_section(session=session, customer=desk.koala, quarter=Q2, now=NOW)
+    shown = figures(adoption)
+    mean, low, high = mean_ci95([100.0, 50.0])
+    assert shown["SUS"].text == f"75.0 · grade {sus_grade(mean)}"
+    assert f"95% confidence interval {low:.1f}–{high:.1f}." in shown["SUS"].help
+    assert shown["NPS"].text == "+0"
+    assert shown["CSAT"].text == "50%"
+    assert shown["Survey responses"].text == "2 of 4 invited"
+    # Q1 is in the same subscription year, so the same survey: no change to show.
+    assert shown["SUS"].change == ""
+    held = shown["Feedback sessions held"]
+    assert (held.value, held.previous, held.change) == (1, 0, "+1 vs previous quarter")
+    sessions = adoption.tables[0].frame
+    assert sessions["Findings"].tolist() == ["Navigation is slow."]
+
+
+def test_entitlements(session, desk, estate):
+    section = entitlements_section(session=session, customer=desk.koala, quarter=Q2, now=NOW)
+    shown = figures(section)
+    policy = tier_policies(session=session)["enterprise"]
+    optimisations = shown["Model optimisations"]
+    assert optimisations.text == f"1 of {policy.model_optimisations_per_year} used"
+    assert optimisations.change == "+1 vs previous quarter"
+    assert shown["Optimisations delivered"].value == 1
+    assert shown["Optimisations open"].value == 0
+    monitored = shown["Models in daily monitoring"]
+    assert monitored.text == f"2 of {policy.monitored_models_cap} enrolled"
+    assert section.tables[0].frame["State"].tolist() == ["Delivered"]
+    assert section.notes == (
+        "Counted in the subscription year 15 Jan 2026 – 14 Jan 2027, as of 30 Jun 2026.",
+    )
+
+
+def test_a_past_quarter_does_not_count_later_use(session, desk, estate):
+    session.add(
+        EntitlementEntry(
+            customer_id=desk.koala.id, kind="qbr_input", at=local(7, 10, 10), delta=-1, reason="Q3"
+        )
+    )
+    session.commit()
+    allowed = tier_policies(session=session)["enterprise"].qbr_inputs_per_year
+    second = entitlements_section(session=session, customer=desk.koala, quarter=Q2, now=NOW)
+    assert figures(second)["QBR inputs"].text == f"0 of {allowed} used"
+    third = entitlements_section(session=session, customer=desk.koala, quarter=Q3, now=NOW)
+    assert figures(third)["QBR inputs"].text == f"1 of {allowed} used"
+    assert figures(third)["QBR inputs"].change == "+1 vs previous quarter"
