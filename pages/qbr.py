@@ -36,15 +36,24 @@ from ui.presentation import (  # noqa: E402
 )
 
 FIGURES_PER_ROW = 4
-PRESENTATION_STYLE = """
+# Long figure texts ("HyperCare Enterprise", a date range) wrap instead of being cut off.
+FIGURE_STYLE = """
 <style>
-[data-testid="stMetricValue"] { font-size: 3.2rem; }
-[data-testid="stMetricLabel"] p { font-size: 1.4rem; }
-[data-testid="stMetricDelta"] { font-size: 1.3rem; }
-[data-testid="stMarkdownContainer"] p { font-size: 1.35rem; }
+[data-testid="stMetricValue"] [data-testid="stMarkdownContainer"],
+[data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p {
+  white-space: normal; overflow: visible; text-overflow: clip; line-height: 1.15;
+}
 </style>
 """
-
+PRESENTATION_STYLE = """
+<style>
+[data-testid="stMarkdownContainer"] p { font-size: 1.4rem; }
+[data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"] p { font-size: 1.5rem; }
+[data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 3.2rem; }
+[data-testid="stMetricDelta"] [data-testid="stMarkdownContainer"] p { font-size: 1.3rem; }
+[data-testid="stTable"] th, [data-testid="stTable"] td { font-size: 1.3rem; }
+</style>
+"""
 scope = Scope.for_user(user)
 actor = Actor.of(user)
 present = presenting()
@@ -143,8 +152,14 @@ def figure_metric(figure: Figure) -> None:
     )
 
 
-def section_body(section: Section) -> None:
-    """A section's figures, notes, tables and charts; its one sentence when it has no data."""
+def literal_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells escaped, for st.table, which reads Markdown in cells."""
+    return frame.map(lambda value: plain_markdown(value) if isinstance(value, str) else value)
+
+
+def section_body(section: Section, *, large: bool = False) -> None:
+    """A section's figures, notes, tables and charts; its one sentence when it has no data.
+    In large type (presentation) tables are static, so the CSS can size their text."""
     if section.is_empty:
         st.info(section.empty, icon=":material/info:")
         return
@@ -157,7 +172,10 @@ def section_body(section: Section) -> None:
         st.markdown(plain_markdown(sentence))
     for table in section.tables:
         st.markdown(f"**{plain_markdown(table.title)}**")
-        st.dataframe(table.frame, hide_index=True, width="stretch")
+        if large:
+            st.table(literal_cells(table.frame), hide_index=True)
+        else:
+            st.dataframe(table.frame, hide_index=True, width="stretch")
     for chart in section.charts:
         st.altair_chart(build_chart(chart), width="stretch")
 
@@ -347,7 +365,7 @@ def pdf_download(report: QbrReport) -> None:
 
 def presentation(report: QbrReport) -> None:
     """One section per screen in large type, with only Previous, Next and Exit."""
-    st.html(PRESENTATION_STYLE)
+    st.html(FIGURE_STYLE + PRESENTATION_STYLE)
     sections = report.sections
     index = current_slide(len(sections))
     section = sections[index]
@@ -373,9 +391,9 @@ def presentation(report: QbrReport) -> None:
     leave.button(
         "Exit presentation", icon=":material/close:", on_click=stop_presenting, width="stretch"
     )
-    st.caption(plain_markdown(report.title))
+    st.markdown(plain_markdown(report.title))
     st.title(section.title)
-    section_body(section)
+    section_body(section, large=True)
 
 
 # --- The page -----------------------------------------------------------------------------
@@ -444,6 +462,7 @@ with exports[1]:
         label="Figures (CSV)",
     )
 
+st.html(FIGURE_STYLE)
 for number, section in enumerate(report.sections, start=1):
     st.header(f"{number}. {section.title}", divider="gray")
     section_body(section)
