@@ -1,14 +1,19 @@
-"""Which customers a signed-in person may see: a CSM their portfolio, managers and admins all."""
+"""Which customers a signed-in person may see: a CSM their portfolio, managers and admins all.
+
+A CSM also sees a customer while one of its open cases is assigned to them: an admin who moves
+the customer to another CSM must not strand that case out of its assignee's sight.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import and_, or_, true
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from data_access.models import Customer
+from data_access.models import Case, Customer
 from data_access.users import SignedInUser
+from domain.lifecycle import OPEN_STATUSES
 from domain.roles import sees_all_customers
 
 
@@ -32,9 +37,16 @@ class Scope:
             true()
             if self.all_customers
             else or_(
-                Customer.csm_id == self.user_id, Customer.hypercare_resource_id == self.user_id
+                Customer.csm_id == self.user_id,
+                Customer.hypercare_resource_id == self.user_id,
+                Customer.id.in_(self._customers_with_open_cases_assigned()),
             )
         )
         if self.customer_id is None:
             return visible
         return and_(visible, Customer.id == self.customer_id)
+
+    def _customers_with_open_cases_assigned(self):
+        return select(Case.customer_id).where(
+            Case.assignee_id == self.user_id, Case.status.in_(OPEN_STATUSES)
+        )

@@ -32,9 +32,11 @@ from data_access.models import (
     EndUser,
     EntitlementEntry,
     EventInvitation,
+    EventOffer,
     ModelMetricDaily,
     OptimisationRequest,
     PlanningModel,
+    ProductProgramme,
     ProgrammeEnrolment,
     QbrNote,
     Region,
@@ -51,7 +53,6 @@ from data_access.users import hash_password
 from domain.lifecycle import OPEN_STATUSES
 from domain.tiers import DEFAULT_POLICIES, Tier
 from seed.coe import coe_benchmarks
-from seed.events import seed_events
 from seed.qbr import qbr_history
 
 REGIONS = (
@@ -403,6 +404,8 @@ def _customers(session: Session, rng: np.random.Generator, options: SeedOptions)
                 "start": start,
                 "region_id": regions[region],
                 "name": name,
+                "csm_id": users[csm].id,
+                "resource_id": customer.hypercare_resource_id or 0,
             }
         )
     return pd.DataFrame(rows)
@@ -700,7 +703,10 @@ def _case_chunk(rng, n, n_open, customers, weights, csm_ids, now, days):
     events.loc[events["actor_id"] == 0, "actor_id"] = pd.NA
 
     topics = np.array(CASE_TOPICS)[rng.integers(len(CASE_TOPICS), size=n)]
-    assignee = np.asarray(csm_ids)[rng.integers(len(csm_ids), size=n)]
+    # A case is worked by its customer's CSM or, for HyperCare customers, often its resource.
+    owner = customers["csm_id"].to_numpy()[customer_row]
+    resource = customers["resource_id"].to_numpy()[customer_row]
+    assignee = np.where((resource > 0) & (rng.random(n) < 0.4), resource, owner)
     tz = "UTC"
     frame = pd.DataFrame(
         {
@@ -984,9 +990,42 @@ def _programme_data(
             response_frame[column] = pd.to_datetime(response_frame[column], utc=True)
         bulk_insert(connection, SurveyResponse.__table__, response_frame)
     counts["survey_responses"] = len(response_frame)
-    counts.update(
-        seed_events(
-            connection, seed=options.seed, customers=customers, today=options.today, now=now
+    event = connection.execute(
+        EventOffer.__table__.insert().values(
+            name="HyperCare customer summit",
+            kind="conference",
+            offers="ticket_discount,vip_keynote_seating",
+            starts_on=options.today + timedelta(days=45),
+            description="Roadmap previews and CoE workshops.",
         )
+    ).inserted_primary_key[0]
+    programme = connection.execute(
+        ProductProgramme.__table__.insert().values(
+            name="Early access: predictive insights",
+            description="Preview of forecasting features.",
+            is_open=True,
+        )
+    ).inserted_primary_key[0]
+    invitations = pd.DataFrame(
+        {
+            "event_id": event,
+            "customer_id": hypercare["id"].to_numpy(),
+            "invited_at": pd.Timestamp(now),
+            "status": "offered",
+        }
+    )
+    bulk_insert(connection, EventInvitation.__table__, invitations)
+    enrol = hypercare.head(max(1, len(hypercare) // 3))
+    bulk_insert(
+        connection,
+        ProgrammeEnrolment.__table__,
+        pd.DataFrame(
+            {
+                "programme_id": programme,
+                "customer_id": enrol["id"].to_numpy(),
+                "enrolled_at": pd.Timestamp(now),
+                "status": "nominated",
+            }
+        ),
     )
     return counts

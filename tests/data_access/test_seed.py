@@ -162,3 +162,18 @@ def test_no_entitlement_is_debited_or_credited_before_the_hypercare_start(seeded
     assert rows
     early = [row for row in rows if pd.Timestamp(row[2]).date() < pd.Timestamp(row[1]).date()]
     assert early == []
+
+
+def test_cases_are_assigned_to_their_customers_csm_or_resource(seeded):
+    with seeded.connect() as connection:
+        strangers = connection.execute(
+            text(
+                "SELECT count(*) FROM support_case s JOIN customer c ON c.id = s.customer_id "
+                "WHERE s.assignee_id IS NOT NULL AND s.assignee_id <> c.csm_id "
+                "AND (c.hypercare_resource_id IS NULL OR s.assignee_id <> c.hypercare_resource_id)"
+            )
+        ).scalar()
+        assigned = connection.execute(
+            text("SELECT count(*) FROM support_case WHERE assignee_id IS NOT NULL")
+        ).scalar()
+    assert assigned > 0 and strangers == 0

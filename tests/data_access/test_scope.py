@@ -1,0 +1,71 @@
+"""Scope on SQLite and PostgreSQL: a CSM's portfolio, plus customers of open cases assigned to them."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlmodel import Session, select
+
+from data_access.models import Case, Customer, Region, User, utc_now
+from data_access.policies import seed_default_policies
+from data_access.scope import Scope
+from domain.tiers import Tier
+
+
+def add_user(session: Session, username: str, roles: str = "csm") -> User:
+    user = User(
+        username=username,
+        name=username.title(),
+        email=f"{username}@x.example",
+        password_hash="x",
+        roles=roles,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def visible(session: Session, scope: Scope) -> set[str]:
+    return set(session.exec(select(Customer.name).where(scope.customer_filter())).all())
+
+
+def test_an_assignee_keeps_seeing_the_customer_of_their_open_case_after_a_reassignment(session):
+    seed_default_policies(session=session)
+    region = Region(code="NA", name="NA", timezone="America/New_York", holiday_country="US")
+    session.add(region)
+    session.flush()
+    old, new = add_user(session, "csm.old"), add_user(session, "csm.new")
+    customer = Customer(
+        name="Moved Co",
+        tier=Tier.PROFESSIONAL,
+        region_id=region.id,
+        csm_id=old.id,
+        hypercare_start=date.today() - timedelta(days=90),
+    )
+    session.add(customer)
+    session.flush()
+    case = Case(
+        customer_id=customer.id,
+        subject="Export fails",
+        severity=2,
+        channel="email",
+        status="open",
+        assignee_id=old.id,
+        opened_at=utc_now() - timedelta(hours=3),
+    )
+    session.add(case)
+    session.commit()
+    former = Scope(user_id=old.id, all_customers=False)
+    assert visible(session, former) == {"Moved Co"}
+
+    customer.csm_id = new.id
+    session.add(customer)
+    session.commit()
+    assert visible(session, former) == {"Moved Co"}
+    assert visible(session, former.narrowed_to(customer.id)) == {"Moved Co"}
+    assert visible(session, Scope(user_id=new.id, all_customers=False)) == {"Moved Co"}
+
+    case.status = "solved"
+    session.add(case)
+    session.commit()
+    assert visible(session, former) == set()
