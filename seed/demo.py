@@ -32,11 +32,9 @@ from data_access.models import (
     EndUser,
     EntitlementEntry,
     EventInvitation,
-    EventOffer,
     ModelMetricDaily,
     OptimisationRequest,
     PlanningModel,
-    ProductProgramme,
     ProgrammeEnrolment,
     QbrNote,
     Region,
@@ -53,6 +51,7 @@ from data_access.users import hash_password
 from domain.lifecycle import OPEN_STATUSES
 from domain.tiers import DEFAULT_POLICIES, Tier
 from seed.coe import coe_benchmarks
+from seed.events import seed_events
 from seed.qbr import qbr_history
 
 REGIONS = (
@@ -990,42 +989,9 @@ def _programme_data(
             response_frame[column] = pd.to_datetime(response_frame[column], utc=True)
         bulk_insert(connection, SurveyResponse.__table__, response_frame)
     counts["survey_responses"] = len(response_frame)
-    event = connection.execute(
-        EventOffer.__table__.insert().values(
-            name="HyperCare customer summit",
-            kind="conference",
-            offers="ticket_discount,vip_keynote_seating",
-            starts_on=options.today + timedelta(days=45),
-            description="Roadmap previews and CoE workshops.",
+    counts.update(
+        seed_events(
+            connection, seed=options.seed, customers=customers, today=options.today, now=now
         )
-    ).inserted_primary_key[0]
-    programme = connection.execute(
-        ProductProgramme.__table__.insert().values(
-            name="Early access: predictive insights",
-            description="Preview of forecasting features.",
-            is_open=True,
-        )
-    ).inserted_primary_key[0]
-    invitations = pd.DataFrame(
-        {
-            "event_id": event,
-            "customer_id": hypercare["id"].to_numpy(),
-            "invited_at": pd.Timestamp(now),
-            "status": "offered",
-        }
-    )
-    bulk_insert(connection, EventInvitation.__table__, invitations)
-    enrol = hypercare.head(max(1, len(hypercare) // 3))
-    bulk_insert(
-        connection,
-        ProgrammeEnrolment.__table__,
-        pd.DataFrame(
-            {
-                "programme_id": programme,
-                "customer_id": enrol["id"].to_numpy(),
-                "enrolled_at": pd.Timestamp(now),
-                "status": "nominated",
-            }
-        ),
     )
     return counts
