@@ -1,41 +1,21 @@
-"""The CoE benchmark: snapshots recorded by a form or a CSV file, the customer's history, the
-comparison with peers, and the QBR's CoE section.
-
-Recording the first snapshot of a customer's quarter uses one `coe_benchmark` entitlement in the
-same transaction; correcting that quarter later does not use another. Peers, percentiles and next
-steps are the pure rules of `domain.coe`.
-
-The CSV file: a header naming `customer_id`, `quarter` (2026Q3) and every value column of
-`domain.coe.VALUE_FIELDS` (`alm_in_use` and `data_hub` as yes/no), plus an optional
-`customer_name` that, when filled in, must match the customer (a guard against shifted ids).
-Every problem is reported as "line N: reason" with the file's own line numbers (the header is
-line 1), and a file with any problem is refused as a whole: nothing is written.
+"""The CoE benchmark's reads: a customer's snapshots, the comparison with peers, and the QBR's
+CoE section. Peers, percentiles and next steps are the pure rules of `domain.coe`; recording
+snapshots (by a form or a CSV file) is `data_access.coe_commands`.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 import pandas as pd
 from sqlmodel import Session, select
 
-from data_access.actor import Actor, authorise
-from data_access.audit import CommandRefused, record_audit
-from data_access.entitlements import debit_entitlement
-from data_access.locking import for_update
-from data_access.metric_loader import LineError
-from data_access.models import CoeSnapshot, Customer, Region, User, utc_now
+from data_access.models import CoeSnapshot, Customer, User
 from data_access.policies import tier_labels, tier_policies
 from domain.coe import (
-    COUNT_FIELDS,
     FIELD_LABELS,
     FLAG_FIELDS,
-    GB_FIELDS,
     METRICS,
     NO_STEP_SENTENCE,
     VALUE_FIELDS,
@@ -45,20 +25,10 @@ from domain.coe import (
     choose_peers,
     compare,
     format_metric,
-    maturity_label,
     metric_values,
-    validation_errors,
 )
 from domain.qbr import Chart, Figure, Section, Table, change_text
-from domain.quarters import BadQuarter, Quarter
-from domain.roles import Role
-
-RECORD_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
-CSV_REQUIRED: tuple[str, ...] = ("customer_id", "quarter", *VALUE_FIELDS)
-CSV_OPTIONAL: tuple[str, ...] = ("customer_name",)
-_YES = {"yes", "y", "true", "1"}
-_NO = {"no", "n", "false", "0", ""}
-
+from domain.quarters import Quarter
 
 # --- Reading snapshots ------------------------------------------------------------------------
 
@@ -71,9 +41,17 @@ def _snapshot(session: Session, customer_id: int, quarter: Quarter) -> CoeSnapsh
     ).first()
 
 
-def _hypercare_tiers(session: Session) -> list[str]:
-    """Tiers whose policy includes the CoE benchmark (read from the policy rows)."""
+def included_tiers(*, session: Session) -> list[str]:
+    """Tiers whose policy includes the CoE benchmark (read from the policy rows, never a list)."""
     return [tier for tier, p in tier_policies(session=session).items() if p.coe_benchmarks_per_year]
+
+
+def not_included(*, session: Session, tier: str) -> str | None:
+    """The sentence saying the tier has no CoE benchmark, or None when it has one."""
+    if tier in included_tiers(session=session):
+        return None
+    label = tier_labels(session=session).get(tier, tier)
+    return f"The CoE benchmark is not part of {label}; it comes with the HyperCare tiers."
 
 
 def _candidates(session: Session, quarter: Quarter) -> list[Candidate]:
@@ -157,7 +135,7 @@ def coe_comparison(*, session: Session, customer_id: int, quarter: Quarter) -> C
         tier=customer.tier,
         size_band=customer.size_band,
         candidates=_candidates(session, quarter),
-        hypercare_tiers=_hypercare_tiers(session),
+        hypercare_tiers=included_tiers(session=session),
         tier_label=labels.get(customer.tier, customer.tier),
         quarter=quarter,
     )
@@ -279,14 +257,9 @@ def coe_section(
 ) -> Section:
     """The QBR's CoE section: the quarter's footprint against the previous quarter, percentiles
     and peer medians, the percentile chart, and the peer band and next steps as notes."""
-    policy = tier_policies(session=session).get(customer.tier)
-    if policy is None or not policy.coe_benchmarks_per_year:
-        label = tier_labels(session=session).get(customer.tier, customer.tier)
-        return Section(
-            key="coe",
-            title=SECTION_TITLE,
-            empty=f"The CoE benchmark is not part of {label}; it comes with the HyperCare tiers.",
-        )
+    refusal = not_included(session=session, tier=customer.tier)
+    if refusal is not None:
+        return Section(key="coe", title=SECTION_TITLE, empty=refusal)
     found = coe_comparison(session=session, customer_id=customer.id, quarter=quarter)
     if found is None:
         return Section(
@@ -311,392 +284,3 @@ def coe_section(
         charts=charts,
         notes=(taken, found.comparison.group.sentence, *found.next_steps),
     )
-
-
-# --- Commands ---------------------------------------------------------------------------------
-
-
-def _today(customer: Customer, session: Session, now: datetime) -> date:
-    """Today on the customer's region calendar (quarters are counted there)."""
-    zone = session.exec(select(Region.timezone).where(Region.id == customer.region_id)).first()
-    return now.astimezone(ZoneInfo(zone or "UTC")).date()
-
-
-def _moment(now: datetime | None) -> datetime:
-    if now is None:
-        return utc_now()
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise CommandRefused("The time of a CoE benchmark must be time-zone aware.")
-    return now.astimezone(UTC)
-
-
-def _store(
-    session: Session,
-    *,
-    actor: Actor,
-    customer: Customer,
-    quarter: Quarter,
-    values: CoeValues,
-    at: datetime,
-    source: str,
-) -> tuple[CoeSnapshot, bool]:
-    """Upsert the quarter's snapshot; the first one of the quarter debits one CoE benchmark."""
-    existing = session.exec(
-        for_update(
-            select(CoeSnapshot).where(
-                CoeSnapshot.customer_id == customer.id, CoeSnapshot.quarter == quarter.key
-            )
-        )
-    ).first()
-    created = existing is None
-    if created:
-        debit_entitlement(
-            session=session,
-            customer_id=customer.id,
-            kind="coe_benchmark",
-            actor=actor.username,
-            actor_id=actor.id,
-            reason=f"CoE benchmark {quarter.label}",
-            now=at,
-        )
-        snapshot = CoeSnapshot(customer_id=customer.id, quarter=quarter.key, taken_on=at.date())
-    else:
-        snapshot = existing
-    before = None if created else CoeValues.of(snapshot).as_dict()
-    for name, value in values.as_dict().items():
-        setattr(snapshot, name, value)
-    snapshot.recorded_by_id = actor.id
-    snapshot.updated_at = at
-    session.add(snapshot)
-    session.flush()
-    record_audit(
-        session=session,
-        actor=actor.username,
-        action="record_coe_snapshot" if created else "correct_coe_snapshot",
-        entity="coe_snapshot",
-        entity_id=snapshot.id,
-        detail={
-            "customer_id": customer.id,
-            "quarter": quarter.key,
-            "source": source,
-            "values": values.as_dict(),
-            "before": before,
-        },
-    )
-    return snapshot, created
-
-
-def record_coe_snapshot(
-    *,
-    session: Session,
-    actor: Actor,
-    customer_id: int,
-    quarter: Quarter,
-    certified_builders: int = 0,
-    certified_architects: int = 0,
-    master_planners: int = 0,
-    production_models: int = 0,
-    workspaces: int = 0,
-    workspace_size_gb: float = 0.0,
-    workspace_allowance_gb: float = 0.0,
-    licensed_users: int = 0,
-    active_users: int = 0,
-    alm_in_use: bool = False,
-    data_hub: bool = False,
-    maturity_stage: int = 0,
-    now: datetime | None = None,
-) -> CoeSnapshot:
-    """Record or correct a customer's snapshot for a quarter (a CSM for their own customers, a
-    manager or an admin for any); the quarter's first snapshot uses one CoE benchmark, a
-    correction does not. Refused with one sentence for the first problem found."""
-    customer = authorise(session, actor, roles=RECORD_ROLES, customer_id=customer_id)
-    at = _moment(now)
-    values = CoeValues(
-        certified_builders=certified_builders,
-        certified_architects=certified_architects,
-        master_planners=master_planners,
-        production_models=production_models,
-        workspaces=workspaces,
-        workspace_size_gb=float(workspace_size_gb),
-        workspace_allowance_gb=float(workspace_allowance_gb),
-        licensed_users=licensed_users,
-        active_users=active_users,
-        alm_in_use=alm_in_use,
-        data_hub=data_hub,
-        maturity_stage=maturity_stage,
-    )
-    _check_included(session, customer)
-    problems = validation_errors(
-        values,
-        quarter=quarter,
-        hypercare_start=customer.hypercare_start,
-        today=_today(customer, session, at),
-    )
-    if problems:
-        raise CommandRefused(problems[0])
-    snapshot, _ = _store(
-        session,
-        actor=actor,
-        customer=customer,
-        quarter=quarter,
-        values=values,
-        at=at,
-        source="form",
-    )
-    return snapshot
-
-
-def _check_included(session: Session, customer: Customer) -> None:
-    policy = tier_policies(session=session).get(customer.tier)
-    if policy is None or not policy.coe_benchmarks_per_year:
-        label = tier_labels(session=session).get(customer.tier, customer.tier)
-        raise CommandRefused(f"The CoE benchmark is not part of {label} for {customer.name}.")
-
-
-# --- CSV upload -------------------------------------------------------------------------------
-
-
-class CoeFileRefused(CommandRefused):
-    """The file has problems; `errors` lists every one of them with its line number. The message
-    names only counts and line numbers, never the file's text, so a page may show it as is."""
-
-    def __init__(self, errors: list[LineError]) -> None:
-        self.errors = errors
-        rows = len({error.line for error in errors})
-        first = errors[0]
-        super().__init__(
-            f"The file was refused and nothing was recorded: {len(errors)} problem"
-            f"{'' if len(errors) == 1 else 's'} on {rows} line{'' if rows == 1 else 's'}, "
-            f"the first on line {first.line}."
-        )
-
-
-def csv_template() -> pd.DataFrame:
-    """An example file: one row per column of the upload, values a person would replace."""
-    example = CoeValues(
-        certified_builders=4,
-        certified_architects=1,
-        master_planners=1,
-        production_models=12,
-        workspaces=3,
-        workspace_size_gb=120.5,
-        workspace_allowance_gb=200.0,
-        licensed_users=800,
-        active_users=610,
-        alm_in_use=True,
-        data_hub=False,
-        maturity_stage=2,
-    ).as_dict()
-    for name in FLAG_FIELDS:
-        example[name] = "yes" if example[name] else "no"
-    return pd.DataFrame(
-        [{"customer_id": 1, "customer_name": "", "quarter": "2026Q3", **example}],
-        columns=["customer_id", "customer_name", "quarter", *VALUE_FIELDS],
-    )
-
-
-def _text_of(source: bytes | str | Path) -> str:
-    if isinstance(source, Path):
-        source = source.read_bytes()
-    if isinstance(source, bytes):
-        try:
-            return source.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = source[: exc.start].count(b"\n") + 1
-            raise CoeFileRefused([LineError(line, "the file is not UTF-8 text")]) from exc
-    return source.removeprefix("\ufeff")
-
-
-def _header_errors(header: list[str]) -> list[LineError]:
-    errors = []
-    missing = [name for name in CSV_REQUIRED if name not in header]
-    if missing:
-        errors.append(
-            LineError(1, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-        )
-    unknown = [name for name in header if name not in (*CSV_REQUIRED, *CSV_OPTIONAL)]
-    if unknown:
-        errors.append(
-            LineError(1, f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-        )
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        errors.append(LineError(1, f"column {', '.join(repeated)} appears more than once"))
-    return errors
-
-
-def _parse_values(row: dict[str, str]) -> tuple[CoeValues | None, list[str]]:
-    """The row's values typed, or the reasons they cannot be read."""
-    problems: list[str] = []
-    typed: dict[str, object] = {}
-    for name in (*COUNT_FIELDS, "maturity_stage"):
-        text = row[name]
-        try:
-            typed[name] = int(text)
-        except ValueError:
-            problems.append(f"{name} {text!r} is not a whole number")
-    for name in GB_FIELDS:
-        text = row[name]
-        try:
-            typed[name] = float(text) if text else 0.0
-        except ValueError:
-            problems.append(f"{name} {text!r} is not a number")
-        else:
-            if typed[name] != typed[name]:
-                problems.append(f"{name} {text!r} is not a number")
-    for name in FLAG_FIELDS:
-        text = row[name].lower()
-        if text in _YES:
-            typed[name] = True
-        elif text in _NO:
-            typed[name] = False
-        else:
-            problems.append(f"{name} {row[name]!r} is not yes or no")
-    if problems:
-        return None, problems
-    return CoeValues(**typed), []
-
-
-def _lowered(sentence: str) -> str:
-    return sentence[:1].lower() + sentence[1:].rstrip(".")
-
-
-def load_coe_csv(
-    *, session: Session, actor: Actor, source: bytes | str | Path, now: datetime | None = None
-) -> int:
-    """Record every row of a CoE snapshot file (see the module docstring), or none: a file with
-    any problem is refused as a whole with every problem and its line number. Returns the number
-    of snapshots recorded or corrected."""
-    at = _moment(now)
-    text = _text_of(source)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise CoeFileRefused(
-            [LineError(1, f"the file is empty; expected a header with {', '.join(CSV_REQUIRED)}")]
-        ) from None
-    except csv.Error as exc:
-        raise CoeFileRefused([LineError(1, f"the header cannot be read ({exc})")]) from None
-    errors = _header_errors(header)
-    if errors:
-        raise CoeFileRefused(errors)
-    authorise(session, actor, roles=RECORD_ROLES)
-    parsed: list[tuple[int, Customer, Quarter, CoeValues]] = []
-    seen: dict[tuple[int, str], int] = {}
-    start = reader.line_num + 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(LineError(start, f"the row cannot be read ({exc})"))
-            start = reader.line_num + 1
-            continue
-        line, start = start, reader.line_num + 1
-        if not fields or all(not field.strip() for field in fields):
-            continue
-        if len(fields) != len(header):
-            errors.append(
-                LineError(
-                    line, f"expected {len(header)} fields as in the header, found {len(fields)}"
-                )
-            )
-            continue
-        row = {name: value.strip() for name, value in zip(header, fields, strict=True)}
-        found = _checked_row(session, actor, row, line, at, errors)
-        if found is None:
-            continue
-        customer, quarter, values = found
-        key = (customer.id, quarter.key)
-        if key in seen:
-            errors.append(
-                LineError(
-                    line,
-                    f"customer {customer.id} and {quarter.code} already appear on line {seen[key]}",
-                )
-            )
-            continue
-        seen[key] = line
-        parsed.append((line, customer, quarter, values))
-    if errors:
-        raise CoeFileRefused(sorted(errors, key=lambda error: error.line))
-    if not parsed:
-        raise CoeFileRefused([LineError(2, "the file has no rows below the header")])
-    for line, customer, quarter, values in parsed:
-        try:
-            _store(
-                session,
-                actor=actor,
-                customer=customer,
-                quarter=quarter,
-                values=values,
-                at=at,
-                source=f"csv line {line}",
-            )
-        except CommandRefused as exc:
-            errors.append(LineError(line, _lowered(str(exc))))
-    if errors:
-        raise CoeFileRefused(errors)
-    return len(parsed)
-
-
-def _checked_row(
-    session: Session,
-    actor: Actor,
-    row: dict[str, str],
-    line: int,
-    at: datetime,
-    errors: list[LineError],
-) -> tuple[Customer, Quarter, CoeValues] | None:
-    """The row's customer (in the actor's scope), quarter and values, or None after adding every
-    problem with the row to `errors`."""
-    problems: list[str] = []
-    customer = None
-    if not row["customer_id"].isdigit():
-        problems.append(f"customer_id {row['customer_id']!r} is not a customer id (a whole number)")
-    else:
-        try:
-            customer = authorise(
-                session, actor, roles=RECORD_ROLES, customer_id=int(row["customer_id"])
-            )
-        except CommandRefused as exc:
-            problems.append(_lowered(str(exc)))
-        else:
-            name = row.get("customer_name", "")
-            if name and name != customer.name:
-                problems.append(
-                    f"customer_name {name!r} does not match customer {customer.id} "
-                    f"({customer.name!r})"
-                )
-            try:
-                _check_included(session, customer)
-            except CommandRefused as exc:
-                problems.append(_lowered(str(exc)))
-    quarter = None
-    try:
-        quarter = Quarter.parse(row["quarter"])
-    except BadQuarter as exc:
-        problems.append(_lowered(str(exc)))
-    values, value_problems = _parse_values(row)
-    problems.extend(value_problems)
-    if values is not None and customer is not None and quarter is not None:
-        problems.extend(
-            _lowered(sentence)
-            for sentence in validation_errors(
-                values,
-                quarter=quarter,
-                hypercare_start=customer.hypercare_start,
-                today=_today(customer, session, at),
-            )
-        )
-    errors.extend(LineError(line, problem) for problem in problems)
-    if problems or customer is None or quarter is None or values is None:
-        return None
-    return customer, quarter, values
-
-
-def maturity_options() -> dict[int, str]:
-    """Stage → "2 · In-house CoE", for pickers."""
-    return {stage: maturity_label(stage) for stage in range(4)}

@@ -9,10 +9,9 @@ from datetime import UTC, datetime  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from data_access import coe  # noqa: E402
+from data_access import coe, coe_commands  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
 from data_access.customers import customers_in_scope  # noqa: E402
-from data_access.policies import tier_policies  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.coe import FIELD_LABELS, MATURITY_LABELS, CoeValues  # noqa: E402
 from domain.quarters import BadQuarter, Quarter, quarters_between  # noqa: E402
@@ -39,14 +38,10 @@ def load_customers(scope: Scope) -> pd.DataFrame:
 
 
 @st.cache_data(ttl=300, show_spinner=False)
-def load_included_tiers() -> set[str]:
-    """Tiers whose policy includes the CoE benchmark."""
+def load_not_included(tier: str) -> str | None:
+    """The sentence saying the tier has no CoE benchmark, or None."""
     with read_session() as session:
-        return {
-            tier
-            for tier, policy in tier_policies(session=session).items()
-            if policy.coe_benchmarks_per_year
-        }
+        return coe.not_included(session=session, tier=tier)
 
 
 @st.cache_data(ttl=30, show_spinner="Loading the benchmark…")
@@ -242,7 +237,7 @@ def snapshot_form(customer_id: int, quarter: Quarter, found: coe.CoeComparison |
         )
     if submitted:
         recorded = run_command(
-            lambda session: coe.record_coe_snapshot(
+            lambda session: coe_commands.record_coe_snapshot(
                 session=session,
                 actor=Actor.of(user),
                 customer_id=customer_id,
@@ -264,13 +259,13 @@ def snapshot_form(customer_id: int, quarter: Quarter, found: coe.CoeComparison |
 def upload_form() -> None:
     st.caption(
         "One row per customer and quarter, with the columns "
-        f"{', '.join(coe.CSV_REQUIRED)} (optional: {', '.join(coe.CSV_OPTIONAL)}, checked "
+        f"{', '.join(coe_commands.CSV_REQUIRED)} (optional: {', '.join(coe_commands.CSV_OPTIONAL)}, checked "
         "against the customer when filled in). Quarters are written like 2026Q3, ALM and data "
         "hub as yes or no. The whole file is checked first: if any row is wrong nothing is "
         "recorded and every problem is listed with its line number."
     )
     csv_download(
-        coe.csv_template(),
+        coe_commands.csv_template(),
         file_name="coe-benchmark-example.csv",
         key="coe_template_csv",
         label="Download an example file",
@@ -285,7 +280,7 @@ def upload_form() -> None:
             st.session_state[UPLOAD_RESULT_KEY] = [(e.line, e.reason) for e in errors]
 
         if run_command(
-            lambda session: coe.load_coe_csv(
+            lambda session: coe_commands.load_coe_csv(
                 session=session, actor=Actor.of(user), source=content, now=datetime.now(UTC)
             ),
             "Every row of the file is recorded.",
@@ -325,8 +320,8 @@ st.caption(
     f"{customer['tier_label']} · size band {customer['size_band']} · HyperCare since "
     f"{date_text(customer['hypercare_start'])}"
 )
-if customer["tier"] not in load_included_tiers():
-    st.info(f"The CoE benchmark is not part of {customer['tier_label']}.")
+if (refusal := load_not_included(str(customer["tier"]))) is not None:
+    st.info(refusal)
     st.stop()
 
 today = datetime.now(UTC)

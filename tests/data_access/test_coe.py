@@ -11,12 +11,10 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
-from data_access.coe import (
+from data_access.coe import coe_comparison, coe_history, coe_section
+from data_access.coe_commands import (
     CSV_REQUIRED,
     CoeFileRefused,
-    coe_comparison,
-    coe_history,
-    coe_section,
     csv_template,
     load_coe_csv,
     record_coe_snapshot,
@@ -288,12 +286,12 @@ def test_a_wrong_file_is_refused_whole_with_line_numbers(world):
         load(world, "\n".join(lines), who="csm")
     found = [(e.line, e.reason) for e in refused.value.errors]
     assert found == [
-        (3, "certified model builders cannot be negative (-2)"),
+        (3, "Certified model builders cannot be negative (-2)"),
         (4, "'2026Q5' is not a quarter; write the year and the quarter, e.g. 2026Q3"),
-        (5, "there is no customer #9999"),
-        (6, "theirs is not in your portfolio"),
+        (5, "There is no customer #9999"),
+        (6, "Theirs is not in your portfolio"),
         (7, f"customer {acme.id} and 2026Q3 already appear on line 2"),
-        (8, "active users (6) cannot exceed licensed users (5)"),
+        (8, "Active users (6) cannot exceed licensed users (5)"),
         (9, "alm_in_use 'perhaps' is not yes or no"),
         (10, "expected 14 fields as in the header, found 3"),
     ]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import streamlit as st
-from sqlalchemy import delete, func
+from sqlalchemy import delete, func, insert
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
@@ -33,16 +33,27 @@ def open_page(username: str, customer_id: int | None = None, quarter: str | None
 
 
 @contextmanager
-def restoring_rows() -> Iterator[None]:
-    """Let a test write through the page, then remove exactly the rows it added."""
-    with Session(db_engine()) as session:
+def restoring_rows(removed: tuple = ()) -> Iterator[None]:
+    """Let a test write through the page, then remove exactly the rows it added and put back the
+    seeded rows it removed first (`removed`: (table, where-clause) pairs)."""
+    engine = db_engine()
+    with Session(engine) as session:
         marks = {t: session.exec(select(func.max(t.id))).one() or 0 for t in TABLES}
+    saved = []
+    with engine.begin() as connection:
+        for table, where in removed:
+            saved += [
+                (table, dict(r._mapping)) for r in connection.execute(select(table).where(where))
+            ]
+            connection.execute(delete(table).where(where))
     try:
         yield
     finally:
-        with db_engine().begin() as connection:
+        with engine.begin() as connection:
             for table in TABLES:
                 connection.execute(delete(table).where(table.id > marks[table]))
+            for table, values in saved:
+                connection.execute(insert(table).values(**values))
 
 
 def frame_with(at: AppTest, column: str):
@@ -126,20 +137,29 @@ def test_a_basic_customer_gets_one_sentence_and_no_form():
     with Session(db_engine()) as session:
         basic = session.exec(select(Customer).where(Customer.tier == "basic")).first()
     at = open_page("manager", basic.id)
-    assert [i.value for i in at.info] == ["The CoE benchmark is not part of Basic."]
+    assert [i.value for i in at.info] == [
+        "The CoE benchmark is not part of Basic; it comes with the HyperCare tiers."
+    ]
     assert not at.button and not at.number_input
 
 
 def test_a_form_submission_records_the_quarter_and_debits_once():
     customer = customer_of("csm.emea")
     quarter = current_quarter(customer)
-    with restoring_rows():
-        with db_engine().begin() as connection:
-            connection.execute(
-                delete(CoeSnapshot).where(
-                    CoeSnapshot.customer_id == customer.id, CoeSnapshot.quarter == quarter.key
-                )
-            )
+    seeded_rows = (
+        (
+            CoeSnapshot,
+            (CoeSnapshot.customer_id == customer.id) & (CoeSnapshot.quarter == quarter.key),
+        ),
+        (  # the seed's debit for that snapshot goes with it
+            EntitlementEntry,
+            (EntitlementEntry.customer_id == customer.id)
+            & (EntitlementEntry.reason == f"CoE benchmark {quarter.label}"),
+        ),
+    )
+    seeded = snapshot(customer.id, quarter)
+    with restoring_rows(seeded_rows):
+        assert snapshot(customer.id, quarter) is None
         debits = coe_debits(customer.id)
         at = open_page("csm.emea", customer.id, quarter.code)
         suffix = f"{customer.id}_{quarter.code}"
@@ -150,11 +170,14 @@ def test_a_form_submission_records_the_quarter_and_debits_once():
         next(b for b in at.button if b.label == "Record the snapshot").click()
         at.run()
         assert not at.exception, at.exception
+        assert not at.error, [e.value for e in at.error]
         stored = snapshot(customer.id, quarter)
         assert stored is not None
         assert (stored.certified_builders, stored.production_models) == (6, 18)
         assert (stored.licensed_users, stored.active_users) == (500, 320)
         assert coe_debits(customer.id) == debits + 1
+    restored = snapshot(customer.id, quarter)
+    assert (restored and restored.model_dump()) == (seeded and seeded.model_dump())
 
 
 def test_a_refused_form_shows_the_sentence_and_writes_nothing():
