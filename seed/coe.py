@@ -1,7 +1,7 @@
 """Demo CoE benchmarks: one snapshot per quarter since each HyperCare customer's start.
 
 A benchmark is debited when it happens: each snapshot uses one `coe_benchmark` on the day it is
-taken, as `data_access.coe.record_coe_snapshot` does, never before the customer's HyperCare
+taken, as `data_access.coe_commands.record_coe_snapshot` does, never before the customer's HyperCare
 start, never in the future and never past the tier's yearly allowance (a quarter that would pass
 it is skipped, as a real CoE team would). Basic customers have none.
 
