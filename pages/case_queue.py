@@ -4,60 +4,137 @@ from ui.auth import require_access
 
 user = require_access(__file__)
 
-from datetime import UTC, datetime  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from urllib.parse import parse_qs, urlencode  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from data_access.actor import Actor  # noqa: E402
+from data_access.calendars import region_calendars  # noqa: E402
 from data_access.queue import (  # noqa: E402
     CLOCK_LABELS,
     assignees,
+    cases_changed_since,
     clock_states,
     live_countdowns,
     local_due_text,
     queue_frame,
+    search_closed_cases,
     sla_summary,
 )
+from data_access.queue_commands import BULK_ACTIONS, bulk_case_action  # noqa: E402
+from data_access.saved_views import delete_view, save_view, saved_views  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
-from domain.lifecycle import OPEN_STATUSES, SEVERITY_LABELS, STATUS_LABELS  # noqa: E402
+from domain.lifecycle import (  # noqa: E402
+    ACTION_LABELS,
+    OPEN_STATUSES,
+    SEVERITY_LABELS,
+    STATUS_LABELS,
+)
+from domain.queue import queue_changes  # noqa: E402
 from ui.auth import read_session  # noqa: E402
-from ui.format import to_zone  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
+from ui.format import DATETIME_FORMAT, MISSING, plain_markdown, to_zone  # noqa: E402
 from ui.navigation import PAGES_DIR  # noqa: E402
 
+PAGE = "case_queue"
 CLOCK_STATE_LABELS = {"at_risk": "At risk", "breached": "Breached", "paused": "Paused"}
 UNASSIGNED = "none"
+FILTER_KEYS = ("q", "customer", "tier", "clock", "severity", "status", "assignee", "region")
+MINE, EVERYTHING = "mine", "all"
+POLL_OVERLAP = timedelta(minutes=2)  # a write committed late carries an earlier updated_at
 TABLE_COLUMNS = [
-    "queue_position",
     "state",
     "case_id",
     "customer",
-    "subject",
-    "tier_label",
     "severity_label",
+    "countdown",
+    "due_viewer",
+    "assignee",
+    "subject",
+    "due_local",
     "status_label",
     "clock_label",
-    "countdown",
-    "consumed",
-    "due_viewer",
-    "due_local",
-    "assignee",
+    "tier_label",
+    "queue_position",
     "queue_reason",
 ]
+actor = Actor.of(user)
 
 
 @st.cache_data(ttl=30, show_spinner="Loading the queue…")
-def load_queue(scope: Scope, timezone: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_queue(
+    scope: Scope, timezone: str
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, datetime]:
+    """The queue, its summary, and the cases written just before it was read (for the poll)."""
     now = datetime.now(UTC)
     with read_session() as session:
+        recent = cases_changed_since(session=session, scope=scope, since=now - POLL_OVERLAP)
         queue = queue_frame(session=session, scope=scope, now=now)
         summary = sla_summary(session=session, scope=scope, now=now, timezone=timezone, queue=queue)
-    return queue, summary
+    return queue, summary, recent, now
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def load_calendars(today) -> dict:
+    with read_session() as session:
+        return region_calendars(session=session, today=today)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
 def load_assignees() -> pd.DataFrame:
     with read_session() as session:
         return assignees(session=session)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def load_views(user_id: int) -> pd.DataFrame:
+    with read_session() as session:
+        return saved_views(session=session, user_id=user_id, page=PAGE)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_closed_matches(scope: Scope, text: str) -> pd.DataFrame:
+    with read_session() as session:
+        return search_closed_cases(session=session, scope=scope, text=text)
+
+
+# --- views and filters in the URL -----------------------------------------------------------------
+
+
+def current_query() -> str:
+    """The filters of the URL as a query string (what a saved view keeps)."""
+    return urlencode(
+        [(key, value) for key in FILTER_KEYS for value in st.query_params.get_all(key)]
+    )
+
+
+def apply_query(query: str) -> None:
+    """Make the URL hold exactly `query`'s filters; the widgets start from it on the next run."""
+    for key in FILTER_KEYS:
+        st.query_params.pop(key, None)
+        st.session_state.pop(f"filter_{key}", None)
+    for key, values in parse_qs(query).items():
+        if key in FILTER_KEYS:
+            st.query_params[key] = values if len(values) > 1 else values[0]
+
+
+def view_queries(views: pd.DataFrame) -> dict[str, tuple[str, str]]:
+    """Every view this person can pick: label and query string, by option key."""
+    return {
+        MINE: ("My cases and unassigned", urlencode([("assignee", user.id), ("assignee", "none")])),
+        EVERYTHING: ("All open cases", ""),
+        **{f"saved:{row.id}": (row.name, row.params) for row in views.itertuples()},
+    }
+
+
+def view_changed(queries: dict[str, tuple[str, str]]) -> None:
+    """Selectbox callback: the chosen view's filters replace the URL's."""
+    chosen = st.session_state["queue_view"]
+    if chosen in queries:
+        apply_query(queries[chosen][1])
 
 
 def url_to_state(key: str, options: list[str]) -> None:
@@ -74,6 +151,7 @@ def state_to_url(key: str) -> None:
         st.query_params[key] = value
     else:
         st.query_params.pop(key, None)
+    st.session_state["queue_view"] = None
 
 
 def filter_select(column, key: str, label: str, options: list[str], names: dict) -> list[str]:
@@ -98,25 +176,44 @@ def matches_search(queue: pd.DataFrame, text: str) -> pd.Series:
     return haystack.str.contains(needle, regex=False) | by_id
 
 
-def sla_strip(summary: pd.DataFrame) -> None:
-    st.caption(
-        "All open cases in your view, whatever the filters. First response met: cases opened "
-        f"since Monday 00:00 ({user.timezone}) whose first-response target has been reached or "
-        "passed; severity 1 has no target."
-    )
-    for column, tier in zip(st.columns(len(summary)), summary.itertuples(), strict=True):
-        with column, st.container(border=True):
-            st.markdown(f"**{tier.tier_label}**")
-            top, bottom = st.columns(2), st.columns(2)
-            top[0].metric("Open", tier.open)
-            top[1].metric("At risk", tier.at_risk)
-            bottom[0].metric("Breached", tier.breached)
-            met = "—" if pd.isna(tier.fr_met_percent) else f"{tier.fr_met_percent:.0f} %"
-            bottom[1].metric(
-                "First response met",
-                met,
-                help=f"{tier.fr_met} of {tier.fr_measured} cases this week",
-            )
+# --- live: poll for new and changed cases ---------------------------------------------------------
+
+
+def prime_poll(recent: pd.DataFrame, read_at: datetime) -> None:
+    """After each read of the queue, the poll starts from what that read already contained."""
+    if st.session_state.get("queue_read_at") != read_at:
+        st.session_state["queue_read_at"] = read_at
+        st.session_state["queue_seen"] = dict(
+            zip(recent["case_id"].astype(int), recent["updated_at"], strict=True)
+        )
+
+
+@st.fragment(run_every="5s")
+def watch_for_changes(queued: frozenset[int]) -> None:
+    """Every tick: read the cases written since the last read (an indexed, tiny query); a new
+    case gets a toast, and any change to the queue reads it again."""
+    seen = st.session_state.get("queue_seen", {})
+    since = max([st.session_state["queue_read_at"], *seen.values()]) - POLL_OVERLAP
+    with read_session() as session:
+        changed = cases_changed_since(session=session, scope=scope, since=since)
+    changes = queue_changes(seen, changed, queued, OPEN_STATUSES)
+    st.session_state["queue_seen"] = changes.seen
+    if changes.reload:
+        st.session_state.setdefault("queue_toasts", []).extend(changes.toasts)
+        load_queue.clear()
+        st.rerun()
+
+
+def show_toasts() -> None:
+    for sentence in st.session_state.pop("queue_toasts", []):
+        st.toast(plain_markdown(sentence), icon=":material/notification_important:")
+
+
+# --- the table ------------------------------------------------------------------------------------
+
+
+def due_text(due: pd.Series) -> pd.Series:
+    return to_zone(due, user.timezone).dt.strftime(DATETIME_FORMAT).where(due.notna(), MISSING)
 
 
 def table_frame(shown: pd.DataFrame) -> pd.DataFrame:
@@ -133,11 +230,10 @@ def table_frame(shown: pd.DataFrame) -> pd.DataFrame:
             "severity_label": shown["severity"].map(SEVERITY_LABELS),
             "status_label": shown["status"].map(STATUS_LABELS),
             "clock_label": shown["clock"].map(CLOCK_LABELS),
-            "consumed": shown["consumed"],
-            "due_viewer": to_zone(due, user.timezone),
+            "due_viewer": due_text(due),
             "due_local": (
                 local_due_text(due, shown["region_timezone"]) + " " + shown["region"]
-            ).where(due.notna(), ""),
+            ).where(due.notna(), MISSING),
             "assignee": shown["assignee"].fillna("Unassigned"),
             "queue_reason": shown["queue_reason"],
         },
@@ -146,26 +242,31 @@ def table_frame(shown: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.fragment(run_every="5s")
-def live_table(shown: pd.DataFrame, table: pd.DataFrame) -> None:
-    """Ticks every few seconds: only the countdowns move; nothing is read again."""
-    table = table.join(live_countdowns(shown, datetime.now(UTC))[["countdown", "state"]])
+def live_table(shown: pd.DataFrame, table: pd.DataFrame, calendars: dict) -> None:
+    """Ticks every few seconds: only the countdowns and states move; nothing is read again."""
+    live = live_countdowns(shown, datetime.now(UTC), calendars)
+    table = table.join(live[["countdown", "state"]])
     selection = st.dataframe(
         table,
         hide_index=True,
         on_select="rerun",
-        selection_mode="single-row",
+        selection_mode="multi-row",
         key="queue_table",
         column_order=TABLE_COLUMNS,
         column_config={
-            "queue_position": st.column_config.NumberColumn(
-                "#", help="Position in the whole queue", pinned=True
-            ),
             "state": st.column_config.TextColumn("State", pinned=True),
             "case_id": st.column_config.NumberColumn("Case", format="#%d", pinned=True),
-            "customer": "Customer",
-            "subject": "Subject",
-            "tier_label": "Tier",
+            "customer": st.column_config.TextColumn("Customer", width="medium"),
             "severity_label": "Severity",
+            "countdown": st.column_config.TextColumn(
+                "Time left",
+                help="First response: calendar time (support is 24/7). Resolution guideline: "
+                "business time in the region's calendar; 1 bd is one working day.",
+            ),
+            "due_viewer": st.column_config.TextColumn(f"Due ({user.timezone})"),
+            "assignee": "Assignee",
+            "subject": st.column_config.TextColumn("Subject", width="large"),
+            "due_local": st.column_config.TextColumn("Due (region local)"),
             "status_label": "Status",
             "clock_label": st.column_config.TextColumn(
                 "Clock",
@@ -173,21 +274,71 @@ def live_table(shown: pd.DataFrame, table: pd.DataFrame) -> None:
                 "guideline (business days in the region's calendar; a guideline, not a "
                 "commitment)",
             ),
-            "countdown": st.column_config.TextColumn("Time left"),
-            "consumed": st.column_config.ProgressColumn(
-                "Target used", min_value=0.0, max_value=1.0, format="percent"
+            "tier_label": "Tier",
+            "queue_position": st.column_config.NumberColumn(
+                "Position", help="Position in the whole queue"
             ),
-            "due_viewer": st.column_config.DatetimeColumn(
-                f"Due ({user.timezone})", format="ddd D MMM HH:mm"
-            ),
-            "due_local": st.column_config.TextColumn("Due (region local)"),
-            "assignee": "Assignee",
             "queue_reason": st.column_config.TextColumn("Why here", width="medium"),
         },
     )
-    chosen = selection.selection.rows if selection else []
+    rows = selection.selection.rows if selection else []
+    chosen = [int(table.iloc[row]["case_id"]) for row in rows]
     if chosen:
-        go_to_case(int(table.iloc[chosen[0]]["case_id"]))
+        bulk_bar(chosen)
+    else:
+        st.session_state.pop("bulk_refusal", None)
+
+
+def bulk_bar(chosen: list[int]) -> None:
+    """Actions on the selected rows: open one, or assign / change the status of all of them."""
+    count = f"{len(chosen)} case" + ("" if len(chosen) == 1 else "s")
+    columns = st.columns([1.2, 3, 3], vertical_alignment="bottom")
+    if len(chosen) == 1 and columns[0].button(f"Open case #{chosen[0]}", type="primary"):
+        go_to_case(chosen[0])
+    with columns[1].form("bulk_assign", border=False):
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        assignee = left.selectbox(
+            f"Assign {count} to",
+            list(people_names),
+            format_func=people_names.get,
+            index=None,
+            placeholder="Choose a person",
+        )
+        assign = right.form_submit_button("Assign", width="stretch")
+    with columns[2].form("bulk_status", border=False):
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        action = left.selectbox(
+            f"Change status of {count}",
+            [name for name in BULK_ACTIONS if name != "assign"],
+            format_func=ACTION_LABELS.get,
+            index=None,
+            placeholder="Choose an action",
+        )
+        apply = right.form_submit_button("Apply", width="stretch")
+    if assign or apply:
+        if assign and assignee is None:
+            st.error("Choose who to assign the cases to.")
+            return
+        if apply and action is None:
+            st.error("Choose the status change.")
+            return
+        done = run_command(
+            lambda session: bulk_case_action(
+                session=session,
+                actor=actor,
+                case_ids=chosen,
+                action="assign" if assign else action,
+                assignee_id=int(assignee) if assign else None,
+            ),
+            f"Assigned {count}." if assign else f"{ACTION_LABELS[action]}: {count} done.",
+            on_refused=lambda exc: st.session_state.__setitem__("bulk_refusal", str(exc)),
+        )
+        if done:
+            st.session_state.pop("bulk_refusal", None)
+            st.session_state.pop("queue_table", None)
+            st.rerun()
+    elif st.session_state.get("bulk_refusal"):
+        st.error(st.session_state["bulk_refusal"])
 
 
 def go_to_case(case_id: int) -> None:
@@ -195,33 +346,67 @@ def go_to_case(case_id: int) -> None:
     st.switch_page(PAGES_DIR / "case.py", query_params={"id": str(case_id)})
 
 
+def summary_table(summary: pd.DataFrame) -> None:
+    """Per tier, one compact line: open, at risk, breached, first response met this week."""
+    met = summary["fr_met_percent"].map(
+        lambda value: MISSING if pd.isna(value) else f"{value:.0f} %"
+    )
+    st.dataframe(
+        summary.assign(
+            fr_met_text=met,
+            fr_count=summary["fr_met"].astype(str) + " of " + summary["fr_measured"].astype(str),
+        ),
+        hide_index=True,
+        key="queue_summary",
+        column_order=["tier_label", "open", "at_risk", "breached", "fr_met_text", "fr_count"],
+        column_config={
+            "tier_label": "Tier",
+            "open": st.column_config.NumberColumn("Open"),
+            "at_risk": st.column_config.NumberColumn("At risk"),
+            "breached": st.column_config.NumberColumn(
+                "Breached", help="Severity 1 has no response target: a missed goal is not here."
+            ),
+            "fr_met_text": st.column_config.TextColumn("First response met"),
+            "fr_count": st.column_config.TextColumn("Cases this week"),
+        },
+    )
+    st.caption(
+        "All open cases in your view, whatever the filters. First response met: cases opened "
+        f"since Monday 00:00 ({user.timezone}) whose first-response target has been reached or "
+        "passed; severity 1 has no target."
+    )
+
+
+# --- the page -------------------------------------------------------------------------------------
+
 scope = Scope.for_user(user)
 st.title("Case queue")
-st.caption(
-    "Open cases in the order they should be picked up: severity 1 and outages first, then "
-    "HyperCare by the earliest SLA deadline, then everyone else first come, first served."
-)
-queue, summary = load_queue(scope, user.timezone)
+show_notice()
+show_toasts()
+queue, summary, recent, read_at = load_queue(scope, user.timezone)
+prime_poll(recent, read_at)
+watch_for_changes(frozenset(queue["case_id"].astype(int)))
 
-sla_strip(summary)
-
-if queue.empty:
-    st.info(
-        "No open cases in your view: nothing is waiting."
-        if scope.all_customers
-        else "No open cases for your customers: nothing is waiting."
-    )
-    st.stop()
+views = load_views(user.id)
+queries = view_queries(views)
+if "queue_view" not in st.session_state or st.session_state["queue_view"] not in [
+    None,
+    *queries,
+]:
+    if any(key in st.query_params for key in FILTER_KEYS):
+        st.session_state["queue_view"] = None
+    else:
+        st.session_state["queue_view"] = MINE
+        apply_query(queries[MINE][1])
 
 people = load_assignees()
+people_names = {str(row.id): row.name for row in people.itertuples()}
 assigned = queue[["assignee_id", "assignee"]].dropna().drop_duplicates()
-assignee_names = dict(
-    zip(
-        pd.concat([people["id"], assigned["assignee_id"]]).astype(int).astype(str),
-        pd.concat([people["name"], assigned["assignee"]]),
-        strict=True,
-    )
-)
+assignee_names = {
+    **people_names,
+    **dict(zip(assigned["assignee_id"].astype(int).astype(str), assigned["assignee"], strict=True)),
+    str(user.id): f"Me ({user.name})",
+}
 customer_rows = queue[["customer_id", "customer"]].drop_duplicates()
 customers = dict(
     zip(customer_rows["customer_id"].astype(str), customer_rows["customer"], strict=True)
@@ -229,42 +414,89 @@ customers = dict(
 tier_rows = queue[["tier", "tier_label"]].drop_duplicates()
 tiers = dict(zip(tier_rows["tier"], tier_rows["tier_label"], strict=True))
 
-row_one = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
-row_two = st.columns([2, 2, 2, 2, 2], vertical_alignment="bottom")
+top = st.columns([2.2, 2.6, 1, 1], vertical_alignment="bottom")
+top[0].selectbox(
+    "View",
+    list(queries),
+    format_func=lambda key: queries[key][0],
+    key="queue_view",
+    index=None,
+    placeholder="Filters of your own",
+    on_change=view_changed,
+    args=(queries,),
+)
 if "filter_q" not in st.session_state:
     st.session_state["filter_q"] = st.query_params.get("q", "")
-search = row_one[0].text_input(
+search = top[1].text_input(
     "Search",
-    placeholder="Case number, subject or customer",
+    placeholder="Case number, subject or customer (open, solved or closed)",
     key="filter_q",
     on_change=state_to_url,
     args=("q",),
 )
+with (
+    top[2].popover("Save view", icon=":material/bookmark_add:", width="stretch"),
+    st.form("save_view", border=False),
+):
+    name = st.text_input("Name of the view", max_chars=80)
+    if st.form_submit_button("Save", type="primary") and run_command(
+        lambda session: save_view(
+            session=session, actor=actor, page=PAGE, name=name, params=current_query()
+        ),
+        "View saved.",
+    ):
+        st.rerun()
+chosen_view = st.session_state.get("queue_view") or ""
+if chosen_view.startswith("saved:"):
+    if top[3].button("Delete view", icon=":material/delete:", width="stretch") and run_command(
+        lambda session: delete_view(
+            session=session, actor=actor, view_id=int(chosen_view.removeprefix("saved:"))
+        ),
+        "View deleted.",
+    ):
+        del st.session_state["queue_view"]
+        st.rerun()
+else:
+    with (
+        top[3].popover("Open case #", icon=":material/open_in_new:", width="stretch"),
+        st.form("open_case", border=False),
+    ):
+        number = st.text_input("Case number", placeholder="e.g. 1042")
+        if st.form_submit_button("Open", type="primary"):
+            digits = number.strip().removeprefix("#")
+            if digits.isdigit():
+                go_to_case(int(digits))
+            st.error("Enter a case number, such as 1042.")
+
+row = st.columns(5, vertical_alignment="bottom")
 chosen = {
     "customer": filter_select(
-        row_one[1], "customer", "Customer", sorted(customers, key=customers.get), customers
-    ),
-    "tier": filter_select(row_one[2], "tier", "Tier", sorted(tiers, key=tiers.get), tiers),
-    "clock": filter_select(
-        row_one[3], "clock", "Clock state", list(CLOCK_STATE_LABELS), CLOCK_STATE_LABELS
+        row[0], "customer", "Customer", sorted(customers, key=customers.get), customers
     ),
     "severity": filter_select(
-        row_two[0],
+        row[1],
         "severity",
         "Severity",
         [str(level) for level in SEVERITY_LABELS],
         {str(level): label for level, label in SEVERITY_LABELS.items()},
     ),
-    "status": filter_select(row_two[1], "status", "Status", list(OPEN_STATUSES), STATUS_LABELS),
+    "clock": filter_select(row[2], "clock", "State", list(CLOCK_STATE_LABELS), CLOCK_STATE_LABELS),
     "assignee": filter_select(
-        row_two[2],
+        row[3],
         "assignee",
         "Assignee",
-        [UNASSIGNED, *sorted(assignee_names, key=assignee_names.get)],
+        [
+            str(user.id),
+            UNASSIGNED,
+            *sorted(set(assignee_names) - {str(user.id)}, key=assignee_names.get),
+        ],
         {UNASSIGNED: "Unassigned", **assignee_names},
     ),
-    "region": filter_select(row_two[3], "region", "Region", sorted(queue["region"].unique()), {}),
 }
+with row[4].popover("More filters", icon=":material/filter_list:", width="stretch"):
+    chosen["tier"] = filter_select(st, "tier", "Tier", sorted(tiers, key=tiers.get), tiers)
+    chosen["status"] = filter_select(st, "status", "Status", list(OPEN_STATUSES), STATUS_LABELS)
+    chosen["region"] = filter_select(st, "region", "Region", sorted(queue["region"].unique()), {})
 
 keep = pd.Series(True, index=queue.index)
 if search.strip():
@@ -288,38 +520,69 @@ if chosen["clock"]:
     keep &= clock_states(queue)[chosen["clock"]].any(axis=1)
 shown = queue[keep]
 
-with (
-    row_two[4].popover("Open case #", icon=":material/open_in_new:", width="stretch"),
-    st.form("open_case", border=False),
-):
-    number = st.text_input("Case number", placeholder="e.g. 1042")
-    if st.form_submit_button("Open", type="primary"):
-        digits = number.strip().removeprefix("#")
-        if digits.isdigit():
-            go_to_case(int(digits))
-        st.error("Enter a case number, such as 1042.")
-
-if shown.empty:
+calendars = load_calendars(datetime.now(UTC).date())
+if queue.empty:
+    st.info(
+        "No open cases in your view: nothing is waiting."
+        if scope.all_customers
+        else "No open cases for your customers: nothing is waiting."
+    )
+elif shown.empty:
     st.info("No open case matches these filters.")
-    st.stop()
+else:
+    table = table_frame(shown)
+    live_table(shown, table, calendars)
+    st.caption(
+        f"{len(shown):,} of {len(queue):,} open cases · select rows to open, assign or change "
+        "them · resolution times are guidelines, not commitments."
+    )
+    live = live_countdowns(shown, datetime.now(UTC), calendars)
+    export = table.join(live[["state", "countdown"]])[TABLE_COLUMNS].assign(
+        target_used_percent=(100 * shown["consumed"]).round(1)
+    )
+    csv_download(export, file_name="case-queue.csv", key="queue_csv")
 
-st.caption(
-    f"{len(shown):,} of {len(queue):,} open cases · select a row to open the case · "
-    "resolution times are guidelines, not commitments."
-)
-live_table(shown, table_frame(shown))
+if search.strip():
+    closed = load_closed_matches(scope, search.strip())
+    st.subheader("Solved and closed cases")
+    if closed.empty:
+        st.caption("No solved or closed case matches this search.")
+    else:
+        found = st.dataframe(
+            closed.assign(
+                severity_label=closed["severity"].map(SEVERITY_LABELS),
+                status_label=closed["status"].map(STATUS_LABELS),
+                opened=due_text(closed["opened_at"]),
+                solved=due_text(closed["solved_at"]),
+                assignee=closed["assignee"].fillna("Unassigned"),
+            ),
+            hide_index=True,
+            on_select="rerun",
+            selection_mode="single-row",
+            key="closed_matches",
+            column_order=[
+                "case_id",
+                "customer",
+                "subject",
+                "severity_label",
+                "status_label",
+                "opened",
+                "solved",
+                "assignee",
+            ],
+            column_config={
+                "case_id": st.column_config.NumberColumn("Case", format="#%d"),
+                "customer": "Customer",
+                "subject": st.column_config.TextColumn("Subject", width="large"),
+                "severity_label": "Severity",
+                "status_label": "Status",
+                "opened": f"Opened ({user.timezone})",
+                "solved": f"Solved ({user.timezone})",
+                "assignee": "Assignee",
+            },
+        )
+        if found and found.selection.rows:
+            go_to_case(int(closed.iloc[found.selection.rows[0]]["case_id"]))
 
-
-def queue_csv() -> str:
-    live = live_countdowns(shown, datetime.now(UTC))
-    export = table_frame(shown).join(live).drop(columns=["consumed"])
-    return export.assign(target_used_percent=(100 * shown["consumed"]).round(1)).to_csv(index=False)
-
-
-st.download_button(
-    "Download CSV",
-    queue_csv,
-    file_name="case-queue.csv",
-    mime="text/csv",
-    icon=":material/download:",
-)
+st.subheader("SLA summary")
+summary_table(summary)
