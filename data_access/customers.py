@@ -106,6 +106,25 @@ def open_cases_by_severity(*, session: Session, scope: Scope) -> pd.DataFrame:
     return pd.read_sql(statement, session.connection())
 
 
+def open_cases_by_assignee(*, session: Session, customer_id: int) -> pd.DataFrame:
+    """The customer's open cases counted per assignee (id and name; unassigned ones as None).
+
+    An admin moving the customer to another CSM sees who still holds its open cases.
+    """
+    statement = (
+        select(
+            Case.assignee_id,
+            User.name.label("assignee"),
+            func.count().label("open_cases"),
+        )
+        .outerjoin(User, User.id == Case.assignee_id)
+        .where(Case.customer_id == customer_id, Case.status.in_(OPEN_STATUSES))
+        .group_by(Case.assignee_id, User.name)
+        .order_by(func.count().desc())
+    )
+    return pd.read_sql(statement, session.connection())
+
+
 def customer_in_scope(*, session: Session, scope: Scope, customer_id: int) -> Customer | None:
     """The customer if this scope may see it, else None (never another CSM's customer)."""
     statement = select(Customer).where(Customer.id == customer_id, scope.customer_filter())

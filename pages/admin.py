@@ -18,9 +18,25 @@ from data_access.scope import Scope  # noqa: E402
 from domain.roles import ROLE_LABELS, Role, parse_roles  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
-from ui.format import to_zone  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATE_COLUMN_FORMAT,
+    DATETIME_COLUMN_FORMAT,
+    plain_markdown,
+    to_zone,
+    value_text,
+)
 
 ROLES = [role.value for role in Role]
+
+
+def form_key(form: str) -> str:
+    """The form's key for this round: a form keeps what was typed after a refusal, and starts
+    empty again after a success (`next_round`), instead of clearing on every submit."""
+    return f"{form}_{st.session_state.get(f'{form}_round', 0)}"
+
+
+def next_round(form: str) -> None:
+    st.session_state[f"{form}_round"] = st.session_state.get(f"{form}_round", 0) + 1
 
 
 st.title("Administration")
@@ -45,18 +61,23 @@ with users_tab:
         column_config={
             "id": None,
             "is_active": st.column_config.CheckboxColumn("Active"),
-            "locked_until": st.column_config.DatetimeColumn("Locked until", format="D MMM HH:mm"),
+            "locked_until": st.column_config.DatetimeColumn(
+                "Locked until", format=DATETIME_COLUMN_FORMAT
+            ),
         },
     )
-    with st.form("create_user", clear_on_submit=True), st.container():
+    create_key = form_key("create_user")
+    with st.form(create_key), st.container():
         st.subheader("Create a user")
         cols = st.columns(2)
-        username = cols[0].text_input("Username")
-        name = cols[1].text_input("Full name")
-        email = cols[0].text_input("E-mail")
-        timezone = cols[1].text_input("Time zone", value="UTC")
-        roles = st.multiselect("Roles", ROLES, format_func=ROLE_LABELS.get)
-        password = st.text_input("Initial password", type="password")
+        username = cols[0].text_input("Username", key=f"{create_key}_username")
+        name = cols[1].text_input("Full name", key=f"{create_key}_name")
+        email = cols[0].text_input("E-mail", key=f"{create_key}_email")
+        timezone = cols[1].text_input("Time zone", value="UTC", key=f"{create_key}_timezone")
+        roles = st.multiselect(
+            "Roles", ROLES, format_func=ROLE_LABELS.get, key=f"{create_key}_roles"
+        )
+        password = st.text_input("Initial password", type="password", key=f"{create_key}_password")
         if st.form_submit_button("Create user", type="primary"):
             created = user_commands.UserCreate(
                 username=username,
@@ -72,6 +93,7 @@ with users_tab:
                 ),
                 f"User {username} created.",
             ):
+                next_round("create_user")
                 st.rerun()
 
     st.subheader("Change a user")
@@ -131,7 +153,7 @@ def customer_form(key: str, current: pd.Series | None) -> CustomerFields | None:
     def pick(options, value):
         return options.index(value) if value in options else 0
 
-    with st.form(key, clear_on_submit=current is None):
+    with st.form(key):
         cols = st.columns(2)
         name = cols[0].text_input("Name", value="" if current is None else current["name"])
         tier = cols[1].selectbox(
@@ -195,9 +217,28 @@ def customer_form(key: str, current: pd.Series | None) -> CustomerFields | None:
     )
 
 
+def held_elsewhere_text(held: pd.DataFrame, csm_id: int | None) -> str | None:
+    """A sentence naming who, other than the customer's CSM, holds its open cases."""
+    others = held[held["assignee_id"].isna() | (held["assignee_id"] != csm_id)]
+    if others.empty:
+        return None
+    parts = [
+        f"{int(row.open_cases)} with {value_text(row.assignee, 'nobody yet')}"
+        for row in others.itertuples()
+    ]
+    return (
+        f"Open cases not held by this customer's CSM: {', '.join(parts)}. Their assignees keep "
+        "seeing the customer until those cases are solved; move them on the Case page if the "
+        "new CSM should take them over."
+    )
+
+
 with customers_tab:
     st.dataframe(
-        everyone,
+        everyone.assign(
+            csm=everyone["csm"].map(value_text),
+            hypercare_resource=everyone["hypercare_resource"].map(value_text),
+        ),
         hide_index=True,
         column_order=[
             "name",
@@ -210,20 +251,26 @@ with customers_tab:
         column_config={
             "name": "Customer",
             "tier_label": "Tier",
-            "hypercare_start": "HyperCare start",
+            "region": "Region",
+            "csm": "CSM",
+            "hypercare_resource": "HyperCare resource",
+            "hypercare_start": st.column_config.DateColumn(
+                "HyperCare start", format=DATE_COLUMN_FORMAT
+            ),
         },
     )
     mode = st.segmented_control(
         "Action", ["Edit a customer", "Add a customer"], default="Edit a customer"
     )
     if mode == "Add a customer":
-        fields = customer_form("add_customer", None)
+        fields = customer_form(form_key("add_customer"), None)
         if fields and run_command(
             lambda s: customer_commands.create_customer(
                 session=s, actor=user.username, fields=fields
             ),
             f"Customer {fields.name} added.",
         ):
+            next_round("add_customer")
             st.rerun()
     elif not everyone.empty:
         customer_id = st.selectbox(
@@ -232,6 +279,14 @@ with customers_tab:
             format_func=dict(zip(everyone["id"], everyone["name"], strict=True)).get,
         )
         current = everyone[everyone["id"] == customer_id].iloc[0]
+        with read_session() as session:
+            held = customer_commands.open_cases_by_assignee(
+                session=session, customer_id=int(customer_id)
+            )
+        csm_now = None if pd.isna(current["csm_id"]) else int(current["csm_id"])
+        note = held_elsewhere_text(held, csm_now)
+        if note:
+            st.info(plain_markdown(note), icon=":material/assignment_ind:")
         fields = customer_form(f"edit_customer_{customer_id}", current)
         if fields and run_command(
             lambda s: customer_commands.update_customer(
@@ -257,8 +312,17 @@ with contacts_tab:
         )
         with read_session() as session:
             contacts = customer_commands.contacts_of(session=session, customer_id=int(customer_id))
-        st.dataframe(contacts, hide_index=True, column_config={"id": None})
-        with st.form("add_contact", clear_on_submit=True):
+        st.dataframe(
+            contacts.assign(
+                **{
+                    column: contacts[column].map(value_text)
+                    for column in ("title", "email", "phone", "chat_handle")
+                }
+            ),
+            hide_index=True,
+            column_config={"id": None},
+        )
+        with st.form(form_key("add_contact")):
             st.subheader("Add a contact")
             cols = st.columns(3)
             contact_name = cols[0].text_input("Name")
@@ -284,6 +348,7 @@ with contacts_tab:
                     ),
                     f"Contact {contact_name} added.",
                 ):
+                    next_round("add_contact")
                     st.rerun()
 
 with policies_tab:
@@ -329,5 +394,7 @@ with audit_tab:
     st.dataframe(
         audit.assign(at=to_zone(audit["at"], user.timezone)),
         hide_index=True,
-        column_config={"at": st.column_config.DatetimeColumn("When", format="D MMM YYYY HH:mm:ss")},
+        column_config={
+            "at": st.column_config.DatetimeColumn("When", format=DATETIME_COLUMN_FORMAT)
+        },
     )

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from sqlmodel import Session, select
 
+from data_access.customers import open_cases_by_assignee
 from data_access.models import Case, Customer, Region, User, utc_now
 from data_access.policies import seed_default_policies
 from data_access.scope import Scope
@@ -64,6 +65,8 @@ def test_an_assignee_keeps_seeing_the_customer_of_their_open_case_after_a_reassi
     assert visible(session, former) == {"Moved Co"}
     assert visible(session, former.narrowed_to(customer.id)) == {"Moved Co"}
     assert visible(session, Scope(user_id=new.id, all_customers=False)) == {"Moved Co"}
+    held = open_cases_by_assignee(session=session, customer_id=customer.id)
+    assert held[["assignee", "open_cases"]].values.tolist() == [["Csm.Old", 1]]
 
     case.status = "solved"
     session.add(case)
