@@ -148,6 +148,11 @@ def rows(world, table) -> int:
         return session.exec(select(func.count()).select_from(table)).one()
 
 
+def read(world, query, **kwargs):
+    with Session(world["engine"]) as session:
+        return query(session=session, **kwargs)
+
+
 def everyone(world) -> Scope:
     return Scope(user_id=world["boss"].id, all_customers=True)
 
@@ -182,7 +187,7 @@ def test_a_csm_records_answers_for_own_customers_only(world):
     with pytest.raises(CommandRefused, match="Only a customer-success manager, manager or"):
         answer(world, event.id, "other", "accepted", actor="surveys")
     answer(world, event.id, "other", "declined", actor="boss")
-    frame = invitations(session=Session(world["engine"]), scope=everyone(world))
+    frame = read(world, invitations, scope=everyone(world))
     assert dict(zip(frame["customer"], frame["status"], strict=True)) == {
         "Pro Co": "accepted",
         "Other Co": "declined",
@@ -248,7 +253,7 @@ def test_eligibility_follows_the_policy_row_not_the_tier_name(world):
     with pytest.raises(CommandRefused, match="VIP event offers are not part of HyperCare Prof"):
         offer(world, event.id, "pro")
     offer(world, event.id, "ent")
-    frame = eligibility_in_scope(session=Session(world["engine"]), scope=everyone(world))
+    frame = read(world, eligibility_in_scope, scope=everyone(world))
     reasons = dict(zip(frame["customer"], frame["reason"], strict=True))
     assert reasons["Basic Co"] == "VIP events and product programmes are not part of Basic."
     assert reasons["Pro Co"] == "VIP event offers are not part of HyperCare Professional."
@@ -257,7 +262,7 @@ def test_eligibility_follows_the_policy_row_not_the_tier_name(world):
 
 def test_a_csm_sees_eligibility_of_own_customers_only(world):
     scope = Scope(user_id=world["csm.two"].id, all_customers=False)
-    frame = eligibility_in_scope(session=Session(world["engine"]), scope=scope)
+    frame = read(world, eligibility_in_scope, scope=scope)
     assert list(frame["customer"]) == ["Other Co"]
 
 
@@ -277,7 +282,7 @@ def test_offering_twice_keeps_the_first_offer_and_is_audited_once_per_new_offer(
     second = offer(world, event.id, "pro", "ent")
     assert first.offered == ("Pro Co",)
     assert second.offered == ("Ent Co",) and second.already == ("Pro Co",)
-    frame = invitations(session=Session(world["engine"]), scope=everyone(world))
+    frame = read(world, invitations, scope=everyone(world))
     assert dict(zip(frame["customer"], frame["status"], strict=True)) == {
         "Ent Co": "offered",
         "Pro Co": "accepted",
@@ -350,12 +355,10 @@ def test_enrolment_runs_its_course_and_a_closed_programme_takes_no_newcomers(wor
             customer_id=world["pro"],
             status="withdrawn",
         )
-    overview = programmes_overview(session=Session(world["engine"]), scope=everyone(world))
+    overview = read(world, programmes_overview, scope=everyone(world))
     beta = overview.set_index("programme").loc["Beta"]
     assert (beta["nominated"], beta["enrolled"], beta["withdrawn"]) == (0, 0, 1)
-    assert list(enrolments(session=Session(world["engine"]), scope=everyone(world))["status"]) == [
-        "withdrawn"
-    ]
+    assert list(read(world, enrolments, scope=everyone(world))["status"]) == ["withdrawn"]
 
 
 # --- Uptake --------------------------------------------------------------------------------------
@@ -369,22 +372,20 @@ def test_uptake_counts_per_event_and_per_tier_within_scope(world):
     answer(world, event.id, "pro", "accepted")
     answer(world, event.id, "pro", "attended", now=NOW + timedelta(days=40))
     answer(world, event.id, "ent", "declined")
-    session = Session(world["engine"])
-    overview = events_overview(session=session, scope=everyone(world)).set_index("event")
+    overview = read(world, events_overview, scope=everyone(world)).set_index("event")
     cpx = overview.loc["CPX 2026"]
     assert (cpx["offered"], cpx["accepted"], cpx["declined"], cpx["attended"]) == (3, 1, 1, 1)
     assert cpx["acceptance_rate"] == pytest.approx(1 / 3)
     assert overview.loc["Sydney roadshow", "offered"] == 1
-    by_tier = uptake_by_tier(session=session, scope=everyone(world)).set_index("tier")
+    by_tier = read(world, uptake_by_tier, scope=everyone(world)).set_index("tier")
     assert by_tier.loc["HyperCare Professional", "offered"] == 3
     assert by_tier.loc["HyperCare Professional", "accepted"] == 1
     assert by_tier.loc["HyperCare Enterprise", "acceptance_rate"] == 0
     own = Scope(user_id=world["csm.two"].id, all_customers=False)
-    mine = events_overview(session=session, scope=own).set_index("event")
+    mine = read(world, events_overview, scope=own).set_index("event")
     assert mine.loc["CPX 2026", "offered"] == 1
     assert mine.loc["Sydney roadshow", "offered"] == 0
     assert pd.isna(mine.loc["Sydney roadshow", "acceptance_rate"])
-    session.close()
 
 
 # --- The QBR line --------------------------------------------------------------------------------
