@@ -14,10 +14,22 @@ from data_access.customers import contacts_of, customers_in_scope, portfolio  # 
 from data_access.scope import Scope  # noqa: E402
 from domain.lifecycle import SEVERITY_LABELS, STATUS_LABELS  # noqa: E402
 from ui.auth import read_session  # noqa: E402
-from ui.format import date_text, local_time_text  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATETIME_COLUMN_FORMAT,
+    contact_labels,
+    date_text,
+    datetime_text,
+    plain_markdown,
+    value_text,
+)
 from ui.pickers import customer_picker  # noqa: E402
 
 CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
+
+
+def case_link(case_id: int) -> str:
+    """The Case page for one case, relative to this page (works under any base path)."""
+    return f"case?id={int(case_id)}"
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -47,8 +59,13 @@ if customers.empty:
 current = customer_picker(customers, key="customer_page_picker", label_visibility="collapsed")
 
 row, contacts, cases = load_detail(scope, current)
-st.title(row["name"])
-st.caption(f"{row['tier_label']} · {row['region']} · {row['industry'] or 'industry not recorded'}")
+st.title(plain_markdown(row["name"]))
+st.caption(
+    plain_markdown(
+        f"{row['tier_label']} · {row['region']} · "
+        f"{value_text(row['industry'], 'industry not recorded')}"
+    )
+)
 
 facts = st.columns(4)
 facts[0].metric("Open cases", int(row["open_cases"]))
@@ -59,21 +76,28 @@ facts[3].metric("Next renewal", date_text(row["next_renewal"]), f"in {row['days_
 left, right = st.columns(2)
 with left, st.container(border=True):
     st.subheader("Team")
-    st.write(f"**CSM:** {row['csm'] or 'not assigned'}")
-    st.write(f"**HyperCare resource:** {row['hypercare_resource'] or 'none'}")
-    st.write(f"**Region time now:** {local_time_text(datetime.now(UTC), row['region_timezone'])}")
+    st.markdown(f"**CSM:** {plain_markdown(value_text(row['csm'], 'not assigned'))}")
+    st.markdown(
+        f"**HyperCare resource:** {plain_markdown(value_text(row['hypercare_resource'], 'none'))}"
+    )
+    st.markdown(f"**Region time now:** {datetime_text(datetime.now(UTC), row['region_timezone'])}")
 with right, st.container(border=True):
     st.subheader("Contacts")
     if contacts.empty:
         st.info("No contacts recorded.")
+    names = contact_labels(contacts)
     for contact in contacts.itertuples():
         channel = contact.preferred_channel
         reach = {"email": contact.email, "phone": contact.phone, "chat": contact.chat_handle}
         st.markdown(
-            f"{CHANNEL_ICONS.get(channel, '')} **{contact.name}**"
+            f"{CHANNEL_ICONS.get(channel, '')} **{plain_markdown(names[int(contact.id)])}**"
             f"{' (primary)' if contact.is_primary else ''} — prefers {channel}"
         )
-        st.caption(f"{contact.title or ''} · {reach.get(channel) or 'no details'}")
+        st.caption(
+            plain_markdown(
+                f"{value_text(contact.title)} · {value_text(reach.get(channel), 'no details')}"
+            )
+        )
 
 st.subheader("Open cases")
 if cases.empty:
@@ -83,12 +107,13 @@ else:
         severity_label=cases["severity"].map(SEVERITY_LABELS),
         status_label=cases["status"].map(STATUS_LABELS),
         opened_local=cases["opened_at"].dt.tz_convert(user.timezone),
+        case_link=cases["case_id"].map(case_link),
     ).sort_values("opened_at")
     st.dataframe(
         table,
         hide_index=True,
         column_order=[
-            "case_id",
+            "case_link",
             "subject",
             "severity_label",
             "status_label",
@@ -97,12 +122,14 @@ else:
             "at_risk",
         ],
         column_config={
-            "case_id": st.column_config.NumberColumn("Case", format="#%d"),
+            "case_link": st.column_config.LinkColumn(
+                "Case", display_text=r"case\?id=(\d+)$", help="Open the case."
+            ),
             "subject": "Subject",
             "severity_label": "Severity",
             "status_label": "Status",
             "opened_local": st.column_config.DatetimeColumn(
-                f"Opened ({user.timezone})", format="D MMM YYYY HH:mm"
+                f"Opened ({user.timezone})", format=DATETIME_COLUMN_FORMAT
             ),
             "breached": st.column_config.CheckboxColumn("Breached"),
             "at_risk": st.column_config.CheckboxColumn("At risk"),
