@@ -13,6 +13,8 @@ import streamlit as st  # noqa: E402
 from data_access.customers import portfolio  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from ui.auth import read_session  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
+from ui.format import DATE_COLUMN_FORMAT, MISSING  # noqa: E402
 from ui.navigation import PAGES_DIR  # noqa: E402
 
 
@@ -35,12 +37,14 @@ if frame.empty:
     )
     st.stop()
 
-filters = st.columns([3, 2, 2, 2, 1.4], vertical_alignment="bottom")
+filters = st.columns([3, 2, 2, 2, 2], vertical_alignment="bottom")
 search = filters[0].text_input("Search", placeholder="Customer, CSM or resource name")
 tiers = filters[1].multiselect("Tier", sorted(frame["tier_label"].unique()))
 regions = filters[2].multiselect("Region", sorted(frame["region"].unique()))
 csms = filters[3].multiselect("CSM", sorted(frame["csm"].dropna().unique()))
-only_breaching = filters[4].toggle("Breaching only")
+only_breaching = filters[4].toggle(
+    "Only breaching", help="Customers with an open case past its target (severity 1 has none)"
+)
 
 shown = frame
 if search:
@@ -66,7 +70,7 @@ metrics = st.columns(4)
 metrics[0].metric("Customers", len(shown))
 metrics[1].metric("Open cases", int(shown["open_cases"].sum()))
 metrics[2].metric("Severity 1 open", int(shown["sev1"].sum()))
-metrics[3].metric("Cases breaching SLA", int(shown["breaching"].sum()))
+metrics[3].metric("Breached cases", int(shown["breaching"].sum()))
 
 if shown.empty:
     st.info("No customer matches these filters.")
@@ -74,7 +78,10 @@ if shown.empty:
 
 st.caption("Select a row to open the customer.")
 selection = st.dataframe(
-    shown,
+    shown.assign(
+        csm=shown["csm"].fillna(MISSING),
+        hypercare_resource=shown["hypercare_resource"].fillna(MISSING),
+    ),
     hide_index=True,
     on_select="rerun",
     selection_mode="single-row",
@@ -107,10 +114,13 @@ selection = st.dataframe(
         "sev3": st.column_config.NumberColumn("Sev 3"),
         "sev4": st.column_config.NumberColumn("Sev 4"),
         "breaching": st.column_config.NumberColumn(
-            "Breaching", help="Open cases past a first-response or resolution target"
+            "Breached",
+            help="Open cases whose clock on screen is past its target: the first response "
+            "before the reply, then the resolution guideline. Severity 1 has no response "
+            "target, so a missed internal goal is not counted.",
         ),
         "at_risk": st.column_config.NumberColumn("At risk", help="Under 25 % of a target left"),
-        "next_renewal": st.column_config.DateColumn("Next renewal", format="D MMM YYYY"),
+        "next_renewal": st.column_config.DateColumn("Next renewal", format=DATE_COLUMN_FORMAT),
         "days_to_renewal": st.column_config.NumberColumn("Days to renewal"),
     },
 )
@@ -145,10 +155,8 @@ st.altair_chart(
     .properties(height=160),
     width="stretch",
 )
-st.download_button(
-    "Download CSV",
-    shown.drop(columns=["csm_id", "hypercare_resource_id", "region_id"]).to_csv(index=False),
+csv_download(
+    shown.drop(columns=["csm_id", "hypercare_resource_id", "region_id"]),
     file_name="portfolio.csv",
-    mime="text/csv",
-    icon=":material/download:",
+    key="portfolio_csv",
 )

@@ -198,6 +198,8 @@ def test_severity_1_goal_misses_are_not_breaches_and_states_follow_the_shown_clo
     assert not portfolio.exception
     customers = portfolio.dataframe[0].value.set_index("id")
     assert customers.loc[customer_id, "breaching"] == len(breached_here)
+    assert customers["csm"].notna().all() and customers["hypercare_resource"].notna().all()
+    assert "Only breaching" in [t.label for t in portfolio.toggle]
 
 
 def test_csm_sees_only_their_customers_cases():
