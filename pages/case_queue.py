@@ -405,7 +405,7 @@ assigned = queue[["assignee_id", "assignee"]].dropna().drop_duplicates()
 assignee_names = {
     **people_names,
     **dict(zip(assigned["assignee_id"].astype(int).astype(str), assigned["assignee"], strict=True)),
-    str(user.id): f"Me ({user.name})",
+    str(user.id): "Me",
 }
 customer_rows = queue[["customer_id", "customer"]].drop_duplicates()
 customers = dict(
@@ -414,7 +414,7 @@ customers = dict(
 tier_rows = queue[["tier", "tier_label"]].drop_duplicates()
 tiers = dict(zip(tier_rows["tier"], tier_rows["tier_label"], strict=True))
 
-top = st.columns([2.2, 2.6, 1, 1], vertical_alignment="bottom")
+top = st.columns([2, 2.6, 1.2, 1.2], vertical_alignment="bottom")
 top[0].selectbox(
     "View",
     list(queries),
@@ -468,7 +468,7 @@ else:
                 go_to_case(int(digits))
             st.error("Enter a case number, such as 1042.")
 
-row = st.columns(5, vertical_alignment="bottom")
+row = st.columns([1.2, 1, 1, 1.8, 1], vertical_alignment="bottom")
 chosen = {
     "customer": filter_select(
         row[0], "customer", "Customer", sorted(customers, key=customers.get), customers
