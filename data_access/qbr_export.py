@@ -195,9 +195,14 @@ def _export_all(engine, quarter: Quarter, out_dir: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     from data_access.db import DatabaseUnavailable, check_connection, make_engine
-    from reports.qbr_document import DocumentFontMissing
+    from reports.qbr_document import DocumentFontMissing, font_files
 
     args = _parse_args(argv)
+    try:
+        font_files()
+    except DocumentFontMissing as exc:
+        print(exc, file=sys.stderr)
+        return FAILED
     try:
         quarter = Quarter.parse(args.quarter)
         engine = make_engine(args.database_url)
@@ -212,9 +217,6 @@ def main(argv: list[str] | None = None) -> int:
     except (ExportRefused, BadQuarter) as exc:
         print(exc, file=sys.stderr)
         return BAD_INPUT
-    except DocumentFontMissing as exc:
-        print(exc, file=sys.stderr)
-        return FAILED
     finally:
         engine.dispose()
 

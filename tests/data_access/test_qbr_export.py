@@ -271,3 +271,19 @@ def test_a_written_file_has_the_content_and_normal_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask  # as any new file, not 0600
+
+
+def test_without_the_pdf_font_nothing_is_written(seeded_file, tmp_path, capsys, monkeypatch):
+    from reports import qbr_document
+
+    monkeypatch.setattr(qbr_document, "FONT_FOLDERS", (tmp_path / "no-fonts",))
+    out_dir = tmp_path / "qbrs"
+
+    status, _printed, errors = run(
+        capsys, "--all", "--quarter", QUARTER.code, "--out-dir", str(out_dir),
+        "--database-url", seeded_file,
+    )  # fmt: skip
+
+    assert status == 1
+    assert one_sentence(errors) and "fonts-dejavu-core" in errors
+    assert not out_dir.exists()
