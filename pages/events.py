@@ -223,8 +223,10 @@ def invitations_table(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def show_invitations(actor: Actor, data: dict[str, pd.DataFrame]) -> None:
+def show_invitations(actor: Actor, data: dict[str, pd.DataFrame], manages: bool) -> None:
     frame = data["invitations"]
+    if not manages:
+        not_eligible_table(data["eligibility"], "vip_events")
     if frame.empty:
         st.info("No event has been offered to customers you can see yet.")
         return
@@ -402,6 +404,6 @@ with invitations_tab:
         st.divider()
         create_event_form(actor)
         st.divider()
-    show_invitations(actor, data)
+    show_invitations(actor, data, manages)
 with programmes_tab:
     show_programmes(actor, data, manages)
