@@ -281,6 +281,11 @@ def _customers(count: int) -> str:
     return f"{count} customer{'' if count == 1 else 's'}"
 
 
+def _others(count: int, noun: str) -> str:
+    """`1 other customer`, `3 other customers`."""
+    return f"{count} other {noun}{'' if count == 1 else 's'}"
+
+
 def choose_peers(
     *,
     customer_id: int,
@@ -304,12 +309,18 @@ def choose_peers(
             f"Compared with {_customers(len(same_size))} on {tier_label} of the same size "
             f"({size_band}) with a benchmark for {quarter.label}.",
         )
-    too_few = (
-        f"Only {len(same_size)} {tier_label} customer{'' if len(same_size) == 1 else 's'} of the "
-        f"same size ({size_band}) {'has' if len(same_size) == 1 else 'have'} a benchmark for "
-        f"{quarter.label}, fewer than {MIN_PEERS}"
-    )
     same_tier = tuple(c for c in pool if c.tier == tier)
+    if len(same_size) == 0:
+        too_few = (
+            f"No other {tier_label} customer of the same size ({size_band}) has a benchmark "
+            f"for {quarter.label}"
+        )
+    else:
+        too_few = (
+            f"Only {_others(len(same_size), tier_label + ' customer')} of the same size "
+            f"({size_band}) {'has' if len(same_size) == 1 else 'have'} a benchmark for "
+            f"{quarter.label}, fewer than {MIN_PEERS}"
+        )
     if len(same_tier) >= MIN_PEERS:
         return PeerGroup(
             "tier",
@@ -317,21 +328,27 @@ def choose_peers(
             f"{too_few}; compared with all {_customers(len(same_tier))} on {tier_label} "
             "of any size instead.",
         )
+    any_size = "none" if not same_tier else f"only {len(same_tier)}"
     everyone = tuple(pool)
     if len(everyone) >= MIN_PEERS:
         return PeerGroup(
             "hypercare",
             everyone,
-            f"{too_few}, and {len(same_tier)} of any size; compared with all "
+            f"{too_few}, and {any_size} of any size; compared with all "
             f"{_customers(len(everyone))} on a HyperCare tier instead.",
         )
-    return PeerGroup(
-        "hypercare",
-        everyone,
-        f"Only {_customers(len(everyone))} on a HyperCare tier "
-        f"{'has' if len(everyone) == 1 else 'have'} a benchmark for {quarter.label}, fewer than "
-        f"{MIN_PEERS}: no percentile is shown.",
-    )
+    if not everyone:
+        sentence = (
+            f"No other customer on a HyperCare tier has a benchmark for {quarter.label}: "
+            "no percentile is shown."
+        )
+    else:
+        sentence = (
+            f"Only {_others(len(everyone), 'customer')} on a HyperCare tier "
+            f"{'has' if len(everyone) == 1 else 'have'} a benchmark for {quarter.label}, fewer "
+            f"than {MIN_PEERS}: no percentile is shown."
+        )
+    return PeerGroup("hypercare", everyone, sentence)
 
 
 def percentile(value: float, peer_values: Sequence[float]) -> float | None:

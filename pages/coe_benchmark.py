@@ -64,7 +64,7 @@ def quarter_picker(choices: list[Quarter], default: Quarter) -> Quarter:
         try:
             current = Quarter.parse(requested)
         except BadQuarter as exc:
-            st.warning(str(exc))
+            st.warning(plain_markdown(str(exc)))
         if current not in choices:
             st.warning(
                 f"There is no benchmark quarter {plain_markdown(requested)}; showing {default.label}."
@@ -107,7 +107,7 @@ def show_comparison(found: coe.CoeComparison | None, quarter: Quarter) -> None:
         st.info("Too few peers have a benchmark this quarter to show percentiles.")
     else:
         st.altair_chart(percentile_bars(chart_data), width="content")
-    st.dataframe(found.table(), hide_index=True, key="coe_comparison")
+    st.dataframe(found.table(), hide_index=True, key="coe_comparison", height="content")
     st.markdown("**Next steps**")
     st.markdown("\n".join(f"- {plain_markdown(step)}" for step in found.next_steps))
 
@@ -118,7 +118,7 @@ def show_history(history: pd.DataFrame, customer_id: int) -> None:
         st.info("No CoE benchmark has been recorded for this customer yet.")
         return
     if len(history) > 1:
-        st.altair_chart(history_trend(history, TREND_MEASURES), width="content")
+        st.altair_chart(history_trend(history, TREND_MEASURES), width="content", height=320)
     shown = history.assign(
         updated_local=to_zone(history["updated_at"], user.timezone),
         maturity=history["maturity_stage"].map(lambda s: f"{s} · {MATURITY_LABELS.get(s, '?')}"),

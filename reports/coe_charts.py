@@ -71,9 +71,7 @@ def percentile_bars(data: pd.DataFrame) -> alt.Chart:
         .mark_text(align="left", dx=4, dy=-6, fontSize=11, color="#333333")
         .encode(x="percentile:Q", y=alt.value(0), text="label:N")
     )
-    return (bars + labels + rule + rule_label).properties(
-        width=WIDTH, height=max(BAR_HEIGHT * len(order), BAR_HEIGHT)
-    )
+    return (bars + labels + rule + rule_label).properties(width=WIDTH, height=alt.Step(BAR_HEIGHT))
 
 
 def history_trend(history: pd.DataFrame, measures: dict[str, str]) -> alt.Chart:
@@ -89,7 +87,12 @@ def history_trend(history: pd.DataFrame, measures: dict[str, str]) -> alt.Chart:
         .encode(
             x=alt.X("quarter:O", title="Quarter", sort=None, axis=alt.Axis(labelAngle=0)),
             y=alt.Y("value:Q", title=None),
-            color=alt.Color("measure:N", title=None, legend=alt.Legend(orient="bottom")),
+            color=alt.Color(
+                "measure:N",
+                title=None,
+                sort=list(measures.values()),
+                legend=alt.Legend(orient="bottom", columns=2, labelLimit=0),
+            ),
             tooltip=["quarter:O", "measure:N", alt.Tooltip("value:Q", format=",.1f")],
         )
         .properties(width=WIDTH, height=220)

@@ -363,7 +363,7 @@ def test_fewer_than_five_peers_widen_the_band_then_show_no_percentile(world):
     section = coe_section(session=session, customer=me, quarter=Q3, now=NOW)
     assert section.charts == ()
     assert (
-        "Only 4 customers on a HyperCare tier have a benchmark for Q3 2026, fewer than 5: "
+        "Only 4 other customers on a HyperCare tier have a benchmark for Q3 2026, fewer than 5: "
         "no percentile is shown."
     ) in section.notes
     plant(session, make_customer(world, "Pro 2", tier="professional", size="small"), Q3)

@@ -144,9 +144,9 @@ def test_fewer_than_five_of_the_same_size_widens_to_the_tier():
     assert group.band == "tier"
     assert sorted(p.customer_id for p in group.peers) == [2, 3, 4, 5, 7]
     assert group.sentence == (
-        "Only 4 HyperCare Enterprise customers of the same size (large) have a benchmark for "
-        "Q3 2026, fewer than 5; compared with all 5 customers on HyperCare Enterprise of any size "
-        "instead."
+        "Only 4 other HyperCare Enterprise customers of the same size (large) have a benchmark "
+        "for Q3 2026, fewer than 5; compared with all 5 customers on HyperCare Enterprise of any "
+        "size instead."
     )
 
 
@@ -165,7 +165,11 @@ def test_then_to_every_hypercare_tier_but_never_basic():
     )
     assert group.band == "hypercare" and group.enough
     assert sorted(p.customer_id for p in group.peers) == [2, 3, 4, 5, 6]
-    assert "compared with all 5 customers on a HyperCare tier instead" in group.sentence
+    assert group.sentence == (
+        "Only 1 other HyperCare Enterprise customer of the same size (large) has a benchmark for "
+        "Q3 2026, fewer than 5, and only 2 of any size; compared with all 5 customers on a "
+        "HyperCare tier instead."
+    )
 
 
 def test_too_few_anywhere_says_so_and_shows_no_percentile():
@@ -181,12 +185,41 @@ def test_too_few_anywhere_says_so_and_shows_no_percentile():
     )
     assert not group.enough
     assert group.sentence == (
-        "Only 2 customers on a HyperCare tier have a benchmark for Q3 2026, fewer than 5: "
+        "Only 2 other customers on a HyperCare tier have a benchmark for Q3 2026, fewer than 5: "
         "no percentile is shown."
     )
     result = compare(BASE, group)
     assert all(row.percentile is None and row.peer_median is None for row in result.metrics)
     assert all(share is None for share in result.flag_shares.values())
+
+
+def test_no_other_customer_at_all():
+    group = choose_peers(
+        customer_id=1,
+        tier="professional",
+        size_band="small",
+        candidates=[candidate(1, tier="professional", size="small")]
+        + [candidate(i, tier="enterprise") for i in range(2, 7)],
+        hypercare_tiers=HYPERCARE,
+        tier_label="HyperCare Professional",
+        quarter=Q3,
+    )
+    assert group.sentence == (
+        "No other HyperCare Professional customer of the same size (small) has a benchmark for "
+        "Q3 2026, and none of any size; compared with all 5 customers on a HyperCare tier instead."
+    )
+    alone = choose_peers(
+        customer_id=1,
+        tier="professional",
+        size_band="small",
+        candidates=[candidate(1)],
+        hypercare_tiers=HYPERCARE,
+        tier_label="HyperCare Professional",
+        quarter=Q3,
+    )
+    assert alone.sentence == (
+        "No other customer on a HyperCare tier has a benchmark for Q3 2026: no percentile is shown."
+    )
 
 
 # --- comparison and next steps ----------------------------------------------------------------
