@@ -3,12 +3,12 @@
 The one place attainment is computed; the queue's summary strip and the QBR both read it here.
 
 The period selects cases by when they were OPENED, in [start, end). Every case is judged against
-the tier in force when it opened (`tier_at_opening`): a customer who upgraded last month is not
+the tier in force when it opened (`cases_at_opening`): a customer who upgraded last month is not
 judged on older cases by the new tier's tighter targets.
 
 First response is counted in SQL (`first_response_by_tier`), so the queue can afford it on a
 million cases: the clock stops at the first public reply, or at the solve without one, and a
-reply at exactly the target is met. Durations are whole microseconds on both engines; SQLite's
+reply at exactly the target is met. Deadlines are computed exactly on both engines; SQLite's
 `julianday` arithmetic made 60.000000447 minutes of a 60-minute reply, so it is not used.
 Resolution is measured with `domain.clocks.compute_clocks` (business minutes of the region
 calendar, pending-customer time left out, cases ever transferred to L2/L3 excluded).
@@ -21,7 +21,17 @@ from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Date, and_, bindparam, cast, func, literal, or_
+from sqlalchemy import (
+    Date,
+    Select,
+    Subquery,
+    and_,
+    bindparam,
+    func,
+    null,
+    or_,
+    union_all,
+)
 from sqlalchemy import case as sql_case
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
@@ -37,7 +47,6 @@ from domain.lifecycle import RESOLVED_STATUSES, STATUSES
 
 SEVERITIES = (1, 2, 3, 4)
 _FLOATS = ("_pct", "_days", "_minutes")
-_MICROSECONDS_PER_MINUTE = 60_000_000
 FIRST_RESPONSE_COLUMNS = (
     "fr_cases",
     "fr_measured",
@@ -192,75 +201,107 @@ def first_response_by_tier(
         conditions.append(Case.customer_id == customer_id)
     if scope is not None:
         conditions.append(scope.customer_filter())
-    opened = (
-        select(
-            Case.severity,
-            Case.opened_at,
-            func.coalesce(Case.first_response_at, Case.solved_at).label("stopped_at"),
-            tier_at_opening().label("tier"),
-        )
-        .join(Customer, Customer.id == Case.customer_id)
-        .where(*conditions)
-        .subquery()
-    )
+    opened = cases_at_opening(
+        Case.severity,
+        Case.opened_at,
+        func.coalesce(Case.first_response_at, Case.solved_at).label("stopped_at"),
+        where=and_(*conditions),
+    ).subquery()
     severity_1 = opened.c.severity == 1
     target_minutes = sql_case(
         (severity_1, TierPolicyRow.sev1_goal_minutes),
         else_=TierPolicyRow.first_response_minutes,
     )
-    # 64-bit: PostgreSQL's integer overflows at 36 minutes' worth of microseconds.
-    target_us = cast(target_minutes, BigInteger) * literal(_MICROSECONDS_PER_MINUTE, BigInteger)
+    due = _minutes_after(opened.c.opened_at, target_minutes)
     now_param = bindparam("now", now, type_=Case.__table__.c.opened_at.type)
     stopped = opened.c.stopped_at.is_not(None)
-    measured = or_(stopped, microseconds_between(opened.c.opened_at, now_param) > target_us)
-    met = and_(stopped, microseconds_between(opened.c.opened_at, opened.c.stopped_at) <= target_us)
-
-    def count(condition, severity_condition) -> ColumnElement[int]:
-        return func.sum(sql_case((and_(severity_condition, condition), 1), else_=0))
-
-    everything = opened.c.severity.is_not(None)
+    measured = or_(stopped, _exact(now_param) > due)
+    met = and_(stopped, _exact(opened.c.stopped_at) <= due)
+    is_sev1 = sql_case((severity_1, 1), else_=0).label("is_sev1")
     statement = (
         select(
             opened.c.tier,
-            count(everything, ~severity_1).label("fr_cases"),
-            count(measured, ~severity_1).label("fr_measured"),
-            count(met, ~severity_1).label("fr_met"),
-            count(everything, severity_1).label("sev1_cases"),
-            count(measured, severity_1).label("sev1_measured"),
-            count(met, severity_1).label("sev1_met"),
+            is_sev1,
+            func.count().label("cases"),
+            func.sum(sql_case((measured, 1), else_=0)).label("measured"),
+            func.sum(sql_case((met, 1), else_=0)).label("met"),
         )
         .select_from(opened)
         .join(TierPolicyRow, TierPolicyRow.tier == opened.c.tier)
-        .group_by(opened.c.tier)
+        .group_by(opened.c.tier, is_sev1)
     )
-    frame = pd.read_sql(statement, session.connection()).set_index("tier")
-    return frame.astype({column: int for column in FIRST_RESPONSE_COLUMNS})
+    rows = pd.read_sql(statement, session.connection())
+    frame = pd.DataFrame(
+        0, index=pd.Index(rows["tier"].unique(), name="tier"), columns=FIRST_RESPONSE_COLUMNS
+    )
+    for row in rows.itertuples(index=False):
+        prefix = "sev1" if row.is_sev1 else "fr"
+        for measure in ("cases", "measured", "met"):
+            frame.loc[row.tier, f"{prefix}_{measure}"] = int(getattr(row, measure))
+    return frame.astype(int)
 
 
-def tier_at_opening() -> ColumnElement[str]:
-    """SQL for the tier in force when a `Case` opened (the query must join `Customer`).
+def cases_at_opening(*columns: ColumnElement, where: ColumnElement[bool]) -> Select:
+    """SELECT `columns` and `tier`, the tier in force when each case opened, of the cases
+    matching `where` (a clause on `Case` and `Customer`).
 
     The customer's tier history says which tier applies from which day (`effective_on`, a UTC
     day, as entitlements count it): the latest change on or before the case's opening day.
     Edge case: a case older than the first recorded change takes that change's `from_tier` (or
-    its `to_tier` for the creation row); no history at all means the current tier.
+    its `to_tier` for the creation row); no history at all means the current tier. The history
+    is joined as periods [valid_from, valid_to), not looked up per case, so a week of a
+    million-case desk costs one pass.
     """
+    periods = _tier_periods()
     opened_on = _utc_date(Case.opened_at)
-    in_force = (
-        select(TierChange.to_tier)
-        .where(TierChange.customer_id == Case.customer_id, TierChange.effective_on <= opened_on)
-        .order_by(TierChange.effective_on.desc(), TierChange.id.desc())
-        .limit(1)
-        .scalar_subquery()
+    return (
+        select(*columns, func.coalesce(periods.c.tier, Customer.tier).label("tier"))
+        .select_from(Case)
+        .join(Customer, Customer.id == Case.customer_id)
+        .outerjoin(
+            periods,
+            and_(
+                periods.c.customer_id == Case.customer_id,
+                or_(periods.c.valid_from.is_(None), periods.c.valid_from <= opened_on),
+                or_(periods.c.valid_to.is_(None), opened_on < periods.c.valid_to),
+            ),
+        )
+        .where(where)
     )
-    before_history = (
-        select(func.coalesce(TierChange.from_tier, TierChange.to_tier))
-        .where(TierChange.customer_id == Case.customer_id, TierChange.effective_on > opened_on)
-        .order_by(TierChange.effective_on, TierChange.id)
-        .limit(1)
-        .scalar_subquery()
+
+
+def _tier_periods() -> Subquery:
+    """Each customer's tier history as periods: customer_id, valid_from, valid_to, tier.
+
+    One period per change, from its day to the next change's (two changes on one day leave the
+    earlier an empty period), plus one before the first change, open at the start.
+    """
+    order = (TierChange.effective_on, TierChange.id)
+    changes = select(
+        TierChange.customer_id,
+        TierChange.effective_on,
+        func.lead(TierChange.effective_on)
+        .over(partition_by=TierChange.customer_id, order_by=order)
+        .label("next_on"),
+        func.row_number()
+        .over(partition_by=TierChange.customer_id, order_by=order)
+        .label("position"),
+        TierChange.from_tier,
+        TierChange.to_tier,
+    ).subquery()
+    in_force = select(
+        changes.c.customer_id,
+        changes.c.effective_on.label("valid_from"),
+        changes.c.next_on.label("valid_to"),
+        changes.c.to_tier.label("tier"),
     )
-    return func.coalesce(in_force, before_history, Customer.tier)
+    before_history = select(
+        changes.c.customer_id,
+        null().label("valid_from"),
+        changes.c.effective_on.label("valid_to"),
+        func.coalesce(changes.c.from_tier, changes.c.to_tier).label("tier"),
+    ).where(changes.c.position == 1)
+    return union_all(in_force, before_history).subquery("tier_period")
 
 
 def case_outcomes(
@@ -284,10 +325,7 @@ def case_outcomes(
     where = _case_filter(start, end, customer_id, scope)
     cases = cases_where(session=session, where=where)
     tiers = pd.read_sql(
-        select(Case.id.label("case_id"), tier_at_opening().label("tier"))
-        .join(Customer, Customer.id == Case.customer_id)
-        .where(where),
-        session.connection(),
+        cases_at_opening(Case.id.label("case_id"), where=where), session.connection()
     )
     cases["tier"] = cases["case_id"].map(tiers.set_index("case_id")["tier"])
     events = events_where(session=session, where=where)
@@ -307,36 +345,58 @@ def case_outcomes(
 # --- exact durations in SQL --------------------------------------------------------------------
 
 
-class microseconds_between(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
-    """Whole microseconds from one timestamp to a later one, exactly, on SQLite and PostgreSQL.
+class _minutes_after(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
+    """The instant a whole number of minutes after a timestamp, exactly, on both engines.
 
-    SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text: whole seconds come from
-    strftime('%s') of the first 19 characters and the microseconds from the six after the dot,
-    all integer arithmetic (julianday's floating point is off by up to tens of microseconds).
+    SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text: the minutes are added to the
+    whole seconds with strftime and the microseconds carried over as written, so the result
+    compares as text with other timestamps (`_exact`). No julianday floating point: it made
+    60.000000447 minutes of a 60-minute reply.
     """
 
-    type = BigInteger()
     inherit_cache = True
-    name = "microseconds_between"
+    name = "minutes_after"
+
+    @property
+    def type(self):
+        return Case.__table__.c.opened_at.type
 
 
-@compiles(microseconds_between, "sqlite")
-def _microseconds_between_sqlite(element, compiler, **kw) -> str:
-    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-
-    def micros(value: str) -> str:
-        return (
-            f"(CAST(strftime('%s', substr({value}, 1, 19)) AS INTEGER) * 1000000"
-            f" + CAST(substr({value}, 21, 6) AS INTEGER))"
-        )
-
-    return f"({micros(end)} - {micros(start)})"
+@compiles(_minutes_after, "sqlite")
+def _minutes_after_sqlite(element, compiler, **kw) -> str:
+    instant, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
+    return (
+        f"(strftime('%Y-%m-%d %H:%M:%S', substr({instant}, 1, 19), "
+        f"'+' || ({minutes}) || ' minutes') || substr({instant} || '.000000', 20, 7))"
+    )
 
 
-@compiles(microseconds_between)
-def _microseconds_between_standard(element, compiler, **kw) -> str:
-    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"CAST(ROUND(EXTRACT(EPOCH FROM ({end} - {start})) * 1000000) AS BIGINT)"
+@compiles(_minutes_after)
+def _minutes_after_standard(element, compiler, **kw) -> str:
+    instant, minutes = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"({instant} + ({minutes}) * INTERVAL '1 minute')"
+
+
+class _exact(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
+    """A timestamp as `_minutes_after` writes it, so the two compare exactly (SQLite: always six
+    digits of microseconds; PostgreSQL compares timestamps as they are)."""
+
+    inherit_cache = True
+    name = "exact"
+
+    @property
+    def type(self):
+        return Case.__table__.c.opened_at.type
+
+
+@compiles(_exact, "sqlite")
+def _exact_sqlite(element, compiler, **kw) -> str:
+    return f"substr({compiler.process(element.clauses, **kw)} || '.000000', 1, 26)"
+
+
+@compiles(_exact)
+def _exact_standard(element, compiler, **kw) -> str:
+    return compiler.process(element.clauses, **kw)
 
 
 class _utc_date(FunctionElement):  # noqa: N801 - reads like the SQL function it renders

@@ -15,11 +15,11 @@ import pytest
 from sqlmodel import Session
 
 from data_access.attainment import Attainment, attainment, attainment_by_tier
-from data_access.case_commands import open_case, record_case_event
 from data_access.models import BusinessHours, Customer, Region, TierChange, User
 from data_access.policies import seed_default_policies, tier_policies
 from data_access.queue import sla_summary
 from data_access.scope import Scope
+from tests.data_access.case_history import write_case
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 END = datetime(2026, 4, 1, tzinfo=UTC)
@@ -45,17 +45,17 @@ class Desk:
             session.add(
                 BusinessHours(region_id=region.id, weekday=weekday, opens=time(9), closes=time(17))
             )
-        self.agent = self.user("agent.one")
+        self.agent = self.user("agent.one", roles="csm,manager")
         self.other_csm = self.user("csm.other")
         self.customers: dict[str, int] = {}
 
-    def user(self, username: str) -> int:
+    def user(self, username: str, roles: str = "csm") -> int:
         user = User(
             username=username,
             name=username,
             email=f"{username}@x.io",
             password_hash="x",
-            roles="csm",
+            roles=roles,
         )
         self.session.add(user)
         self.session.flush()
@@ -85,25 +85,14 @@ class Desk:
 
     def case(self, customer: str, severity: int, opened: datetime, *steps) -> int:
         """Open a case, then take each (when, action) step in order."""
-        case = open_case(
-            session=self.session,
-            actor="agent.one",
+        return write_case(
+            self.session,
             customer_id=self.customers[customer],
-            subject=f"Case opened {opened:%d %b %H:%M}",
             severity=severity,
-            channel="portal",
-            now=opened,
+            opened=opened,
+            steps=steps,
+            actor_id=self.agent,
         )
-        for when, action in steps:
-            record_case_event(
-                session=self.session,
-                case_id=case.id,
-                actor_id=self.agent,
-                actor="agent.one",
-                action=action,
-                now=when,
-            )
-        return case.id
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import pytest
 from sqlmodel import Session
 
 from data_access.audit import CommandRefused
-from data_access.case_commands import open_case, record_case_event
 from data_access.models import (
     Alert,
     AlertContactLog,
@@ -50,6 +49,7 @@ from data_access.qbr import (
 from data_access.scope import Scope
 from domain.quarters import Quarter
 from domain.surveys import mean_ci95, sus_grade
+from tests.data_access.case_history import write_case
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 NOW = datetime(2026, 8, 1, 2, tzinfo=UTC)  # Saturday 1 August, 12:00 in Sydney
@@ -117,25 +117,15 @@ class Desk:
         return customer
 
     def case(self, customer: Customer, severity: int, opened: datetime, *steps, channel="portal"):
-        case = open_case(
-            session=self.session,
-            actor="agent.one",
+        return write_case(
+            self.session,
             customer_id=customer.id,
-            subject=f"Opened {opened:%d %b %H:%M}",
             severity=severity,
+            opened=opened,
+            steps=steps,
             channel=channel,
-            now=opened,
+            actor_id=self.agent,
         )
-        for when, action in steps:
-            record_case_event(
-                session=self.session,
-                case_id=case.id,
-                actor_id=self.agent,
-                actor="agent.one",
-                action=action,
-                now=when,
-            )
-        return case.id
 
 
 @pytest.fixture
