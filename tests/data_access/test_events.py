@@ -25,6 +25,7 @@ from data_access.models import (
     AuditLog,
     Customer,
     EventInvitation,
+    EventOffer,
     ProgrammeEnrolment,
     Region,
     TierPolicyRow,
@@ -34,6 +35,7 @@ from data_access.policies import seed_default_policies
 from data_access.scope import Scope
 from domain.quarters import Quarter
 from domain.tiers import Tier
+from tests.conftest import SEED_TODAY
 
 NOW = datetime(2026, 11, 2, 12, tzinfo=UTC)
 PAST = date(2026, 10, 10)
@@ -447,3 +449,35 @@ def test_basic_gets_the_reason_instead_of_the_section(world):
     assert section.title == "VIP events and product programmes"
     assert section.empty == "VIP events and product programmes are not part of Basic."
     assert section.figures == () and section.tables == ()
+
+
+# --- The demo seed -------------------------------------------------------------------------------
+
+
+def test_the_demo_seed_invites_only_eligible_tiers_before_each_event(seeded):
+    with Session(seeded) as session:
+        lines = session.exec(
+            select(
+                EventInvitation.status,
+                EventInvitation.invited_at,
+                EventInvitation.updated_at,
+                EventOffer.starts_on,
+                TierPolicyRow.vip_events,
+            )
+            .join(EventOffer, EventOffer.id == EventInvitation.event_id)
+            .join(Customer, Customer.id == EventInvitation.customer_id)
+            .join(TierPolicyRow, TierPolicyRow.tier == Customer.tier)
+        ).all()
+        enrolled_tiers = session.exec(
+            select(TierPolicyRow.product_programmes)
+            .join(Customer, Customer.tier == TierPolicyRow.tier)
+            .join(ProgrammeEnrolment, ProgrammeEnrolment.customer_id == Customer.id)
+        ).all()
+    assert lines and enrolled_tiers
+    assert all(line.vip_events for line in lines)
+    assert all(enrolled_tiers)
+    assert all(line.invited_at.date() < line.starts_on for line in lines)
+    assert all(line.invited_at <= line.updated_at for line in lines)
+    attended = [line for line in lines if line.status == "attended"]
+    assert attended and all(line.starts_on <= SEED_TODAY for line in attended)
+    assert {line.status for line in lines} == {"offered", "accepted", "declined", "attended"}
