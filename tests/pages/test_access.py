@@ -26,6 +26,7 @@ EXPECTED_PAGES = {
         "feedback_sessions.py",
         "qbr.py",
         "coe_benchmark.py",
+        "events.py",
     },
     "manager": {
         "portfolio.py",
@@ -41,6 +42,7 @@ EXPECTED_PAGES = {
         "feedback_sessions.py",
         "qbr.py",
         "coe_benchmark.py",
+        "events.py",
     },
     "admin": {
         "portfolio.py",
@@ -59,6 +61,7 @@ EXPECTED_PAGES = {
         "feedback_sessions.py",
         "qbr.py",
         "coe_benchmark.py",
+        "events.py",
     },
     "surveys": {"account.py", "survey_form.py"},
 }
