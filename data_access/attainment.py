@@ -16,6 +16,7 @@ calendar, pending-customer time left out, cases ever transferred to L2/L3 exclud
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 
@@ -110,17 +111,48 @@ def attainment(
     `scope` limits the customers to a viewer's portfolio (None: every customer). Clocks still
     running are measured at `now` (default: the current time).
     """
+    return attainments(
+        session=session,
+        periods=[(start, end)],
+        customer_id=customer_id,
+        tier=tier,
+        scope=scope,
+        now=now,
+    )[0]
+
+
+def attainments(
+    *,
+    session: Session,
+    periods: Sequence[tuple[datetime, datetime]],
+    customer_id: int | None = None,
+    tier: str | None = None,
+    scope: Scope | None = None,
+    now: datetime | None = None,
+) -> list[Attainment]:
+    """`attainment` of each [start, end) period (a quarter and the previous one), the cases of
+    all of them read and clocked once."""
     now = datetime.now(UTC) if now is None else now
     outcomes = case_outcomes(
-        session=session, start=start, end=end, customer_id=customer_id, scope=scope, now=now
-    )
-    responses = first_response_by_tier(
-        session=session, start=start, end=end, now=now, customer_id=customer_id, scope=scope
+        session=session,
+        start=min(start for start, _ in periods),
+        end=max(end for _, end in periods),
+        customer_id=customer_id,
+        scope=scope,
+        now=now,
     )
     if tier is not None:
         outcomes = outcomes[outcomes["tier"] == tier]
-        responses = responses[responses.index == tier]
-    return _summarise(outcomes, responses.sum(), start, end)
+    results = []
+    for start, end in periods:
+        responses = first_response_by_tier(
+            session=session, start=start, end=end, now=now, customer_id=customer_id, scope=scope
+        )
+        if tier is not None:
+            responses = responses[responses.index == tier]
+        opened = (outcomes["opened_at"] >= start) & (outcomes["opened_at"] < end)
+        results.append(_summarise(outcomes[opened], responses.sum(), start, end))
+    return results
 
 
 def attainment_by_tier(

@@ -22,7 +22,7 @@ from sqlalchemy import and_, func, or_
 from sqlalchemy import case as sql_case
 from sqlmodel import Session, select
 
-from data_access.attainment import Attainment, attainment
+from data_access.attainment import Attainment, attainments
 from data_access.audit import CommandRefused
 from data_access.entitlements import entitlement_balances, optimisation_requests
 from data_access.models import (
@@ -387,26 +387,19 @@ def sla_section(
     Cases are those opened in the quarter, each judged by the tier in force when it opened.
     """
     period = _Period.of(session, customer, quarter, now)
-    current = attainment(
-        session=session, start=period.start, end=period.end, customer_id=customer.id, now=now
+    periods = [(period.start, period.end)]
+    if period.previous_reviewable:
+        periods.append((period.previous_start, period.start))
+    current, *earlier = attainments(
+        session=session, periods=periods, customer_id=customer.id, now=now
     )
+    previous = earlier[0] if earlier else None
     if current.cases_opened == 0:
         return Section(
             key="sla",
             title=SECTION_TITLES["sla"],
             empty=f"No cases were opened in {quarter.label}, so there is no SLA attainment.",
         )
-    previous = (
-        attainment(
-            session=session,
-            start=period.previous_start,
-            end=period.start,
-            customer_id=customer.id,
-            now=now,
-        )
-        if period.previous_reviewable
-        else None
-    )
 
     def before(name: str) -> float | None:
         return None if previous is None else getattr(previous, name)

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import pytest
 from sqlmodel import Session
 
-from data_access.attainment import Attainment, attainment, attainment_by_tier
+from data_access.attainment import Attainment, attainment, attainment_by_tier, attainments
 from data_access.models import BusinessHours, Customer, Region, TierChange, User
 from data_access.policies import seed_default_policies, tier_policies
 from data_access.queue import sla_summary
@@ -413,3 +413,11 @@ def test_severity_1_time_to_first_reply(session, desk):
     )
     # A4 replied after 10 minutes, A5 after 20.
     check(result, sev1_replied=2, sev1_median_reply_minutes=15.0)
+
+
+def test_several_periods_read_at_once_match_each_read_alone(session, desk):
+    first, second = (on(1, 0), on(9, 0)), (on(9, 0), END)
+    together = attainments(session=session, periods=[first, second], now=NOW)
+    alone = [attainment(session=session, start=s, end=e, now=NOW) for s, e in (first, second)]
+    assert together == alone
+    assert [result.cases_opened for result in together] == [9, 3]
