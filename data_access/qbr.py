@@ -131,6 +131,7 @@ def qbr_report(
     except BadQuarter as exc:
         raise CommandRefused(str(exc)) from exc
 
+    # Imported here: these sections' modules read the QBR's shapes and may in turn read this one.
     from data_access.coe import coe_section
     from data_access.events import events_section
     from data_access.qbr_notes import notes_section
@@ -409,7 +410,9 @@ def sla_section(
             label="First response within target",
             text=share_text(current.first_response_met, current.first_response_measured),
             change=change_text(
-                current.first_response_met_pct, before("first_response_met_pct"), unit=_PTS
+                _rounded(current.first_response_met_pct, 0),
+                _rounded(before("first_response_met_pct"), 0),
+                unit=_PTS,
             ),
             value=current.first_response_met_pct,
             previous=before("first_response_met_pct"),
@@ -421,8 +424,8 @@ def sla_section(
             label="Resolved within guideline",
             text=share_text(current.resolution_within_guideline, current.resolution_measured),
             change=change_text(
-                current.resolution_within_guideline_pct,
-                before("resolution_within_guideline_pct"),
+                _rounded(current.resolution_within_guideline_pct, 0),
+                _rounded(before("resolution_within_guideline_pct"), 0),
                 unit=_PTS,
             ),
             value=current.resolution_within_guideline_pct,
@@ -556,7 +559,7 @@ def _sla_table(current: Attainment, previous: Attainment | None) -> Table:
 
 
 def _rounded(value: float | None, digits: int = 1) -> float | None:
-    """Round before comparing, so the change matches the numbers shown."""
+    """Round as shown before comparing, so the change agrees with the two numbers on screen."""
     return None if value is None else round(float(value), digits)
 
 
