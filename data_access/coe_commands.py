@@ -73,7 +73,7 @@ def _store(
     values: CoeValues,
     at: datetime,
     source: str,
-) -> tuple[CoeSnapshot, bool]:
+) -> CoeSnapshot:
     """Upsert the quarter's snapshot; the first one of the quarter debits one CoE benchmark."""
     existing = session.exec(
         for_update(
@@ -119,7 +119,7 @@ def _store(
             "before": before,
         },
     )
-    return snapshot, created
+    return snapshot
 
 
 def record_coe_snapshot(
@@ -170,7 +170,7 @@ def record_coe_snapshot(
     )
     if problems:
         raise CommandRefused(problems[0])
-    snapshot, _ = _store(
+    return _store(
         session,
         actor=actor,
         customer=customer,
@@ -179,7 +179,6 @@ def record_coe_snapshot(
         at=at,
         source="form",
     )
-    return snapshot
 
 
 def _check_included(session: Session, customer: Customer) -> None:
@@ -207,7 +206,7 @@ class CoeFileRefused(CommandRefused):
 
 
 def csv_template() -> pd.DataFrame:
-    """An example file: one row per column of the upload, values a person would replace."""
+    """An example file: the header and one row whose values a person replaces."""
     example = CoeValues(
         certified_builders=4,
         certified_architects=1,
