@@ -12,7 +12,7 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Date, func
+from sqlalchemy import Date, and_, func, or_
 from sqlalchemy.exc import CompileError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import Select
@@ -113,9 +113,9 @@ def _figures(table, points: tuple[str, ...]) -> list:
 
 
 def _weekly_statement(
-    granularity: str, customer_id: int, model_ids: list[int], first: date, end: date
+    granularity: str, customer_id: int, model_ids: list[int], windows: list[tuple[date, date]]
 ) -> Select:
-    """One row per entity and week between `first` and the day before `end`."""
+    """One row per entity and week, over the days of the [first, end) `windows`."""
     points = GRANULARITIES[granularity].data_points
     if granularity in ("model", "workspace"):
         table = ModelMetricDaily
@@ -153,7 +153,8 @@ def _weekly_statement(
         statement = statement.join(PlanningModel, PlanningModel.id == ModelMetricDaily.model_id)
     elif granularity == "container":
         statement = statement.join(Dashboard, Dashboard.id == DashboardActivityDaily.dashboard_id)
-    return statement.where(*scope, table.day >= first, table.day < end).group_by(entity, week)
+    days = or_(*(and_(table.day >= first, table.day < end) for first, end in windows))
+    return statement.where(*scope, days).group_by(entity, week)
 
 
 def _weekly_rows(
@@ -161,10 +162,9 @@ def _weekly_rows(
     customer_id: int,
     granularity: str,
     model_ids: list[int],
-    first: date,
-    end: date,
+    windows: list[tuple[date, date]],
 ) -> pd.DataFrame:
-    statement = _weekly_statement(granularity, customer_id, model_ids, first, end)
+    statement = _weekly_statement(granularity, customer_id, model_ids, windows)
     rows = pd.read_sql(statement, session.connection())
     rows["week_start"] = pd.to_datetime(rows["week_start"]).dt.date
     return rows
@@ -195,8 +195,10 @@ def _entities(
                 Dashboard.id.label("entity_id"),
                 Dashboard.name.label("entity"),
                 PlanningModel.name.label("context"),
+                Workspace.name.label("workspace"),
             )
             .join(PlanningModel, PlanningModel.id == Dashboard.model_id)
+            .join(Workspace, Workspace.id == PlanningModel.workspace_id)
             .where(Dashboard.model_id.in_([int(i) for i in models["id"]]))
         )
     else:
@@ -215,29 +217,56 @@ def _check(granularity: str) -> None:
         )
 
 
+def _identity_columns(granularity: str) -> list[str]:
+    """What names a row: a dashboard also carries its model's workspace (many models in many
+    workspaces have an 'Executive summary')."""
+    columns = ["entity_id", "entity", "context"]
+    return [*columns, "workspace"] if granularity == "container" else columns
+
+
 def _empty_report(granularity: str) -> pd.DataFrame:
     points = GRANULARITIES[granularity].data_points
-    columns = ["entity_id", "entity", "context", "days", "days_prev", "models"]
+    columns = [*_identity_columns(granularity), "days", "days_prev", "models"]
     for point in points:
         columns += [point, f"{point}_prev", f"{point}_change_pct"]
     return pd.DataFrame(columns=columns)
 
 
+def _compared_rows(
+    session: Session,
+    customer_id: int,
+    granularity: str,
+    model_ids: list[int],
+    week: date,
+    today: date | None,
+) -> pd.DataFrame:
+    """The week's rows (up to `today`) and the previous week's over the same weekdays."""
+    windows = list(weekly.comparison_days(week, today))
+    return _weekly_rows(session, customer_id, granularity, model_ids, windows)
+
+
 def weekly_report(
-    *, session: Session, customer_id: int, week_start: date, granularity: str
+    *,
+    session: Session,
+    customer_id: int,
+    week_start: date,
+    granularity: str,
+    today: date | None = None,
 ) -> pd.DataFrame:
     """One row per entity: the week's data points, the previous week's, and the change in %.
 
     Models, workspaces and dashboards without figures in a week show blanks (no data is not
     zero); a user appears when active in either week, and no activity rows there means zero
     (user activity is only written for active days). `days` counts days with figures.
+    A week still running on `today` (the region's calendar day) is compared with the same
+    weekdays of the week before, not with that whole week.
     """
     _check(granularity)
     week = weekly.week_start(week_start)
     model_ids = _reported_model_ids(session, customer_id)
     if not model_ids:
         return _empty_report(granularity)
-    rows = _weekly_rows(session, customer_id, granularity, model_ids, week - WEEK, week + WEEK)
+    rows = _compared_rows(session, customer_id, granularity, model_ids, week, today)
     user_ids = [int(i) for i in rows["entity_id"].unique()] if granularity == "user" else None
     frame = _entities(session, customer_id, granularity, user_ids)
     current = rows[rows["week_start"] == week].drop(columns="week_start")
@@ -260,10 +289,31 @@ def weekly_report(
             index=frame.index,
             dtype=float,
         )
-    ordered = ["entity_id", "entity", "context", "days", "days_prev", "models"]
+    ordered = [*_identity_columns(granularity), "days", "days_prev", "models"]
     for point in points:
         ordered += [point, f"{point}_prev", f"{point}_change_pct"]
     return frame[ordered].sort_values(["entity", "entity_id"], ignore_index=True)
+
+
+def model_totals(
+    *, session: Session, customer_id: int, week_start: date, today: date | None = None
+) -> dict[str, float | None]:
+    """The reported models' own weekly totals of the summed data points (times accessed,
+    changes): what every granularity's rows are reconciled against. None when no figures."""
+    summed = [p for p in GRANULARITIES["model"].data_points if DATA_POINTS[p].aggregate == SUM]
+    model_ids = _reported_model_ids(session, customer_id)
+    if not model_ids:
+        return dict.fromkeys(summed)
+    (first, end), _ = weekly.comparison_days(week_start, today)
+    statement = select(*(func.sum(getattr(ModelMetricDaily, p)).label(p) for p in summed)).where(
+        ModelMetricDaily.model_id.in_(model_ids),
+        ModelMetricDaily.day >= first,
+        ModelMetricDaily.day < end,
+    )
+    row = session.exec(statement).one()
+    return {
+        p: None if value is None else float(value) for p, value in zip(summed, row, strict=True)
+    }
 
 
 def weekly_trend(
@@ -277,10 +327,10 @@ def weekly_trend(
     first, end = weekly.trend_window(end_week, weeks)
     model_ids = _reported_model_ids(session, customer_id)
     points = GRANULARITIES[granularity].data_points
-    columns = ["entity_id", "entity", "context", "week_start", "days", *points]
+    columns = [*_identity_columns(granularity), "week_start", "days", *points]
     if not model_ids:
         return pd.DataFrame(columns=columns)
-    rows = _weekly_rows(session, customer_id, granularity, model_ids, first, end)
+    rows = _weekly_rows(session, customer_id, granularity, model_ids, [(first, end)])
     user_ids = [int(i) for i in rows["entity_id"].unique()] if granularity == "user" else None
     entities = _entities(session, customer_id, granularity, user_ids)
     trend = entities.merge(rows, on="entity_id", how="inner")

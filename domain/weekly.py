@@ -170,6 +170,74 @@ def trend_window(end_week: date, weeks: int) -> tuple[date, date]:
     return last - (weeks - 1) * WEEK, last + WEEK
 
 
+def days_over(start: date, today: date | None) -> int:
+    """How many of the week's days are over on `today`: 7 for a past week, fewer for the week in
+    progress (today itself is not over: its figures arrive with tomorrow's load).
+
+    Without `today` every week counts as complete.
+    """
+    if today is None:
+        return 7
+    return max(0, min(7, (today - week_start(start)).days))
+
+
+def comparison_days(start: date, today: date | None) -> tuple[tuple[date, date], tuple[date, date]]:
+    """The [first, end) days of the week and of the stretch of the week before it is compared
+    with: the same weekdays, so Monday to Wednesday of a week in progress meets Monday to
+    Wednesday of the previous week, never a whole week."""
+    first = week_start(start)
+    days = timedelta(days=days_over(first, today))
+    return (first, first + days), (first - WEEK, first - WEEK + days)
+
+
+def so_far_text(start: date, today: date | None) -> str:
+    """'' for a complete week; 'so far: Mon–Wed' for one still running."""
+    days = days_over(start, today)
+    if days >= 7:
+        return ""
+    if days == 0:
+        return "not started"
+    first = week_start(start)
+    last = first + timedelta(days=days - 1)
+    return f"so far: {first:%a}" if days == 1 else f"so far: {first:%a}–{last:%a}"
+
+
+def reconciliation_note(
+    granularity: str, label: str, rows_total: float | None, models_total: float | None
+) -> str | None:
+    """Why the rows of a Container or User view do not add up to the models' own total.
+
+    Workspace and Model rows are the model figures themselves. Dashboard and user activity come
+    from their own daily feeds: an open that lands on no dashboard, or that someone outside the
+    customer's end-user list made (an integration, an administrator), is in the model's figure
+    only. None when the totals agree or there is nothing to compare.
+    """
+    if granularity in ("workspace", "model") or _missing(models_total):
+        return None
+    rows = 0.0 if _missing(rows_total) else float(rows_total)
+    models = float(models_total)
+    if rows == models:
+        return None
+    if granularity == "container":
+        source = "dashboards"
+        reason = (
+            "opens of the model that landed on no dashboard, and dashboards without activity "
+            "figures, count only in the model figures"
+        )
+    else:
+        source = "named end users"
+        reason = (
+            "activity by people who are not on the customer's end-user list (integrations, "
+            "administrators) counts only in the model figures"
+        )
+    if rows > models:
+        reason = f"the {source}' own daily figures count more than the models report"
+    return (
+        f"{label}: these {source} account for {rows:,.0f} of the enrolled models' "
+        f"{models:,.0f}; {reason}."
+    )
+
+
 def change_percent(current: float | None, previous: float | None) -> float | None:
     """Week-over-week change in percent; None when either week has no value or the previous
     week was zero (a rise from nothing has no meaningful percentage)."""

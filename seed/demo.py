@@ -798,41 +798,96 @@ def _metrics(
     metrics["day"] = metrics["day"].astype(str)
     bulk_insert(connection, ModelMetricDaily.__table__, metrics)
     rows = len(metrics)
-    recent = days[-84:]
-    dash = dashboards[dashboards["model_id"].isin(monitored["id"])]
-    if len(dash):
-        grid = pd.MultiIndex.from_product(
-            [dash["id"], recent.date], names=["dashboard_id", "day"]
-        ).to_frame(index=False)
-        size = len(grid)
-        work = np.where(pd.DatetimeIndex(grid["day"]).day_of_week < 5, 1.0, 0.2)
-        grid["users"] = np.round(rng.uniform(2, 40, size) * work).astype(int)
-        grid["times_accessed"] = (grid["users"] * rng.uniform(1, 6, size)).round().astype(int)
-        grid["changes"] = (grid["users"] * rng.uniform(0, 10, size)).round().astype(int)
-        grid["open_time_s"] = rng.uniform(0.5, 8, size).round(2)
-        grid["day"] = grid["day"].astype(str)
-        bulk_insert(connection, DashboardActivityDaily.__table__, grid)
-        rows += size
-    pairs = end_users.merge(
-        monitored[["id", "customer_id"]].rename(columns={"id": "model_id"}), on="customer_id"
-    )
-    pairs = pairs.sample(frac=0.5, random_state=options.seed) if len(pairs) else pairs
-    if len(pairs):
-        grid = (
-            pairs[["id", "model_id"]]
-            .rename(columns={"id": "end_user_id"})
-            .merge(pd.DataFrame({"day": recent.date}), how="cross")
-        )
-        active = rng.random(len(grid)) < np.where(
-            pd.DatetimeIndex(grid["day"]).day_of_week < 5, 0.6, 0.05
-        )
-        grid = grid[active].copy()
-        grid["times_accessed"] = rng.integers(1, 12, len(grid))
-        grid["changes"] = rng.integers(0, 40, len(grid))
-        grid["day"] = grid["day"].astype(str)
-        bulk_insert(connection, UserActivityDaily.__table__, grid)
-        rows += len(grid)
+    activity = _activity_breakdown(rng, options, metrics, monitored, dashboards, end_users)
+    for table, frame in zip(
+        (DashboardActivityDaily.__table__, UserActivityDaily.__table__), activity, strict=True
+    ):
+        if len(frame):
+            bulk_insert(connection, table, frame)
+            rows += len(frame)
     return rows
+
+
+def _split(rng: np.random.Generator, totals: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Each day's total shared out over the columns: rows add up to `totals` exactly."""
+    return rng.multinomial(totals.astype(np.int64), weights / weights.sum())
+
+
+def _activity_breakdown(
+    rng, options: SeedOptions, metrics: pd.DataFrame, monitored, dashboards, end_users
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The last 12 weeks of each production model's opens and changes, broken down by dashboard
+    and by named end user, so the weekly report's granularities add up to the model's figures.
+
+    Every open lands on one of the model's dashboards, and every open is someone on the
+    customer's end-user list: the dashboard rows and the user rows of a model-day each sum to
+    that model-day's `times_accessed` and `changes`.
+    """
+    recent = metrics[metrics["day"] >= str(options.today - timedelta(days=84))]
+    by_model = dict(tuple(recent.groupby("model_id")))
+    dash_rows, user_rows = [], []
+    for model in monitored.itertuples():
+        figures = by_model.get(model.id)
+        if figures is None:
+            continue
+        days = figures["day"].to_numpy()
+        accessed = figures["times_accessed"].to_numpy()
+        changes = figures["changes"].to_numpy()
+        users = figures["users"].to_numpy()
+        boards = dashboards.loc[dashboards["model_id"] == model.id, "id"].to_numpy()
+        if len(boards):
+            share = rng.dirichlet(np.full(len(boards), 2.0))
+            opens = _split(rng, accessed, share)
+            edits = _split(rng, changes, share)
+            viewers = np.minimum(
+                users[:, None], np.ceil(users[:, None] * np.clip(share * 1.5, 0, 1))
+            )
+            dash_rows.append(
+                pd.DataFrame(
+                    {
+                        "dashboard_id": np.tile(boards, len(days)),
+                        "day": np.repeat(days, len(boards)),
+                        "times_accessed": opens.ravel(),
+                        "users": viewers.astype(int).ravel(),
+                        "changes": edits.ravel(),
+                        "open_time_s": (
+                            figures["open_time_s"].to_numpy()[:, None]
+                            * rng.uniform(0.05, 0.3, (len(days), len(boards)))
+                        )
+                        .round(2)
+                        .ravel(),
+                    }
+                )
+            )
+        pool = end_users.loc[end_users["customer_id"] == model.customer_id, "id"].to_numpy()
+        if not len(pool):
+            continue
+        for day, opened, changed, people in zip(days, accessed, changes, users, strict=True):
+            active = int(min(people, len(pool), max(opened, 1 if changed else 0)))
+            if active == 0:
+                continue
+            who = rng.choice(pool, active, replace=False)
+            even = np.ones(active)
+            floor = np.ones(active, dtype=np.int64) if opened >= active else 0
+            spread = _split(rng, np.array([opened - np.sum(floor)]), even)[0]
+            user_rows.append(
+                (
+                    who,
+                    np.full(active, model.id),
+                    np.full(active, day),
+                    floor + spread,
+                    _split(rng, np.array([changed]), even)[0],
+                )
+            )
+    dash_frame = pd.concat(dash_rows, ignore_index=True) if dash_rows else pd.DataFrame()
+    columns = ("end_user_id", "model_id", "day", "times_accessed", "changes")
+    user_frame = pd.DataFrame(
+        {
+            name: np.concatenate([row[i] for row in user_rows]) if user_rows else []
+            for i, name in enumerate(columns)
+        }
+    )
+    return dash_frame, user_frame
 
 
 def _programme_data(

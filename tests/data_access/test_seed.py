@@ -177,3 +177,27 @@ def test_cases_are_assigned_to_their_customers_csm_or_resource(seeded):
             text("SELECT count(*) FROM support_case WHERE assignee_id IS NOT NULL")
         ).scalar()
     assert assigned > 0 and strangers == 0
+
+
+def test_dashboard_and_user_activity_add_up_to_each_models_figures(seeded):
+    query = """
+        SELECT m.model_id, m.day, m.times_accessed, m.changes,
+               (SELECT sum(a.times_accessed) FROM dashboard_activity_daily a
+                  JOIN dashboard d ON d.id = a.dashboard_id
+                 WHERE d.model_id = m.model_id AND a.day = m.day),
+               (SELECT sum(a.changes) FROM dashboard_activity_daily a
+                  JOIN dashboard d ON d.id = a.dashboard_id
+                 WHERE d.model_id = m.model_id AND a.day = m.day),
+               (SELECT coalesce(sum(u.times_accessed), 0) FROM user_activity_daily u
+                 WHERE u.model_id = m.model_id AND u.day = m.day),
+               (SELECT coalesce(sum(u.changes), 0) FROM user_activity_daily u
+                 WHERE u.model_id = m.model_id AND u.day = m.day)
+        FROM model_metric_daily m
+        WHERE EXISTS (SELECT 1 FROM dashboard_activity_daily a JOIN dashboard d
+                       ON d.id = a.dashboard_id WHERE d.model_id = m.model_id AND a.day = m.day)
+    """
+    with seeded.connect() as connection:
+        rows = connection.execute(text(query)).all()
+    assert rows
+    wrong = [row for row in rows if not (row[2] == row[4] == row[6] and row[3] == row[5] == row[7])]
+    assert wrong == []

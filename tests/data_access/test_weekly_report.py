@@ -30,11 +30,13 @@ from data_access.models import (
 from data_access.policies import seed_default_policies
 from data_access.weekly_report import (
     enrolled_models,
+    model_totals,
     week_start_of,
     weekly_report,
     weekly_report_cap,
     weekly_trend,
 )
+from domain.weekly import reconciliation_note
 
 WEEK = date(2026, 11, 16)
 PREVIOUS = date(2026, 11, 9)
@@ -478,3 +480,65 @@ def test_unknown_granularity_is_refused(session, estate):
         weekly_report(
             session=session, customer_id=estate["customer"], week_start=WEEK, granularity="team"
         )
+
+
+def test_a_week_in_progress_is_compared_with_the_same_days_of_the_week_before(session, estate):
+    sunday = date(2026, 11, 22)  # Monday to Saturday are over; Sunday's figures are not in yet
+    frame = weekly_report(
+        session=session,
+        customer_id=estate["customer"],
+        week_start=WEEK,
+        granularity="model",
+        today=sunday,
+    )
+    rows = by_entity(frame)
+    check(
+        rows["A"],
+        {
+            "days": 2,  # Mon 16, Tue 17; Sun 22 is not over
+            "times_accessed": 18,
+            "days_prev": 1,  # Sat 14 only: Sun 15 is not one of the days compared
+            "times_accessed_prev": 5,
+            "times_accessed_change_pct": 260,
+        },
+    )
+    check(rows["B"], {"times_accessed": 10, "times_accessed_prev": 0})
+    complete = weekly_report(
+        session=session,
+        customer_id=estate["customer"],
+        week_start=WEEK,
+        granularity="model",
+        today=date(2026, 11, 23),
+    )
+    check(by_entity(complete)["A"], {"times_accessed": 20, "times_accessed_prev": 8})
+
+
+@pytest.mark.parametrize("granularity", ["workspace", "model", "container", "user"])
+def test_each_granularity_reconciles_with_the_models_or_says_why(session, estate, granularity):
+    totals = model_totals(session=session, customer_id=estate["customer"], week_start=WEEK)
+    assert totals == {"times_accessed": 30, "changes": 24}
+    frame = weekly_report(
+        session=session,
+        customer_id=estate["customer"],
+        week_start=WEEK,
+        granularity=granularity,
+    )
+    rows_total = frame["times_accessed"].sum(min_count=1)
+    note = reconciliation_note(granularity, "Times accessed", rows_total, totals["times_accessed"])
+    expected_rows = {"workspace": 30, "model": 30, "container": 16, "user": 8}[granularity]
+    assert rows_total == expected_rows
+    if expected_rows == 30:
+        assert note is None
+    else:
+        assert f"account for {expected_rows} of the enrolled models' 30" in note
+
+
+def test_the_container_view_names_each_dashboards_workspace(session, estate):
+    frame = weekly_report(
+        session=session, customer_id=estate["customer"], week_start=WEEK, granularity="container"
+    )
+    assert dict(zip(frame["entity"], frame["workspace"], strict=True)) == {
+        "Exec": "Finance",
+        "Input": "Finance",
+        "Variance": "Finance",
+    }

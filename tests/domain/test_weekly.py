@@ -13,8 +13,12 @@ from domain.weekly import (
     change_percent,
     change_percents,
     change_text,
+    comparison_days,
+    days_over,
     last_complete_week,
     recent_weeks,
+    reconciliation_note,
+    so_far_text,
     today_in,
     trend_window,
     week_end,
@@ -156,3 +160,28 @@ def test_each_data_point_uses_the_aggregate_that_fits_it():
     assert list(GRANULARITIES) == ["workspace", "model", "container", "user"]
     for granularity in GRANULARITIES.values():
         assert set(granularity.data_points) <= set(DATA_POINTS)
+
+
+def test_a_week_in_progress_is_compared_over_the_same_weekdays():
+    monday = date(2026, 11, 30)
+    wednesday = date(2026, 12, 2)
+    assert days_over(monday, wednesday) == 2  # Monday and Tuesday are over
+    assert comparison_days(monday, wednesday) == (
+        (monday, wednesday),
+        (date(2026, 11, 23), date(2026, 11, 25)),
+    )
+    assert so_far_text(monday, wednesday) == "so far: Mon–Tue"
+    assert days_over(monday, date(2026, 12, 7)) == 7 and so_far_text(monday, None) == ""
+    assert comparison_days(monday, None)[1] == (date(2026, 11, 23), monday)
+
+
+def test_a_breakdown_that_does_not_add_up_says_why():
+    assert reconciliation_note("model", "Times accessed", 10, 30) is None
+    assert reconciliation_note("container", "Times accessed", 30, 30) is None
+    container = reconciliation_note("container", "Times accessed", 7709, 14512)
+    assert container.startswith("Times accessed: these dashboards account for 7,709 of the")
+    assert "landed on no dashboard" in container
+    users = reconciliation_note("user", "Times accessed", None, 1460)
+    assert "account for 0 of the enrolled models' 1,460" in users
+    assert "end-user list" in users
+    assert "count more than the models report" in reconciliation_note("user", "Changes", 9, 4)
