@@ -26,6 +26,7 @@ def open_queue(page: Page, base: str) -> None:
     page.goto(f"{base}/case_queue")
     expect(page.get_by_role("heading", name="Case queue").first).to_be_visible(timeout=SLOW)
     expect(page.get_by_text(COUNT)).to_be_visible(timeout=SLOW)
+    expect(page.get_by_role("button", name=re.compile("Download CSV"))).to_be_visible(timeout=SLOW)
     wait_idle(page)
 
 
