@@ -63,3 +63,35 @@ def action_counts(
     return ActionCounts(
         agreed=sum(1 for a in relevant if a.quarter == quarter), done=done, open=still_open
     )
+
+
+@dataclass(frozen=True)
+class ActionEdit:
+    """One change made to a saved action in the page's table: new wording/owner/due, or done."""
+
+    action_id: int
+    text: str | None = None  # set (with owner and due_on) when the wording, owner or due changed
+    owner: str | None = None
+    due_on: date | None = None
+    done: bool | None = None  # set when ticked or unticked
+
+
+def action_edits(before: list[dict], after: list[dict]) -> list[ActionEdit]:
+    """The changes between the saved actions and the edited table, row by row (same order, same
+    ids; rows are neither added nor removed there). A row whose wording, owner or due date changed
+    gives one edit with all three; a row ticked or unticked gives one with `done`.
+
+    Tricky edge: surrounding spaces do not count as a change, so a row nobody touched never
+    produces an edit (the table hands back what it was given)."""
+    edits = []
+    for old, new in zip(before, after, strict=True):
+        if old["id"] != new["id"]:
+            raise ValueError("The edited actions are not in the order they were given.")
+        fields = (str(new["text"] or "").strip(), str(new["owner"] or "").strip(), new["due_on"])
+        if fields != (str(old["text"]).strip(), str(old["owner"]).strip(), old["due_on"]):
+            edits.append(
+                ActionEdit(action_id=old["id"], text=fields[0], owner=fields[1], due_on=fields[2])
+            )
+        if bool(new["done"]) != bool(old["done"]):
+            edits.append(ActionEdit(action_id=old["id"], done=bool(new["done"])))
+    return edits

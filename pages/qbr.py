@@ -5,11 +5,13 @@ from ui.auth import require_access
 
 user = require_access(__file__)
 
+from collections.abc import Callable  # noqa: E402
 from datetime import date, datetime  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
+from sqlmodel import Session  # noqa: E402
 
 from data_access import qbr_notes  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
@@ -18,7 +20,13 @@ from data_access.customers import customers_in_scope  # noqa: E402
 from data_access.qbr import qbr_report  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.qbr import Figure, QbrReport, Section  # noqa: E402
-from domain.qbr_actions import NOTE_MAX_CHARS, OWNER_MAX_CHARS, TEXT_MAX_CHARS  # noqa: E402
+from domain.qbr_actions import (  # noqa: E402
+    NOTE_MAX_CHARS,
+    OWNER_MAX_CHARS,
+    TEXT_MAX_CHARS,
+    ActionEdit,
+    action_edits,
+)
 from domain.quarters import BadQuarter, Quarter, quarters_between  # noqa: E402
 from reports.qbr_charts import build_chart  # noqa: E402
 from reports.qbr_document import qbr_pdf  # noqa: E402
@@ -220,14 +228,14 @@ def note_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
         st.rerun()
 
 
-def held_editor(customer_id: int, quarter: Quarter, saved: dict, today: date) -> None:
-    latest = min(quarter.last_day, today)
+def held_editor(customer_id: int, quarter: Quarter, saved: dict, today: date, start: date) -> None:
+    earliest, latest = max(quarter.first_day, start), min(quarter.last_day, today)
     with st.form(f"qbr_held_{customer_id}_{quarter.code}"):
         st.caption(held_sentence(saved["held_on"]))
         held_on = st.date_input(
             "QBR held on",
             value=saved["held_on"] or latest,
-            min_value=quarter.first_day,
+            min_value=earliest,
             max_value=latest,
             format="DD/MM/YYYY",
         )
@@ -245,28 +253,33 @@ def held_editor(customer_id: int, quarter: Quarter, saved: dict, today: date) ->
         st.rerun()
 
 
-def changed_actions(before: pd.DataFrame, after: pd.DataFrame) -> list:
-    """The commands that turn the saved actions into the edited ones (one per change)."""
-    commands = []
-    for (_, old), (_, new) in zip(before.iterrows(), after.iterrows(), strict=True):
-        action_id = int(old["id"])
-        due = None if pd.isna(new["due_on"]) else pd.Timestamp(new["due_on"]).date()
-        old_due = None if pd.isna(old["due_on"]) else pd.Timestamp(old["due_on"]).date()
-        if (new["text"], new["owner"], due) != (old["text"], old["owner"], old_due):
-            commands.append(
-                lambda session, i=action_id, t=new["text"], o=new["owner"], d=due: (
-                    qbr_notes.edit_qbr_action(
-                        session=session, actor=actor, action_id=i, text=t, owner=o, due_on=d
-                    )
-                )
-            )
-        if bool(new["done"]) != bool(old["done"]):
-            commands.append(
-                lambda session, i=action_id, done=bool(new["done"]): qbr_notes.set_qbr_action_done(
-                    session=session, actor=actor, action_id=i, done=done
-                )
-            )
-    return commands
+def action_records(frame: pd.DataFrame) -> list[dict]:
+    """The editor's rows as plain values (a cleared date is None, not NaT)."""
+    return [
+        {
+            "id": int(row.id),
+            "text": row.text,
+            "owner": row.owner,
+            "due_on": None if pd.isna(row.due_on) else pd.Timestamp(row.due_on).date(),
+            "done": bool(row.done),
+        }
+        for row in frame.itertuples()
+    ]
+
+
+def edit_command(edit: ActionEdit) -> Callable[[Session], object]:
+    if edit.done is not None:
+        return lambda session: qbr_notes.set_qbr_action_done(
+            session=session, actor=actor, action_id=edit.action_id, done=edit.done
+        )
+    return lambda session: qbr_notes.edit_qbr_action(
+        session=session,
+        actor=actor,
+        action_id=edit.action_id,
+        text=edit.text,
+        owner=edit.owner,
+        due_on=edit.due_on,
+    )
 
 
 def actions_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
@@ -296,7 +309,9 @@ def actions_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
         submitted = st.form_submit_button("Save actions", icon=":material/save:")
     if not submitted:
         return
-    commands = changed_actions(actions, edited)
+    commands = [
+        edit_command(edit) for edit in action_edits(action_records(actions), action_records(edited))
+    ]
     if not commands:
         st.info("Nothing changed in the actions.")
         return
@@ -329,7 +344,9 @@ def new_action_form(customer_id: int, quarter: Quarter) -> None:
         st.rerun()
 
 
-def notes_editors(customer_id: int, quarter: Quarter, timezone: str, today: date) -> None:
+def notes_editors(
+    customer_id: int, quarter: Quarter, timezone: str, today: date, start: date
+) -> None:
     """Editing the notes section: the note, the meeting day, the actions and a new action."""
     saved = load_notes(customer_id, quarter.code, timezone)
     with st.expander("Edit notes and actions", icon=":material/edit:"):
@@ -337,7 +354,7 @@ def notes_editors(customer_id: int, quarter: Quarter, timezone: str, today: date
         with notes:
             note_editor(customer_id, quarter, saved)
         with held:
-            held_editor(customer_id, quarter, saved, today)
+            held_editor(customer_id, quarter, saved, today, start)
         actions_editor(customer_id, quarter, saved)
         new_action_form(customer_id, quarter)
 
@@ -467,4 +484,4 @@ for number, section in enumerate(report.sections, start=1):
     st.header(f"{number}. {section.title}", divider="gray")
     section_body(section)
     if section.key == qbr_notes.SECTION_KEY:
-        notes_editors(customer_id, quarter, timezone, today)
+        notes_editors(customer_id, quarter, timezone, today, start)

@@ -268,3 +268,14 @@ def test_last_slide_has_no_next_and_a_slide_out_of_range_shows_the_last():
     at = open_page("manager", customer=str(own[0].id), present="1", slide="99")
     assert [t.value for t in at.title] == [titles[-1]]
     assert button(at, "Next").disabled and not button(at, "Previous").disabled
+
+
+def test_the_pdf_is_drawn_only_when_asked_for():
+    customer, _ = shown_and_others("manager")
+    at = open_page("manager", customer=str(customer.id))
+    downloads = [d.proto.label for d in at.get("download_button")]
+    assert "Download QBR (PDF)" not in downloads and "Figures (CSV)" in downloads
+    button(at, "Prepare PDF").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert "Download QBR (PDF)" in [d.proto.label for d in at.get("download_button")]
