@@ -201,7 +201,22 @@ def watch_for_changes(queued: frozenset[int]) -> None:
     if changes.reload:
         st.session_state.setdefault("queue_toasts", []).extend(changes.toasts)
         load_queue.clear()
+        new_table()
         st.rerun()
+
+
+def new_table() -> None:
+    """Rows move when the queue is read again: a new table, so no selection points elsewhere."""
+    st.session_state["queue_table_generation"] = table_generation() + 1
+
+
+def table_generation() -> int:
+    return st.session_state.get("queue_table_generation", 0)
+
+
+def table_key() -> str:
+    generation = table_generation()
+    return f"queue_table_{generation}" if generation else "queue_table"
 
 
 def show_toasts() -> None:
@@ -251,7 +266,7 @@ def live_table(shown: pd.DataFrame, table: pd.DataFrame, calendars: dict) -> Non
         hide_index=True,
         on_select="rerun",
         selection_mode="multi-row",
-        key="queue_table",
+        key=table_key(),
         column_order=TABLE_COLUMNS,
         column_config={
             "state": st.column_config.TextColumn("State", pinned=True),
@@ -292,6 +307,7 @@ def live_table(shown: pd.DataFrame, table: pd.DataFrame, calendars: dict) -> Non
 def bulk_bar(chosen: list[int]) -> None:
     """Actions on the selected rows: open one, or assign / change the status of all of them."""
     count = f"{len(chosen)} case" + ("" if len(chosen) == 1 else "s")
+    st.caption("Selected: " + ", ".join(f"#{case_id}" for case_id in chosen))
     columns = st.columns([1.2, 3, 3], vertical_alignment="bottom")
     if len(chosen) == 1 and columns[0].button(f"Open case #{chosen[0]}", type="primary"):
         go_to_case(chosen[0])
@@ -335,7 +351,7 @@ def bulk_bar(chosen: list[int]) -> None:
         )
         if done:
             st.session_state.pop("bulk_refusal", None)
-            st.session_state.pop("queue_table", None)
+            new_table()
             st.rerun()
     elif st.session_state.get("bulk_refusal"):
         st.error(st.session_state["bulk_refusal"])
@@ -429,7 +445,8 @@ if "filter_q" not in st.session_state:
     st.session_state["filter_q"] = st.query_params.get("q", "")
 search = top[1].text_input(
     "Search",
-    placeholder="Case number, subject or customer (open, solved or closed)",
+    placeholder="Case number, subject or customer",
+    help="Finds open cases in the table, and solved or closed cases in a list below it.",
     key="filter_q",
     on_change=state_to_url,
     args=("q",),
