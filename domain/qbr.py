@@ -98,13 +98,14 @@ def change_text(current: float | None, previous: float | None, *, unit: str = ""
     return f"{sign}{number}{unit} vs previous quarter"
 
 
-def plural(count: int, singular: str, many: str | None = None) -> str:
-    """ "1 case", "4 cases": a count with its noun."""
-    return f"{count:,} {singular if count == 1 else (many or singular + 's')}"
+def plural(count: int, noun: str) -> str:
+    """A count with its noun: "1 case", "4 cases" (nouns that take an s)."""
+    return f"{count:,} {noun if count == 1 else noun + 's'}"
 
 
 def share_text(part: int, whole: int) -> str:
-    """ "92% (46 of 50)"; "—" when there is nothing to count (never "0%" of nothing)."""
+    """A share as shown: "92% (46 of 50)", or "—" when there is nothing to count (never "0%" of
+    nothing)."""
     if not whole:
         return "—"
     return f"{100 * part / whole:.0f}% ({part:,} of {whole:,})"
