@@ -251,7 +251,10 @@ def change_percents(current: Iterable, previous: Iterable) -> list[float | None]
 
 
 def change_text(percent: float | None) -> str:
-    """'▲ 12.3 %', '▼ 4.0 %', '= 0.0 %'; empty when there is no change to show."""
+    """'▲ 12.3 %', '▼ 4.0 %', '0.0 %'; empty when there is no change to show.
+
+    No change has no sign at all: a leading '=' would read as a formula in a spreadsheet.
+    """
     if _missing(percent):
         return ""
     rounded = round(float(percent), 1)
@@ -259,7 +262,7 @@ def change_text(percent: float | None) -> str:
         return f"▲ {rounded:.1f} %"
     if rounded < 0:
         return f"▼ {abs(rounded):.1f} %"
-    return "= 0.0 %"
+    return "0.0 %"
 
 
 def _missing(value: object) -> bool:

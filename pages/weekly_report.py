@@ -14,6 +14,7 @@ from data_access.customers import customers_in_scope  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from data_access.weekly_report import (  # noqa: E402
     enrolled_models,
+    model_totals,
     weekly_report,
     weekly_report_cap,
     weekly_trend,
@@ -23,14 +24,19 @@ from domain.weekly import (  # noqa: E402
     GRANULARITIES,
     change_percent,
     change_text,
+    days_over,
     last_complete_week,
     recent_weeks,
+    reconciliation_note,
+    so_far_text,
     today_in,
     week_label,
     week_option_label,
     week_start,
 )
 from ui.auth import read_session  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
+from ui.format import MISSING, plain_markdown  # noqa: E402
 from ui.pickers import customer_picker  # noqa: E402
 
 PICKER_WEEKS = 26
@@ -55,11 +61,21 @@ def load_enrolment(customer_id: int) -> tuple[pd.DataFrame, int]:
 
 
 @st.cache_data(ttl=300, show_spinner="Adding up the week…")
-def load_report(customer_id: int, week: date, granularity: str) -> pd.DataFrame:
+def load_report(customer_id: int, week: date, granularity: str, today: date) -> pd.DataFrame:
     with read_session() as session:
         return weekly_report(
-            session=session, customer_id=customer_id, week_start=week, granularity=granularity
+            session=session,
+            customer_id=customer_id,
+            week_start=week,
+            granularity=granularity,
+            today=today,
         )
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def load_model_totals(customer_id: int, week: date, today: date) -> dict[str, float | None]:
+    with read_session() as session:
+        return model_totals(session=session, customer_id=customer_id, week_start=week, today=today)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -74,9 +90,14 @@ def load_trend(customer_id: int, granularity: str, end_week: date) -> pd.DataFra
         )
 
 
-def chosen_week(column, last_complete: date) -> date:
-    """A week of the last 26 complete ones; a link may name an older week (?week=2026-06-01)."""
+def chosen_week(column, today: date) -> date:
+    """A week of the last 26 complete ones, or the week in progress once a day of it is over;
+    a link may name an older week (?week=2026-06-01). The last complete week is the default."""
+    last_complete = last_complete_week(today)
+    running = week_start(today)
     weeks = recent_weeks(last_complete, PICKER_WEEKS)
+    if days_over(running, today) > 0:
+        weeks = [running, *weeks]
     requested = st.query_params.get("week")
     try:
         linked = week_start(date.fromisoformat(requested)) if requested else None
@@ -84,9 +105,14 @@ def chosen_week(column, last_complete: date) -> date:
         linked = None
     if linked is not None and linked <= last_complete and linked not in weeks:
         weeks = sorted([*weeks, linked], reverse=True)
-    current = linked if linked in weeks else weeks[0]
+    current = linked if linked in weeks else last_complete
+
+    def label(start: date) -> str:
+        running_text = so_far_text(start, today)
+        return week_option_label(start) + (f" ({running_text})" if running_text else "")
+
     choice = column.selectbox(
-        "Week", weeks, index=weeks.index(current), format_func=week_option_label, key="weekly_week"
+        "Week", weeks, index=weeks.index(current), format_func=label, key="weekly_week"
     )
     if choice != current:
         st.query_params["week"] = choice.isoformat()
@@ -108,6 +134,8 @@ def table_for(report: pd.DataFrame, granularity: str) -> pd.DataFrame:
     shown = pd.DataFrame({spec.entity_label: report["entity"]})
     if spec.context_label:
         shown[spec.context_label] = report["context"]
+    if "workspace" in report:
+        shown["Workspace"] = report["workspace"]
     if granularity in ("workspace", "user"):
         shown["Models"] = report["models"].round().astype("Int64")
     shown["Active days" if granularity == "user" else "Days with figures"] = (
@@ -147,14 +175,28 @@ def column_config(granularity: str) -> dict:
     return config
 
 
-def total_metric(column, report: pd.DataFrame, point: str) -> None:
+def total_metric(column, report: pd.DataFrame, point: str, compared_with: str) -> None:
     now, before = report[point].sum(min_count=1), report[f"{point}_prev"].sum(min_count=1)
     percent = change_percent(now, before)
     column.metric(
         f"{DATA_POINTS[point].label}, all rows",
-        "–" if pd.isna(now) else f"{int(now):,}",
-        None if percent is None else f"{percent:+.1f} % on the week before",
+        MISSING if pd.isna(now) else f"{int(now):,}",
+        None if percent is None else f"{percent:+.1f} % on {compared_with}",
     )
+
+
+def reconciliation_notes(report: pd.DataFrame, granularity: str, totals: dict) -> list[str]:
+    """Why this granularity's rows do not add up to the models' totals, one sentence each."""
+    notes = []
+    for point, models_total in totals.items():
+        if point not in report:
+            continue
+        note = reconciliation_note(
+            granularity, DATA_POINTS[point].label, report[point].sum(min_count=1), models_total
+        )
+        if note:
+            notes.append(note)
+    return notes
 
 
 def series_names(trend: pd.DataFrame) -> pd.Series:
@@ -163,6 +205,8 @@ def series_names(trend: pd.DataFrame) -> pd.Series:
     names = trend.drop_duplicates("entity_id")
     repeated = names["entity"].duplicated(keep=False)
     context = names["context"].fillna("").astype(str)
+    if "workspace" in names:
+        context = names["workspace"].fillna("").astype(str) + " · " + context
     context = context.where(context != "", "#" + names["entity_id"].astype(str))
     unique = names["entity"].where(~repeated, names["entity"] + " (" + context + ")")
     unique = unique.where(
@@ -222,7 +266,9 @@ with pickers[0]:
     customer_id = customer_picker(customers, key="weekly_customer")
 customer = customers.set_index("id").loc[customer_id]
 region_today = today_in(customer["region_timezone"], datetime.now(UTC))
-week = chosen_week(pickers[1], last_complete_week(region_today))
+week = chosen_week(pickers[1], region_today)
+running = so_far_text(week, region_today)
+compared_with = "the same days of the week before" if running else "the week before"
 granularity = (
     pickers[2].segmented_control(
         "Granularity",
@@ -237,13 +283,23 @@ spec = GRANULARITIES[granularity]
 
 models, cap = load_enrolment(customer_id)
 reported = models[models["reported"]]
-st.subheader(f"{customer['name']} · {week_label(week)}")
+st.subheader(
+    plain_markdown(
+        f"{customer['name']} · {week_label(week)}" + (f" · {running}" if running else "")
+    )
+)
 st.caption(
     f"{customer['tier_label']} · weeks run Monday to Sunday on {customer['region']} calendar days "
     f"({customer['region_timezone']}). Durations are the average of the daily values; times "
     "accessed and changes are weekly totals; users is the highest daily count (daily counts "
     "cannot say how many different people used a model in the week). Δ is the change on the "
     "week before."
+    + (
+        f" This week is still running ({running}): it is compared with the same days of the "
+        "week before, not with that whole week."
+        if running
+        else ""
+    )
 )
 if reported.empty:
     if cap == 0:
@@ -262,11 +318,15 @@ if len(models) > len(reported):
         f"the report shows the first {cap} enrolled."
     )
 
-report = load_report(customer_id, week, granularity)
+report = load_report(customer_id, week, granularity, region_today)
 facts = st.columns(3)
 facts[0].metric("Models reported", f"{len(reported)} of {cap}")
-total_metric(facts[1], report, "times_accessed")
-total_metric(facts[2], report, "changes")
+total_metric(facts[1], report, "times_accessed", compared_with)
+total_metric(facts[2], report, "changes", compared_with)
+for note in reconciliation_notes(
+    report, granularity, load_model_totals(customer_id, week, region_today)
+):
+    st.caption(note)
 
 if report.empty:
     st.info("No user worked in the enrolled models this week or the week before.")
@@ -274,13 +334,10 @@ if report.empty:
 
 shown = table_for(report, granularity)
 st.dataframe(shown, hide_index=True, column_config=column_config(granularity), key="weekly_table")
-st.download_button(
-    "Download CSV",
-    shown.to_csv(index=False),
+csv_download(
+    shown,
     file_name=f"weekly-report-{customer_id}-{week.isoformat()}-{granularity}.csv",
-    mime="text/csv",
-    icon=":material/download:",
-    on_click="ignore",
+    key="weekly_csv",
 )
 
 st.subheader(f"Last {TREND_WEEKS} weeks")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from data_access.models import Customer, ModelMetricDaily, User
 from data_access.weekly_report import enrolled_models, weekly_report
+from domain.csv_safe import csv_bytes
 from domain.weekly import GRANULARITIES, week_option_label
 from tests.pages.conftest import db_engine, page_path, signed_in
 
@@ -23,14 +24,15 @@ PAGE = "weekly_report.py"
 WEEK = date(2026, 10, 26)
 
 
-def open_page(username: str, customer_id: int | None = None, week: date = WEEK) -> AppTest:
+def open_page(username: str, customer_id: int | None = None, week: date | None = WEEK) -> AppTest:
     st.cache_data.clear()
     at = signed_in(username)
     at.run()
     at.switch_page(page_path(PAGE))
     if customer_id is not None:
         at.query_params["customer"] = str(customer_id)
-    at.query_params["week"] = week.isoformat()
+    if week is not None:
+        at.query_params["week"] = week.isoformat()
     at.run()
     assert not at.exception, at.exception
     return at
@@ -110,7 +112,7 @@ def test_manager_sees_the_model_table_and_a_trend_chart():
     assert list(table["Times accessed"]) == list(expected["times_accessed"])
     assert list(table["Open time (s)"]) == pytest.approx(list(expected["open_time_s"].round(1)))
     assert list(table["Users"]) == list(expected["users"])
-    assert table["Changes Δ"].str.match(r"^([▲▼] \d+\.\d %|= 0\.0 %|)$").all()
+    assert table["Changes Δ"].str.match(r"^([▲▼] \d+\.\d %|0\.0 %|)$").all()
     assert len(charts(at)) == 1
     assert at.get("download_button")
 
@@ -127,9 +129,12 @@ def test_every_granularity_renders_its_table(granularity):
     lines = chart_lines(at)
     # Dashboards (and models in different workspaces) share names; each still gets its own line.
     assert lines["entity"].nunique() == lines["entity_id"].nunique() <= 10
+    contexts = table.iloc[:, 1]
+    if table.columns[0] == "Dashboard":  # a dashboard is told apart by its workspace and model
+        contexts = table["Workspace"] + " · " + contexts
     assert set(lines["entity"]) <= {
         f"{name} ({context})" if context else name
-        for name, context in zip(table.iloc[:, 0], table.iloc[:, 1], strict=True)
+        for name, context in zip(table.iloc[:, 0], contexts, strict=True)
     } | set(table.iloc[:, 0])
 
 
@@ -142,7 +147,7 @@ def test_the_csv_download_is_the_table_shown(downloads):
     assert name == f"weekly-report-{customer.id}-{WEEK.isoformat()}-container.csv"
     table = shown_table(at)
     assert len(table) > 0
-    assert data.decode() == table.to_csv(index=False)
+    assert data == csv_bytes(table)
     assert list(pd.read_csv(io.BytesIO(data)).columns) == list(table.columns)
 
 
@@ -183,3 +188,58 @@ def test_basic_customer_explains_there_is_no_weekly_report():
     at = open_page("manager", customer.id)
     assert "has no weekly report" in " ".join(i.value for i in at.info)
     assert not at.dataframe and not charts(at)
+
+
+def metric_value(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def test_times_accessed_reconcile_across_every_granularity():
+    customer = reporting_customer()
+    at = open_page("manager", customer.id)
+    totals = {}
+    for granularity in GRANULARITIES:
+        at.segmented_control(key="weekly_granularity").set_value(granularity).run()
+        assert not at.exception, at.exception
+        totals[granularity] = metric_value(at, "Times accessed, all rows")
+        assert not [c.value for c in at.caption if "account for" in c.value]
+    assert len(set(totals.values())) == 1, totals
+
+
+def test_the_container_view_names_each_dashboards_workspace():
+    customer = reporting_customer()
+    at = open_page("manager", customer.id)
+    at.segmented_control(key="weekly_granularity").set_value("container").run()
+    table = shown_table(at)
+    with Session(db_engine()) as session:
+        expected = weekly_report(
+            session=session, customer_id=customer.id, week_start=WEEK, granularity="container"
+        )
+    assert list(table["Workspace"]) == list(expected["workspace"])
+    assert table["Workspace"].notna().all()
+
+
+def test_a_week_in_progress_is_compared_with_the_same_days_before(monkeypatch):
+    thursday = WEEK + timedelta(days=3)  # Monday to Wednesday of WEEK are over
+    monkeypatch.setattr("domain.weekly.today_in", lambda timezone, now: thursday)
+    customer = reporting_customer()
+    at = open_page("manager", customer.id, week=None)
+    assert at.selectbox(key="weekly_week").value == WEEK - timedelta(days=7)  # last complete
+    at = open_page("manager", customer.id, week=WEEK)
+    assert at.selectbox(key="weekly_week").value == WEEK
+    with Session(db_engine()) as session:
+        expected = weekly_report(
+            session=session,
+            customer_id=customer.id,
+            week_start=WEEK,
+            granularity="model",
+            today=thursday,
+        )
+    table = shown_table(at)
+    assert list(table["Times accessed"]) == list(expected["times_accessed"])
+    assert (expected["days"] <= 3).all() and (expected["days_prev"] <= 3).all()
+    now = expected["times_accessed"].sum()
+    before = expected["times_accessed_prev"].sum()
+    delta = next(m for m in at.metric if m.label == "Times accessed, all rows").delta
+    assert delta == f"{(now - before) / before * 100:+.1f} % on the same days of the week before"
+    assert any("Mon–Wed" in s.value for s in at.subheader)
