@@ -421,3 +421,23 @@ def test_several_periods_read_at_once_match_each_read_alone(session, desk):
     alone = [attainment(session=session, start=s, end=e, now=NOW) for s, e in (first, second)]
     assert together == alone
     assert [result.cases_opened for result in together] == [9, 3]
+
+
+def test_two_tier_changes_on_one_day_the_later_applies(session, desk):
+    desk.customer(
+        "Stark",
+        "enterprise",
+        history=[
+            (date(2025, 1, 1), None, "basic"),
+            (date(2026, 3, 10), "basic", "professional"),
+            (date(2026, 3, 10), "professional", "enterprise"),
+        ],
+    )
+    desk.case("Stark", 3, on(10, 10), (on(10, 10, 45), "public_reply"))  # 45m: only Enterprise
+    desk.case("Stark", 3, on(9, 10), (on(9, 11, 45), "public_reply"))  # the day before: Basic
+    session.commit()
+    by_tier = attainment_by_tier(
+        session=session, start=START, end=END, customer_id=desk.customers["Stark"], now=NOW
+    ).set_index("tier")
+    assert by_tier["cases_opened"].to_dict() == {"basic": 1, "professional": 0, "enterprise": 1}
+    assert by_tier.loc["basic", "first_response_met"] == 1
