@@ -279,3 +279,21 @@ def test_the_pdf_is_drawn_only_when_asked_for():
     at.run()
     assert not at.exception, at.exception
     assert "Download QBR (PDF)" in [d.proto.label for d in at.get("download_button")]
+
+
+def test_recording_a_basic_customers_qbr_as_held_is_refused_in_one_sentence():
+    with Session(db_engine()) as session:
+        basic = session.exec(
+            select(Customer).where(Customer.tier == "basic").order_by(Customer.id)
+        ).first()
+    at = open_page("manager", customer=str(basic.id))
+    button(at, "Record QBR held").click()
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("No QBR inputs left: 0 of 0"), errors
+    with Session(db_engine()) as session:
+        held = session.exec(
+            select(QbrNote).where(QbrNote.customer_id == basic.id, QbrNote.held_on.is_not(None))
+        ).all()
+    assert held == []
