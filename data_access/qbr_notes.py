@@ -81,11 +81,8 @@ def qbr_note(*, session: Session, customer_id: int, quarter: Quarter) -> QbrNote
     ).first()
 
 
-def _quarter_actions(
-    session: Session, customer_id: int, quarter: Quarter, start: datetime
-) -> list[ActionRow]:
+def _shown_actions(rows: list[ActionRow], quarter: Quarter, start: datetime) -> list[ActionRow]:
     """Carried-forward actions first (oldest quarter first), then the quarter's own."""
-    rows = _action_rows(session, customer_id, quarter)
     carried = [row for row in rows if is_carried_into(row, quarter, start)]
     own = [row for row in rows if row.quarter == quarter]
     return carried + own
@@ -97,7 +94,7 @@ def qbr_actions(
     """The actions the quarter's QBR shows, as they stand now, for the page's editor:
     carried-forward ones first, then the quarter's own (columns `EDITOR_COLUMNS`)."""
     start, _ = quarter.bounds(timezone)
-    rows = _quarter_actions(session, customer_id, quarter, start)
+    rows = _shown_actions(_action_rows(session, customer_id, quarter), quarter, start)
     return pd.DataFrame(
         [
             {
@@ -160,7 +157,8 @@ def notes_section(
     start, end = quarter.bounds(timezone)
     horizon = min(end, now)
     as_of = _local_today(timezone, horizon)
-    rows = _quarter_actions(session, customer.id, quarter, start)
+    all_rows = _action_rows(session, customer.id, quarter)
+    rows = _shown_actions(all_rows, quarter, start)
     note = qbr_note(session=session, customer_id=customer.id, quarter=quarter)
     note_text = (note.text or "").strip() if note is not None else ""
     held_on = note.held_on if note is not None else None
@@ -175,7 +173,6 @@ def notes_section(
         notes.append(f"QBR held on {_date_text(held_on)}.")
     if note_text:
         notes.append(note_text)
-    all_rows = _action_rows(session, customer.id, quarter)
     current = action_counts(all_rows, quarter, start, horizon)
     previous_quarter = quarter.previous()
     previous_start, previous_end = previous_quarter.bounds(timezone)
