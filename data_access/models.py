@@ -94,6 +94,8 @@ class User(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utc_now)
+    # Raised to end every session signed in before (see data_access.users.end_sessions).
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 # --- Customers --------------------------------------------------------------------------------

@@ -143,6 +143,25 @@ def test_migration_0003_keeps_notes_and_maps_maturity(blank_engine):
         assert list(stages) == [0, 2, 3]
 
 
+def test_migration_0004_gives_existing_users_session_version_zero(blank_engine):
+    """Users created before 0004 get version 0; downgrading drops the column again."""
+    upgrade(blank_engine, "0003")
+    with blank_engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO app_user (username, name, email, password_hash, roles, timezone, "
+                "is_active, failed_logins, created_at) VALUES ('old', 'Old', 'o@example.com', "
+                "'x', 'csm', 'UTC', true, 0, CURRENT_TIMESTAMP)"
+            )
+        )
+    upgrade(blank_engine)
+    with blank_engine.connect() as connection:
+        assert connection.execute(text("SELECT session_version FROM app_user")).scalar() == 0
+    downgrade(blank_engine, "0003")
+    columns = {c["name"] for c in inspect(blank_engine).get_columns("app_user")}
+    assert "session_version" not in columns and "username" in columns
+
+
 def test_schema_at_head_matches_the_models(blank_engine):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
