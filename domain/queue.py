@@ -97,6 +97,16 @@ def _micros(column: pd.Series) -> np.ndarray:
     return values
 
 
+def search_matches(queue: pd.DataFrame, text: str) -> pd.Series:
+    """Rows whose case number is `text` (with or without '#'), or whose subject or customer
+    name contains it, ignoring case; the text is matched literally, never as a pattern."""
+    needle = text.strip().lower()
+    number = needle.removeprefix("#")
+    by_id = queue["case_id"].astype(str) == number if number.isdigit() else False
+    haystack = queue["subject"].str.lower() + " " + queue["customer"].str.lower()
+    return haystack.str.contains(needle, regex=False) | by_id
+
+
 @dataclass(frozen=True)
 class QueueChanges:
     """What a poll of recently written cases means for a live queue.

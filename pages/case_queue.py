@@ -5,7 +5,7 @@ from ui.auth import require_access
 user = require_access(__file__)
 
 from datetime import UTC, datetime, timedelta  # noqa: E402
-from urllib.parse import parse_qs, urlencode  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
@@ -32,12 +32,18 @@ from domain.lifecycle import (  # noqa: E402
     SEVERITY_LABELS,
     STATUS_LABELS,
 )
-from domain.queue import queue_changes  # noqa: E402
+from domain.queue import queue_changes, search_matches  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
 from ui.format import DATETIME_FORMAT, MISSING, plain_markdown, to_zone  # noqa: E402
 from ui.navigation import PAGES_DIR  # noqa: E402
+from ui.url_filters import (  # noqa: E402
+    apply_query,
+    current_query,
+    filter_select,
+    state_to_url,
+)
 
 PAGE = "case_queue"
 CLOCK_STATE_LABELS = {"at_risk": "At risk", "breached": "Breached", "paused": "Paused"}
@@ -104,23 +110,6 @@ def load_closed_matches(scope: Scope, text: str) -> pd.DataFrame:
 # --- views and filters in the URL -----------------------------------------------------------------
 
 
-def current_query() -> str:
-    """The filters of the URL as a query string (what a saved view keeps)."""
-    return urlencode(
-        [(key, value) for key in FILTER_KEYS for value in st.query_params.get_all(key)]
-    )
-
-
-def apply_query(query: str) -> None:
-    """Make the URL hold exactly `query`'s filters; the widgets start from it on the next run."""
-    for key in FILTER_KEYS:
-        st.query_params.pop(key, None)
-        st.session_state.pop(f"filter_{key}", None)
-    for key, values in parse_qs(query).items():
-        if key in FILTER_KEYS:
-            st.query_params[key] = values if len(values) > 1 else values[0]
-
-
 def view_queries(views: pd.DataFrame) -> dict[str, tuple[str, str]]:
     """Every view this person can pick: label and query string, by option key."""
     return {
@@ -134,46 +123,12 @@ def view_changed(queries: dict[str, tuple[str, str]]) -> None:
     """Selectbox callback: the chosen view's filters replace the URL's."""
     chosen = st.session_state["queue_view"]
     if chosen in queries:
-        apply_query(queries[chosen][1])
+        apply_query(queries[chosen][1], FILTER_KEYS)
 
 
-def url_to_state(key: str, options: list[str]) -> None:
-    """First run of the page in a session: the widget starts from the URL's values."""
-    if f"filter_{key}" not in st.session_state:
-        wanted = st.query_params.get_all(key)
-        st.session_state[f"filter_{key}"] = [value for value in wanted if value in options]
-
-
-def state_to_url(key: str) -> None:
-    """Widget callback: the URL follows the filter, so the view can be shared as a link."""
-    value = st.session_state[f"filter_{key}"]
-    if value:
-        st.query_params[key] = value
-    else:
-        st.query_params.pop(key, None)
-    st.session_state["queue_view"] = None
-
-
-def filter_select(column, key: str, label: str, options: list[str], names: dict) -> list[str]:
-    url_to_state(key, options)
-    return column.multiselect(
-        label,
-        options,
-        format_func=lambda value: names.get(value, value),
-        key=f"filter_{key}",
-        on_change=state_to_url,
-        args=(key,),
-        placeholder="All",
-    )
-
-
-def matches_search(queue: pd.DataFrame, text: str) -> pd.Series:
-    """Case number (with or without '#'), or words in the subject or customer name."""
-    needle = text.strip().lower()
-    number = needle.removeprefix("#")
-    by_id = queue["case_id"].astype(str) == number if number.isdigit() else False
-    haystack = queue["subject"].str.lower() + " " + queue["customer"].str.lower()
-    return haystack.str.contains(needle, regex=False) | by_id
+def queue_filter(column, key: str, label: str, options: list[str], names: dict) -> list[str]:
+    """A filter kept in the URL; changing it leaves the chosen view for filters of one's own."""
+    return filter_select(column, key, label, options, names, view_key="queue_view")
 
 
 # --- live: poll for new and changed cases ---------------------------------------------------------
@@ -413,7 +368,7 @@ if "queue_view" not in st.session_state or st.session_state["queue_view"] not in
         st.session_state["queue_view"] = None
     else:
         st.session_state["queue_view"] = MINE
-        apply_query(queries[MINE][1])
+        apply_query(queries[MINE][1], FILTER_KEYS)
 
 people = load_assignees()
 people_names = {str(row.id): row.name for row in people.itertuples()}
@@ -449,7 +404,7 @@ search = top[1].text_input(
     help="Finds open cases in the table, and solved or closed cases in a list below it.",
     key="filter_q",
     on_change=state_to_url,
-    args=("q",),
+    args=("q", "queue_view"),
 )
 with (
     top[2].popover("Save view", icon=":material/bookmark_add:", width="stretch"),
@@ -458,7 +413,11 @@ with (
     name = st.text_input("Name of the view", max_chars=80)
     if st.form_submit_button("Save", type="primary") and run_command(
         lambda session: save_view(
-            session=session, actor=actor, page=PAGE, name=name, params=current_query()
+            session=session,
+            actor=actor,
+            page=PAGE,
+            name=name,
+            params=current_query(FILTER_KEYS),
         ),
         "View saved.",
     ):
@@ -487,18 +446,18 @@ else:
 
 row = st.columns([1.2, 1, 1, 1.8, 1], vertical_alignment="bottom")
 chosen = {
-    "customer": filter_select(
+    "customer": queue_filter(
         row[0], "customer", "Customer", sorted(customers, key=customers.get), customers
     ),
-    "severity": filter_select(
+    "severity": queue_filter(
         row[1],
         "severity",
         "Severity",
         [str(level) for level in SEVERITY_LABELS],
         {str(level): label for level, label in SEVERITY_LABELS.items()},
     ),
-    "clock": filter_select(row[2], "clock", "State", list(CLOCK_STATE_LABELS), CLOCK_STATE_LABELS),
-    "assignee": filter_select(
+    "clock": queue_filter(row[2], "clock", "State", list(CLOCK_STATE_LABELS), CLOCK_STATE_LABELS),
+    "assignee": queue_filter(
         row[3],
         "assignee",
         "Assignee",
@@ -511,13 +470,13 @@ chosen = {
     ),
 }
 with row[4].popover("More filters", icon=":material/filter_list:", width="stretch"):
-    chosen["tier"] = filter_select(st, "tier", "Tier", sorted(tiers, key=tiers.get), tiers)
-    chosen["status"] = filter_select(st, "status", "Status", list(OPEN_STATUSES), STATUS_LABELS)
-    chosen["region"] = filter_select(st, "region", "Region", sorted(queue["region"].unique()), {})
+    chosen["tier"] = queue_filter(st, "tier", "Tier", sorted(tiers, key=tiers.get), tiers)
+    chosen["status"] = queue_filter(st, "status", "Status", list(OPEN_STATUSES), STATUS_LABELS)
+    chosen["region"] = queue_filter(st, "region", "Region", sorted(queue["region"].unique()), {})
 
 keep = pd.Series(True, index=queue.index)
 if search.strip():
-    keep &= matches_search(queue, search)
+    keep &= search_matches(queue, search)
 if chosen["customer"]:
     keep &= queue["customer_id"].astype(str).isin(chosen["customer"])
 if chosen["tier"]:

@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 
 from domain.clocks import compute_clocks
-from domain.queue import FIRST_COME_FIRST_SERVED, PRIORITY, URGENT, order_queue, queue_changes
+from domain.queue import (
+    FIRST_COME_FIRST_SERVED,
+    PRIORITY,
+    URGENT,
+    order_queue,
+    queue_changes,
+    search_matches,
+)
 from domain.sla import DEFAULT_WEEKLY_HOURS, BusinessCalendar
 from domain.tiers import DEFAULT_POLICIES, HYPERCARE_TIERS
 
@@ -253,3 +260,17 @@ def test_a_queued_case_solved_elsewhere_reloads_and_an_unrelated_solve_does_not(
     assert queue_changes({}, solved, queued={7}, open_statuses=OPEN).reload
     only_other = queue_changes({}, solved.iloc[[1]], queued={7}, open_statuses=OPEN)
     assert not only_other.reload and only_other.toasts == ()
+
+
+def test_search_matches_numbers_and_literal_words() -> None:
+    frame = pd.DataFrame(
+        {
+            "case_id": [12, 120, 7],
+            "subject": ["Model [v2] fails", "Export slow", "Login"],
+            "customer": ["Contoso", "Fabrikam", "Tailspin (EU)"],
+        }
+    )
+    assert list(search_matches(frame, "#12")) == [True, False, False]
+    assert list(search_matches(frame, "[V2]")) == [True, False, False]  # not a regex
+    assert list(search_matches(frame, "(eu)")) == [False, False, True]
+    assert list(search_matches(frame, "FABRIKAM")) == [False, True, False]

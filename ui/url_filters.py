@@ -1,0 +1,63 @@
+"""Filters that live in the URL: widgets start from the query string and write back to it, so a
+filtered page can be shared as a link or kept as a saved view (its query string)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from urllib.parse import parse_qs, urlencode
+
+import streamlit as st
+
+
+def current_query(keys: Collection[str]) -> str:
+    """The URL's values for `keys` as a query string (what a saved view keeps)."""
+    return urlencode([(key, value) for key in keys for value in st.query_params.get_all(key)])
+
+
+def apply_query(query: str, keys: Collection[str]) -> None:
+    """Make the URL hold exactly `query`'s values for `keys`; widgets start from it next run."""
+    for key in keys:
+        st.query_params.pop(key, None)
+        st.session_state.pop(f"filter_{key}", None)
+    for key, values in parse_qs(query).items():
+        if key in keys:
+            st.query_params[key] = values if len(values) > 1 else values[0]
+
+
+def url_to_state(key: str, options: list[str]) -> None:
+    """First run of the page in a session: the widget starts from the URL's values."""
+    if f"filter_{key}" not in st.session_state:
+        wanted = st.query_params.get_all(key)
+        st.session_state[f"filter_{key}"] = [value for value in wanted if value in options]
+
+
+def state_to_url(key: str, view_key: str | None = None) -> None:
+    """Widget callback: the URL follows the filter; a chosen saved view no longer applies."""
+    value = st.session_state[f"filter_{key}"]
+    if value:
+        st.query_params[key] = value
+    else:
+        st.query_params.pop(key, None)
+    if view_key is not None:
+        st.session_state[view_key] = None
+
+
+def filter_select(
+    column,
+    key: str,
+    label: str,
+    options: list[str],
+    names: dict,
+    view_key: str | None = None,
+) -> list[str]:
+    """A multiselect kept in the URL under `key` ("All" when nothing is chosen)."""
+    url_to_state(key, options)
+    return column.multiselect(
+        label,
+        options,
+        format_func=lambda value: names.get(value, value),
+        key=f"filter_{key}",
+        on_change=state_to_url,
+        args=(key, view_key),
+        placeholder="All",
+    )
