@@ -188,11 +188,9 @@ def headline_section(
             text=labels.get(tier, tier),
             change="no change" if before == tier else f"was {labels.get(before, before)}",
         )
-    resource_name = (
-        session.get(User, customer.hypercare_resource_id).name
-        if customer.hypercare_resource_id
-        else None
-    )
+    resource_name = session.exec(
+        select(User.name).where(User.id == customer.hypercare_resource_id)
+    ).first()
     kind = policies[tier].hypercare_resource if tier in policies else "none"
     article = "an" if kind[:1] in "aeiou" else "a"
     resource = Figure(
