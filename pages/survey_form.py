@@ -42,6 +42,7 @@ NPS_QUESTION = (
     "(0 = not at all likely, 10 = extremely likely)"
 )
 CSAT_QUESTION = "Overall, how satisfied are you with the HyperCare service?"
+LIKERT_SCALE_TEXT = " · ".join(f"{value} = {label}" for value, label in LIKERT_LABELS.items())
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -139,15 +140,17 @@ def survey_form(campaign: pd.Series, respondent: pd.Series, saved: dict, local_t
     key = partial(widget_key, campaign_id, end_user_id)
     with st.form(f"survey_{campaign_id}_{end_user_id}", border=True):
         st.subheader("System Usability Scale")
-        st.caption("1 = Strongly disagree · 2 · 3 · 4 · 5 = Strongly agree")
+        # The scale is spelt out once; each statement offers only the numbers, which fit on one
+        # line at any width (five long labels side by side were cut off: "Neither agree nor disa…").
+        st.caption(LIKERT_SCALE_TEXT)
         for number, statement in enumerate(SUS_ITEMS, start=1):
             options = list(LIKERT_LABELS)
             st.radio(
                 f"{number}. {statement}",
                 options,
                 index=option_index(options, saved.get(f"sus_{number}")),
-                format_func=lambda value: f"{value} · {LIKERT_LABELS[value]}",
                 horizontal=True,
+                help=LIKERT_SCALE_TEXT,
                 key=key(f"sus_{number}"),
             )
         st.subheader("Recommendation and satisfaction")
@@ -165,7 +168,6 @@ def survey_form(campaign: pd.Series, respondent: pd.Series, saved: dict, local_t
             csat_options,
             index=option_index(csat_options, saved.get("csat")),
             format_func=lambda value: f"{value} · {CSAT_LABELS[value]}",
-            horizontal=True,
             key=key("csat"),
         )
         st.text_area(

@@ -344,3 +344,17 @@ def test_survey_staff_lands_on_the_form_and_cannot_navigate_to_results():
     for page in ("survey_results.py", "feedback_sessions.py", "portfolio.py"):
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(page_path(page))
+
+
+def test_no_answer_label_is_long_enough_to_be_cut_off_side_by_side():
+    """Horizontal choices share one line: only short labels there; long ones stacked."""
+    campaign_id, (end_user_id,), _ = open_campaign_with_new_respondents()
+    at = form_for("surveys", campaign_id, end_user_id)
+    radios = [r for r in at.radio if r.key and r.key.startswith(f"survey_{campaign_id}_")]
+    assert radios
+    for radio in radios:
+        if radio.proto.horizontal:
+            assert max(len(option) for option in radio.options) <= 3, (radio.key, radio.options)
+    csat = at.radio(key=key(campaign_id, end_user_id, "csat"))
+    assert "3 · Neither satisfied nor dissatisfied" in csat.options
+    assert any("3 = Neither agree nor disagree" in c.value for c in at.caption)
