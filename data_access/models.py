@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Index, UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 
@@ -96,6 +96,8 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utc_now)
     # Raised to end every session signed in before (see data_access.users.end_sessions).
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # False: the user signs in only through the identity provider (see data_access.sso).
+    password_sign_in: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
 
 
 # --- Customers --------------------------------------------------------------------------------
