@@ -20,6 +20,7 @@ from data_access.scope import Scope  # noqa: E402
 from domain.entitlements import (  # noqa: E402
     ENTITLEMENT_LABELS,
     PER_YEAR_KINDS,
+    Entitlement,
     RequestState,
     earliest_target_completion,
     is_overdue,
@@ -28,7 +29,7 @@ from domain.entitlements import (  # noqa: E402
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
-from ui.format import date_text, to_zone  # noqa: E402
+from ui.format import contact_labels, date_text, plain_markdown, to_zone  # noqa: E402
 from ui.pickers import customer_picker  # noqa: E402
 
 STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
@@ -237,7 +238,7 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
     names_of_tabs += ["Change tier"] if can_change_tier else []
     tabs = dict(zip(names_of_tabs, st.tabs(names_of_tabs), strict=True))
     with tabs["Log a request"]:
-        log_request_form(current, data, today)
+        log_request_form(current, data, today, str(customer["tier_label"]))
     with tabs["Move a request"]:
         move_request_form(open_requests)
     with tabs["Deliver"]:
@@ -286,12 +287,27 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
         )
 
 
-def log_request_form(customer_id: int, data: dict[str, pd.DataFrame], today: date) -> None:
+def log_request_form(
+    customer_id: int, data: dict[str, pd.DataFrame], today: date, customer_tier_label: str
+) -> None:
     contacts = data["contacts"]
     if contacts.empty:
         st.info("Add a contact for this customer on the Admin page before logging a request.")
         return
-    contact_names = dict(zip(contacts["id"], contacts["name"], strict=True))
+    balances = data["balances"].set_index("kind")
+    optimisation = Entitlement.MODEL_OPTIMISATION.value
+    if (
+        optimisation in balances.index
+        and balances.loc[optimisation, "allowance"] == 0
+        and balances.loc[optimisation, "remaining"] <= 0
+    ):
+        # The command refuses it too; saying so here spares typing a request that cannot be logged.
+        st.info(
+            f"Model optimisations are not part of {plain_markdown(str(customer_tier_label))}.",
+            icon=":material/block:",
+        )
+        return
+    contact_names = contact_labels(contacts)
     models = data["models"]
     model_names = {int(row.id): model_label(row) for row in models.itertuples()}
     zone = ZoneInfo(user.timezone)
