@@ -115,9 +115,7 @@ def password_sign_in_allowed(*, session: Session, user_id: int) -> bool:
     return bool(allowed) if allowed is not None else False
 
 
-def set_password_sign_in(
-    *, session: Session, actor: Actor, user_id: int, allowed: bool
-) -> User:
+def set_password_sign_in(*, session: Session, actor: Actor, user_id: int, allowed: bool) -> User:
     """Switch a user's password sign-in on or off (admins only); an admin cannot switch off
     their own, so that a missing provider never locks the last way in."""
     authorise(session, actor, roles=[Role.ADMIN])

@@ -128,9 +128,7 @@ def test_sso_sign_in_works_while_password_sign_in_is_off(engine, session):
     assert sign_in(engine, "alice@example.com").user.username == "alice"
 
 
-def test_password_sign_in_switched_off_refuses_the_right_password_like_a_wrong_one(
-    engine, session
-):
+def test_password_sign_in_switched_off_refuses_the_right_password_like_a_wrong_one(engine, session):
     root = add_user(session, "root", roles=("admin",))
     alice = add_user(session, "alice")
     add_user(session, "bob")
