@@ -53,8 +53,12 @@ FIGURE_STYLE = """
 }
 </style>
 """
+# The sidebar's frame stays on screen after the toggle turns presentation on (its content is
+# gone, see app.py and ui.auth); the meeting-room screen shows none of it.
 PRESENTATION_STYLE = """
 <style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
+[data-testid="stExpandSidebarButton"] { display: none; }
 [data-testid="stMarkdownContainer"] p { font-size: 1.4rem; }
 [data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"] p { font-size: 1.5rem; }
 [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p { font-size: 3.2rem; }
@@ -409,7 +413,7 @@ def presentation(report: QbrReport) -> None:
         "Exit presentation", icon=":material/close:", on_click=stop_presenting, width="stretch"
     )
     st.markdown(plain_markdown(report.title))
-    st.title(section.title)
+    st.title(section.title, anchor=False)
     section_body(section, large=True)
 
 

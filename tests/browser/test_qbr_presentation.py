@@ -49,3 +49,9 @@ def test_presentation_shows_one_customer_one_section_and_no_sidebar(fresh_server
     page.get_by_role("button", name="Exit presentation").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=SLOW)
     expect(page.locator('[data-testid="stSelectbox"]').first).to_be_visible(timeout=SLOW)
+
+    page.get_by_text("Presentation mode").click()
+    expect(page.get_by_text(re.compile(r"^Section 1 of \d+$"))).to_be_visible(timeout=SLOW)
+    expect(page.locator('[data-testid="stSidebar"]')).to_be_hidden()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    assert "present=1" in page.url
