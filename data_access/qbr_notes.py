@@ -173,6 +173,9 @@ def notes_section(
         notes.append(f"QBR held on {_date_text(held_on)}.")
     if note_text:
         notes.append(note_text)
+    if not rows:  # a sentence, not three zeros
+        notes.append(f"No actions agreed or carried into {quarter.label}.")
+        return Section(key=SECTION_KEY, title=SECTION_TITLE, notes=tuple(notes))
     current = action_counts(all_rows, quarter, start, horizon)
     previous_quarter = quarter.previous()
     previous_start, previous_end = previous_quarter.bounds(timezone)
@@ -208,18 +211,12 @@ def notes_section(
             ),
         )
     )
-    tables = (
-        (Table(title="Agreed actions", frame=_action_table(rows, quarter, horizon, as_of)),)
-        if rows
-        else ()
-    )
-    if not rows:
-        notes.append(f"No actions agreed or carried into {quarter.label}.")
+    table = Table(title="Agreed actions", frame=_action_table(rows, quarter, horizon, as_of))
     return Section(
         key=SECTION_KEY,
         title=SECTION_TITLE,
         figures=figures,
-        tables=tables,
+        tables=(table,),
         notes=tuple(notes),
     )
 

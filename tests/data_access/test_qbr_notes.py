@@ -471,13 +471,21 @@ def test_a_past_quarter_shows_actions_as_they_stood_at_its_end(world):
 
 
 def test_the_first_quarter_of_hypercare_has_no_change_to_show(world):
+    _add(world, Quarter(2025, 4), "Kick-off actions")
+    first = section(world, world["own"], Quarter(2025, 4))
+    assert [figure.text for figure in first.figures] == ["1", "0", "1"]
+    assert all(figure.change == "" for figure in first.figures)
+
+
+def test_a_note_without_actions_says_so_instead_of_zeros(world):
     run(
         world,
         qn.save_qbr_note,
         actor=world["csm"],
         customer_id=world["own"],
-        quarter=Quarter(2025, 4),
-        text="Kick-off.",
+        quarter=Q3,
+        text="Short meeting.",
     )
-    first = section(world, world["own"], Quarter(2025, 4))
-    assert all(figure.change == "" for figure in first.figures)
+    result = section(world, world["own"], Q3)
+    assert result.empty is None and result.figures == () and result.tables == ()
+    assert result.notes == ("Short meeting.", "No actions agreed or carried into Q3 2026.")
