@@ -94,7 +94,7 @@ class User(SQLModel, table=True):
     failed_logins: int = 0
     locked_until: datetime | None = None
     created_at: datetime = Field(default_factory=utc_now)
-    # Raised to end every session signed in before (see data_access.users.end_sessions).
+    # Raised to end every session signed in before (see data_access.users).
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # False: the user signs in only through the identity provider (see data_access.sso).
     password_sign_in: bool = Field(default=True, sa_column_kwargs={"server_default": true()})

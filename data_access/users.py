@@ -1,22 +1,56 @@
-"""Staff users: credentials for sign-in, lockout kept in the database, and admin commands."""
+"""Staff users: sign-in with a lockout kept in the database, sessions that can be ended, and the
+admin commands.
+
+Sign-in and the "current password" check share one attempt counter. An attempt is counted
+(and the lock read) under the row lock in a short transaction, the slow bcrypt check runs
+outside any transaction, and the outcome is recorded in a second short transaction that reads
+the lock again: a lock in force is never cleared by a right password, at most
+`MAX_FAILED_LOGINS` passwords are checked before an account locks, and SQLite's write lock is
+never held through bcrypt.
+
+Each user has a `session_version`; a session (and its cookie) carries the version it signed in
+with and is valid only while it still matches. A password change or reset, a deactivation, a
+role change and "Sign out everywhere" raise it.
+
+Operator recovery from a shell (no admin account needed):
+    python -m data_access.users unlock USERNAME
+    python -m data_access.users reset-password USERNAME
+"""
 
 from __future__ import annotations
 
+import argparse
+import getpass
 import re
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import bcrypt
 import pandas as pd
-from sqlalchemy import update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.db import session_scope
 from data_access.locking import for_update
 from data_access.models import User, utc_now
 from domain.roles import Role, parse_roles
-from domain.security import after_failed_login, is_locked, password_problem
+from domain.security import (
+    BCRYPT_ROUNDS,
+    MAX_FAILED_LOGINS,
+    after_failed_login,
+    is_locked,
+    locked_message,
+    password_problem,
+)
+
+WRONG_CREDENTIALS = "The username or password is wrong."
+WRONG_CURRENT_PASSWORD = "The current password is wrong."
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -41,17 +75,27 @@ class SignedInUser:
     name: str
     roles: tuple[str, ...]
     timezone: str
+    session_version: int = 0
 
 
 def hash_password(password: str) -> str:
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=12)).decode()
+    """A bcrypt hash at `BCRYPT_ROUNDS`; the caller has checked `password_problem` (≤ 72 bytes)."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
 
 
 def password_matches(password: str, password_hash: str) -> bool:
+    """bcrypt's verdict; False (never an error) for an over-long password or a broken hash."""
     try:
         return bcrypt.checkpw(password.encode(), password_hash.encode())
     except ValueError:
         return False
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash at the same cost as real ones, checked for unknown usernames so that the answer
+    and its timing do not tell which accounts exist."""
+    return hash_password("no account has this password 0")
 
 
 def credentials(*, session: Session) -> dict:
@@ -74,18 +118,34 @@ def get_user(*, session: Session, username: str) -> User | None:
     return session.exec(select(User).where(User.username == username)).first()
 
 
-def signed_in_user(*, session: Session, username: str) -> SignedInUser | None:
-    """The active user behind a session, or None when unknown or deactivated."""
-    user = get_user(session=session, username=username)
-    if user is None or not user.is_active:
-        return None
+def _signed_in(user: User) -> SignedInUser:
     return SignedInUser(
         id=user.id,
         username=user.username,
         name=user.name,
         roles=parse_roles(user.roles),
         timezone=user.timezone,
+        session_version=user.session_version,
     )
+
+
+def signed_in_user(*, session: Session, username: str) -> SignedInUser | None:
+    """The active user behind a session, or None when unknown or deactivated."""
+    user = get_user(session=session, username=username)
+    if user is None or not user.is_active:
+        return None
+    return _signed_in(user)
+
+
+def session_user(
+    *, session: Session, username: str, session_version: object
+) -> SignedInUser | None:
+    """The user of a session signed in with `session_version`, or None when that session has
+    ended: the account is unknown or deactivated, or its sessions were ended since."""
+    user = signed_in_user(session=session, username=username)
+    if user is None or type(session_version) is not int:
+        return None
+    return user if user.session_version == session_version else None
 
 
 def lock_state(*, session: Session, username: str, now: datetime | None = None) -> datetime | None:
@@ -95,6 +155,22 @@ def lock_state(*, session: Session, username: str, now: datetime | None = None) 
         return None
     now = now or utc_now()
     return user.locked_until if is_locked(user.locked_until, now) else None
+
+
+def _lock(session: Session, user: User, now: datetime) -> datetime:
+    outcome = after_failed_login(MAX_FAILED_LOGINS - 1, now)
+    user.failed_logins = outcome.failed_logins
+    user.locked_until = outcome.locked_until
+    session.add(user)
+    record_audit(
+        session=session,
+        actor=user.username,
+        action="account_locked",
+        entity="user",
+        entity_id=user.id,
+        detail={"until": outcome.locked_until},
+    )
+    return outcome.locked_until
 
 
 def record_failed_login(
@@ -110,29 +186,113 @@ def record_failed_login(
     if user is None:
         return None
     outcome = after_failed_login(user.failed_logins, now)
-    user.failed_logins = outcome.failed_logins
     if outcome.locked_until is not None:
-        user.locked_until = outcome.locked_until
-        record_audit(
-            session=session,
-            actor=username,
-            action="account_locked",
-            entity="user",
-            entity_id=user.id,
-            detail={"until": outcome.locked_until},
-        )
+        return _lock(session, user, now)
+    user.failed_logins = outcome.failed_logins
     session.add(user)
-    return outcome.locked_until
+    return None
 
 
-def record_successful_login(*, session: Session, username: str) -> None:
-    session.execute(
-        update(User)
-        .where(User.username == username)
-        .values(failed_logins=0, locked_until=None)
-        .execution_options(synchronize_session=False)
+@dataclass(frozen=True)
+class _Attempt:
+    """A counted password attempt, to be checked outside any transaction and then settled."""
+
+    user_id: int | None
+    password_hash: str
+    refusal: str | None = None
+
+
+def _begin_attempt(engine: Engine, username: str, now: datetime) -> _Attempt:
+    """Under the row lock: refuse a locked account, else count the attempt as a failure until
+    the password proves right. A sixth attempt while five are counted locks the account."""
+    with session_scope(engine) as session:
+        user = session.exec(for_update(select(User).where(User.username == username))).first()
+        if user is None or not user.password_sign_in:
+            # Unknown, or signs in only through the identity provider (data_access.sso): the
+            # same check and sentence as a wrong password, so nothing tells which is which.
+            return _Attempt(user_id=None, password_hash=_dummy_hash())
+        if is_locked(user.locked_until, now):
+            return _Attempt(user.id, "", refusal=locked_message(user.locked_until))
+        if user.failed_logins >= MAX_FAILED_LOGINS:
+            return _Attempt(user.id, "", refusal=locked_message(_lock(session, user, now)))
+        user.failed_logins += 1
+        session.add(user)
+        return _Attempt(user_id=user.id, password_hash=user.password_hash)
+
+
+def _settle_attempt(
+    engine: Engine,
+    attempt: _Attempt,
+    *,
+    right: bool,
+    now: datetime,
+    failure_action: str,
+    wrong: str,
+    on_success: Callable[[Session, User], object],
+):
+    """Under the row lock again: a right password for an active, unlocked account clears the
+    count and runs `on_success`; otherwise the failure (already counted) is audited and locks
+    the account when it is the fifth. Returns `on_success`'s result; raises CommandRefused."""
+    if attempt.user_id is None:
+        raise CommandRefused(wrong)
+    with session_scope(engine) as session:
+        user = session.exec(for_update(select(User).where(User.id == attempt.user_id))).first()
+        if user is None:
+            raise CommandRefused(wrong)
+        if is_locked(user.locked_until, now):
+            # Another attempt locked the account meanwhile: even the right password waits.
+            refusal = locked_message(user.locked_until)
+        elif right and user.is_active:
+            user.failed_logins = 0
+            session.add(user)
+            return on_success(session, user)
+        else:
+            record_audit(
+                session=session,
+                actor=user.username,
+                action=failure_action,
+                entity="user",
+                entity_id=user.id,
+            )
+            if user.failed_logins >= MAX_FAILED_LOGINS:
+                refusal = locked_message(_lock(session, user, now))
+            else:
+                refusal = wrong
+    raise CommandRefused(refusal)
+
+
+def sign_in(
+    *, engine: Engine, username: str, password: str, now: datetime | None = None
+) -> SignedInUser:
+    """Check a sign-in and return the signed-in user; a refusal is one sentence.
+
+    Unknown usernames get the same sentence as a wrong password after a check of the same
+    cost. An over-long password is simply wrong. Runs its own two short transactions.
+    """
+    now = now or utc_now()
+    username = username.strip().lower()
+    if not username or not password:
+        raise CommandRefused("Enter your username and password.")
+    attempt = _begin_attempt(engine, username, now)
+    if attempt.refusal is not None:
+        raise CommandRefused(attempt.refusal)
+    right = password_matches(password, attempt.password_hash)
+
+    def signed_in(session: Session, user: User) -> SignedInUser:
+        record_audit(
+            session=session, actor=user.username, action="sign_in", entity="user", entity_id=None
+        )
+        return _signed_in(user)
+
+    return _settle_attempt(
+        engine,
+        attempt,
+        right=right,
+        now=now,
+        failure_action="sign_in_failed",
+        wrong=WRONG_CREDENTIALS,
+        on_success=signed_in,
     )
-    record_audit(session=session, actor=username, action="sign_in", entity="user", entity_id=None)
 
 
 def _check_timezone(name: str) -> None:
@@ -154,7 +314,8 @@ def _check_roles(roles: tuple[str, ...] | list[str]) -> str:
     return ",".join(dict.fromkeys(roles))
 
 
-def create_user(*, session: Session, actor: str, user_create: UserCreate) -> User:
+def create_user(*, session: Session, actor: Actor, user_create: UserCreate) -> User:
+    authorise(session, actor, roles=[Role.ADMIN])
     username = user_create.username.strip().lower()
     if not USERNAME_PATTERN.match(username):
         raise CommandRefused(
@@ -183,7 +344,7 @@ def create_user(*, session: Session, actor: str, user_create: UserCreate) -> Use
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="create_user",
         entity="user",
         entity_id=user.id,
@@ -193,22 +354,54 @@ def create_user(*, session: Session, actor: str, user_create: UserCreate) -> Use
 
 
 def _existing(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
+    user = session.exec(for_update(select(User).where(User.id == user_id))).first()
     if user is None:
         raise CommandRefused(f"There is no user with id {user_id}.")
     return user
 
 
-def set_roles(*, session: Session, actor: str, user_id: int, roles: list[str]) -> User:
+def _end_sessions(user: User) -> int:
+    """Every session signed in before ends at its next interaction; returns the new version."""
+    user.session_version = (user.session_version or 0) + 1
+    return user.session_version
+
+
+def _lock_active_users(session: Session) -> list[User]:
+    """Every active user, locked in id order: the admin commands that could leave no active
+    admin take these locks first (before `authorise`), so two admins demoting each other at
+    once run one after the other and the second sees the first's change."""
+    return list(session.exec(for_update(select(User).where(User.is_active).order_by(User.id))))
+
+
+def _keep_an_admin(session: Session, active: list[User], user: User) -> None:
+    admins = [u for u in active if Role.ADMIN in parse_roles(u.roles)]
+    if admins == [user]:
+        raise CommandRefused(
+            f"{user.username} is the last active administrator; make another user an "
+            "administrator first."
+        )
+
+
+def set_roles(*, session: Session, actor: Actor, user_id: int, roles: list[str]) -> User:
+    """Change a user's roles; their other sessions end (unless they changed their own). The
+    last active administrator keeps the admin role."""
+    active = _lock_active_users(session)
+    authorise(session, actor, roles=[Role.ADMIN])
     user = _existing(session, user_id)
     before = user.roles
-    user.roles = _check_roles(roles)
-    if user.username == actor and Role.ADMIN not in parse_roles(user.roles):
-        raise CommandRefused("You cannot remove your own admin role.")
+    after = _check_roles(roles)
+    if Role.ADMIN in parse_roles(before) and Role.ADMIN not in parse_roles(after):
+        if user.id == actor.id:
+            raise CommandRefused("You cannot remove your own admin role.")
+        if user.is_active:
+            _keep_an_admin(session, active, user)
+    user.roles = after
+    if after != before and user.id != actor.id:
+        _end_sessions(user)
     session.add(user)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="set_roles",
         entity="user",
         entity_id=user_id,
@@ -217,15 +410,23 @@ def set_roles(*, session: Session, actor: str, user_id: int, roles: list[str]) -
     return user
 
 
-def set_active(*, session: Session, actor: str, user_id: int, active: bool) -> User:
+def set_active(*, session: Session, actor: Actor, user_id: int, active: bool) -> User:
+    """(De)activate a user; a deactivation ends their sessions. The last active administrator
+    cannot be deactivated."""
+    everyone = _lock_active_users(session)
+    authorise(session, actor, roles=[Role.ADMIN])
     user = _existing(session, user_id)
-    if user.username == actor and not active:
-        raise CommandRefused("You cannot deactivate your own account.")
+    if not active:
+        if user.id == actor.id:
+            raise CommandRefused("You cannot deactivate your own account.")
+        if user.is_active:
+            _keep_an_admin(session, everyone, user)
+        _end_sessions(user)
     user.is_active = active
     session.add(user)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="activate_user" if active else "deactivate_user",
         entity="user",
         entity_id=user_id,
@@ -233,35 +434,65 @@ def set_active(*, session: Session, actor: str, user_id: int, active: bool) -> U
     return user
 
 
-def reset_password(*, session: Session, actor: str, user_id: int, new_password: str) -> User:
-    user = _existing(session, user_id)
+def _new_password(user: User, new_password: str) -> None:
     problem = password_problem(new_password)
     if problem:
         raise CommandRefused(problem)
     user.password_hash = hash_password(new_password)
     user.failed_logins = 0
     user.locked_until = None
+    _end_sessions(user)
+
+
+def reset_password(*, session: Session, actor: Actor, user_id: int, new_password: str) -> User:
+    """Set a user's password, unlock the account and end all its sessions."""
+    authorise(session, actor, roles=[Role.ADMIN])
+    user = _existing(session, user_id)
+    _new_password(user, new_password)
     session.add(user)
     record_audit(
-        session=session, actor=actor, action="reset_password", entity="user", entity_id=user_id
+        session=session,
+        actor=actor.username,
+        action="reset_password",
+        entity="user",
+        entity_id=user_id,
     )
     return user
 
 
-def set_timezone(*, session: Session, actor: str, user_id: int, timezone: str) -> User:
+def set_timezone(*, session: Session, actor: Actor, timezone: str) -> User:
+    """The actor's own time zone, used for every time they are shown."""
     _check_timezone(timezone)
-    user = _existing(session, user_id)
+    authorise(session, actor, roles=[role.value for role in Role])
+    user = _existing(session, actor.id)
     user.timezone = timezone
     session.add(user)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="set_timezone",
         entity="user",
-        entity_id=user_id,
+        entity_id=user.id,
         detail={"timezone": timezone},
     )
     return user
+
+
+def end_other_sessions(*, session: Session, actor: Actor) -> int:
+    """ "Sign out everywhere": every session of the actor ends at its next interaction; returns
+    the new session version, for the session asking to keep."""
+    authorise(session, actor, roles=[role.value for role in Role])
+    user = _existing(session, actor.id)
+    version = _end_sessions(user)
+    session.add(user)
+    record_audit(
+        session=session,
+        actor=actor.username,
+        action="sign_out_everywhere",
+        entity="user",
+        entity_id=user.id,
+    )
+    return version
 
 
 def list_users(*, session: Session) -> pd.DataFrame:
@@ -286,19 +517,131 @@ def staff_with_role(*, session: Session, role: str) -> pd.DataFrame:
 
 
 def change_own_password(
-    *, session: Session, username: str, current_password: str, new_password: str
-) -> User:
-    user = get_user(session=session, username=username)
-    if user is None or not password_matches(current_password, user.password_hash):
-        raise CommandRefused("The current password is wrong.")
+    *,
+    engine: Engine,
+    actor: Actor,
+    current_password: str,
+    new_password: str,
+    now: datetime | None = None,
+) -> int:
+    """Change the actor's password after checking the current one; returns the new session
+    version (every other session ends).
+
+    The check shares the sign-in counter and lockout, and a wrong current password is audited.
+    Like `sign_in` it runs its own short transactions with bcrypt outside them.
+    """
+    now = now or utc_now()
     if new_password == current_password:
         raise CommandRefused("The new password must differ from the current one.")
     problem = password_problem(new_password)
     if problem:
         raise CommandRefused(problem)
-    user.password_hash = hash_password(new_password)
+    attempt = _begin_attempt(engine, actor.username, now)
+    if attempt.refusal is not None:
+        raise CommandRefused(attempt.refusal)
+    right = password_matches(current_password, attempt.password_hash)
+    new_hash = hash_password(new_password) if right else ""
+
+    def change(session: Session, user: User) -> int:
+        if user.id != actor.id:
+            raise CommandRefused(WRONG_CURRENT_PASSWORD)
+        user.password_hash = new_hash
+        version = _end_sessions(user)
+        session.add(user)
+        record_audit(
+            session=session,
+            actor=actor.username,
+            action="change_password",
+            entity="user",
+            entity_id=user.id,
+        )
+        return version
+
+    return _settle_attempt(
+        engine,
+        attempt,
+        right=right,
+        now=now,
+        failure_action="wrong_current_password",
+        wrong=WRONG_CURRENT_PASSWORD,
+        on_success=change,
+    )
+
+
+# --- Operator recovery from a shell -------------------------------------------------------------
+
+
+def operator_unlock(*, session: Session, operator: str, username: str) -> User:
+    """Clear a lock and the failure count (for the operator with shell access)."""
+    user = session.exec(for_update(select(User).where(User.username == username))).first()
+    if user is None:
+        raise CommandRefused(f"There is no user {username!r}.")
+    user.failed_logins = 0
+    user.locked_until = None
+    session.add(user)
+    record_audit(session=session, actor=operator, action="unlock", entity="user", entity_id=user.id)
+    return user
+
+
+def operator_reset_password(
+    *, session: Session, operator: str, username: str, new_password: str
+) -> User:
+    """Set a password, unlock and end every session (for the operator with shell access)."""
+    user = session.exec(for_update(select(User).where(User.username == username))).first()
+    if user is None:
+        raise CommandRefused(f"There is no user {username!r}.")
+    _new_password(user, new_password)
     session.add(user)
     record_audit(
-        session=session, actor=username, action="change_password", entity="user", entity_id=user.id
+        session=session, actor=operator, action="reset_password", entity="user", entity_id=user.id
     )
     return user
+
+
+def _read_new_password(stdin) -> str:
+    if not stdin.isatty():
+        return stdin.readline().rstrip("\n")
+    first = getpass.getpass("New password: ")
+    if getpass.getpass("New password again: ") != first:
+        raise CommandRefused("The two passwords differ.")
+    return first
+
+
+def main(argv: list[str] | None = None, *, engine: Engine | None = None, stdin=None) -> int:
+    """`python -m data_access.users unlock|reset-password USERNAME`; returns the exit status.
+
+    The new password is asked twice on a terminal, or read as one line from standard input.
+    Uses `DATABASE_URL` (else the embedded SQLite file), like the app.
+    """
+    from data_access.db import make_engine
+
+    parser = argparse.ArgumentParser(
+        prog="python -m data_access.users",
+        description="Recover access to HyperCare Desk from a shell.",
+    )
+    parser.add_argument("command", choices=["unlock", "reset-password"])
+    parser.add_argument("username")
+    args = parser.parse_args(argv)
+    username = args.username.strip().lower()
+    operator = f"operator:{getpass.getuser()}"
+    engine = engine or make_engine()
+    try:
+        if args.command == "unlock":
+            with session_scope(engine) as session:
+                operator_unlock(session=session, operator=operator, username=username)
+            print(f"{username} is unlocked.")
+        else:
+            password = _read_new_password(stdin or sys.stdin)
+            with session_scope(engine) as session:
+                operator_reset_password(
+                    session=session, operator=operator, username=username, new_password=password
+                )
+            print(f"{username}'s password is reset; the account is unlocked and signed out.")
+    except CommandRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,4 +1,4 @@
-"""My account: the viewer's time zone (used for every time shown) and password."""
+"""My account: the viewer's time zone (used for every time shown), password and sessions."""
 
 from ui.auth import require_access
 
@@ -9,28 +9,40 @@ from zoneinfo import available_timezones  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from data_access import users as user_commands  # noqa: E402
+from data_access.actor import Actor  # noqa: E402
 from data_access.audit import CommandRefused  # noqa: E402
 from domain.roles import ROLE_LABELS  # noqa: E402
-from ui.auth import write_session  # noqa: E402
+from ui.auth import engine, keep_session  # noqa: E402
+from ui.commands import run_command, show_notice  # noqa: E402
+from ui.format import plain_markdown  # noqa: E402
+
+actor = Actor.of(user)
 
 st.title("My account")
-st.write(f"**{user.name}** ({user.username}) · {', '.join(ROLE_LABELS[r] for r in user.roles)}")
+show_notice()
+st.markdown(
+    plain_markdown(
+        f"{user.name} ({user.username}) · {', '.join(ROLE_LABELS[r] for r in user.roles)}"
+    )
+)
 
 zones = sorted(available_timezones())
 with st.form("timezone"):
     zone = st.selectbox(
         "Show times in", zones, index=zones.index(user.timezone) if user.timezone in zones else 0
     )
-    if st.form_submit_button("Save time zone"):
-        with write_session() as session:
-            user_commands.set_timezone(
-                session=session, actor=user.username, user_id=user.id, timezone=zone
-            )
-        st.cache_data.clear()
-        st.success(f"Times now show in {zone}.")
+    if st.form_submit_button("Save time zone") and run_command(
+        lambda session: user_commands.set_timezone(session=session, actor=actor, timezone=zone),
+        f"Times now show in {zone}.",
+    ):
+        st.rerun()
 
 with st.form("password", clear_on_submit=True):
     st.subheader("Change password")
+    st.caption(
+        "Your other sessions end when the password changes. Wrong current passwords count "
+        "towards the lock after five wrong passwords, as at sign-in."
+    )
     current = st.text_input("Current password", type="password")
     new = st.text_input("New password", type="password")
     repeat = st.text_input("New password again", type="password")
@@ -39,14 +51,27 @@ with st.form("password", clear_on_submit=True):
             st.error("The two new passwords differ.")
         else:
             try:
-                with write_session() as session:
-                    user_commands.change_own_password(
-                        session=session,
-                        username=user.username,
-                        current_password=current,
-                        new_password=new,
-                    )
+                version = user_commands.change_own_password(
+                    engine=engine(), actor=actor, current_password=current, new_password=new
+                )
             except CommandRefused as exc:
                 st.error(str(exc))
             else:
-                st.success("Password changed.")
+                keep_session(version)
+                st.success("Password changed; your other sessions are signed out.")
+
+st.subheader("Sessions")
+st.caption(
+    "Signed in on a shared or lost device? This ends every other session of yours at its next "
+    "click; this one stays signed in."
+)
+if st.button("Sign out everywhere", icon=":material/devices_off:"):
+    ended: list[int] = []
+    if run_command(
+        lambda session: ended.append(
+            user_commands.end_other_sessions(session=session, actor=actor)
+        ),
+        "Every other session of yours is signed out.",
+    ):
+        keep_session(ended[0])
+        st.rerun()

@@ -12,6 +12,7 @@ import streamlit as st  # noqa: E402
 from data_access import customers as customer_commands  # noqa: E402
 from data_access import policies as policy_commands  # noqa: E402
 from data_access import users as user_commands  # noqa: E402
+from data_access.actor import Actor  # noqa: E402
 from data_access.audit import recent_audit  # noqa: E402
 from data_access.customers import ContactFields, CustomerFields  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
@@ -89,7 +90,7 @@ with users_tab:
             )
             if run_command(
                 lambda s: user_commands.create_user(
-                    session=s, actor=user.username, user_create=created
+                    session=s, actor=Actor.of(user), user_create=created
                 ),
                 f"User {username} created.",
             ):
@@ -115,7 +116,7 @@ with users_tab:
             )
             if st.form_submit_button("Save roles") and run_command(
                 lambda s: user_commands.set_roles(
-                    session=s, actor=user.username, user_id=int(chosen), roles=new_roles
+                    session=s, actor=Actor.of(user), user_id=int(chosen), roles=new_roles
                 ),
                 "Roles saved.",
             ):
@@ -125,7 +126,10 @@ with users_tab:
             new_password = st.text_input("New password", type="password")
             if st.form_submit_button("Reset password and unlock") and run_command(
                 lambda s: user_commands.reset_password(
-                    session=s, actor=user.username, user_id=int(chosen), new_password=new_password
+                    session=s,
+                    actor=Actor.of(user),
+                    user_id=int(chosen),
+                    new_password=new_password,
                 ),
                 "Password reset; the account is unlocked.",
             ):
@@ -135,7 +139,7 @@ with users_tab:
             label = "Deactivate user" if active else "Reactivate user"
             if st.button(label, type="secondary") and run_command(
                 lambda s: user_commands.set_active(
-                    session=s, actor=user.username, user_id=int(chosen), active=not active
+                    session=s, actor=Actor.of(user), user_id=int(chosen), active=not active
                 ),
                 f"{target['username']} {'deactivated' if active else 'reactivated'}.",
             ):

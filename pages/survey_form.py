@@ -85,12 +85,35 @@ def widget_key(campaign_id: int, end_user_id: int, answer: str) -> str:
     return f"survey_{campaign_id}_{end_user_id}_{answer}"
 
 
-def store_answers(action: str, campaign_id: int, end_user_id: int, respondent: str) -> None:
-    """Form-button callback: runs before the rerun, so a submission is handled whatever it shows."""
+PENDING_KEY = "survey_pending"
+
+
+def queue_answers(action: str, campaign_id: int, end_user_id: int, respondent: str) -> None:
+    """Form-button callback: only notes the answers to store. Callbacks run before the script,
+    so before `require_access`; the write itself waits for `store_pending_answers`."""
     answers = {
         answer: st.session_state.get(widget_key(campaign_id, end_user_id, answer))
         for answer in ANSWER_KEYS
     }
+    session = (st.session_state.get("username"), st.session_state.get("session_version"))
+    st.session_state[PENDING_KEY] = (
+        session,
+        (action, campaign_id, end_user_id, respondent, answers),
+    )
+
+
+def store_pending_answers() -> None:
+    """Save or submit the answers a form button queued, in the script body after the guard
+    re-read the user, so a submission is handled whatever this run shows. Answers queued in
+    another session (signed out since, or another user) are dropped."""
+    pending = st.session_state.pop(PENDING_KEY, None)
+    if pending is not None and pending[0] == (user.username, user.session_version):
+        store_answers(*pending[1])
+
+
+def store_answers(
+    action: str, campaign_id: int, end_user_id: int, respondent: str, answers: dict
+) -> None:
     command = submit_response if action == "submit" else save_draft
     try:
         with write_session() as session:
@@ -188,16 +211,18 @@ def survey_form(campaign: pd.Series, respondent: pd.Series, saved: dict, local_t
         args = (campaign_id, end_user_id, respondent["name"])
         buttons = st.columns([1, 1, 4])
         buttons[0].form_submit_button(
-            "Save draft", icon=":material/save:", on_click=store_answers, args=("draft", *args)
+            "Save draft", icon=":material/save:", on_click=queue_answers, args=("draft", *args)
         )
         buttons[1].form_submit_button(
             "Submit",
             type="primary",
             icon=":material/send:",
-            on_click=store_answers,
+            on_click=queue_answers,
             args=("submit", *args),
         )
 
+
+store_pending_answers()  # after `require_access` at the top: the user was re-read and checked
 
 st.title("Adoption survey")
 st.caption(

@@ -1,27 +1,41 @@
-"""Sign-in, sign-out and the guard every page starts with.
+"""Sign-in, sign-out, the session cookie and the guard every page starts with.
 
-streamlit-authenticator signs and reads the session cookie; this module keeps the rest in the
-database: the credentials (bcrypt hashes), the lockout after five wrong passwords, and whether
-an account is still active. Roles are only data until a guard checks them.
+The password check, its lockout and the user's `session_version` live in the database
+(`data_access.users`). A signed-in session keeps the username and the session version it
+signed in with in `st.session_state`; the browser keeps the same two in a signed cookie (a JWT,
+HS256 only) so a reload stays signed in. Every run re-reads the user: a deactivated account or
+a changed session version (password change or reset, role change, "Sign out everywhere")
+signs the session out. A cookie that is malformed, forged, expired or stale means "signed out"
+and is deleted. streamlit-authenticator is used only for its cookie component.
+
+Layout: the cookie (`encode_session_token`/`decode_session_token`, `_restore_from_cookie`), the
+password sign-in (`_attempt`, `sign_in_form`), the session checks (`start_session` for
+`app.py`, `require_access` for pages), and `keep_session` for a page that ended the user's
+other sessions.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from data_access import users
+from data_access.audit import CommandRefused
 from data_access.db import DatabaseUnavailable, check_connection, make_engine, session_scope
 from data_access.migrate import upgrade
 from data_access.users import SignedInUser
-from ui.format import local_time_text
+from ui import oidc
 from ui.navigation import PAGES, spec_for
 from ui.presentation import presenting
 from ui.secrets import MissingSecret, cookie_key
@@ -29,7 +43,15 @@ from ui.secrets import MissingSecret, cookie_key
 log = logging.getLogger(__name__)
 
 COOKIE_NAME = "hypercare_desk_session"
-AUTH_KEYS = ("authentication_status", "username", "name", "roles", "email")
+COOKIE_EXPIRY_DAYS = 1
+TOKEN_ALGORITHM = "HS256"
+SESSION_VERSION_KEY = "session_version"
+AUTH_KEYS = ("authentication_status", "username", "name", "roles", "email", SESSION_VERSION_KEY)
+SESSION_ENDED = (
+    "Your session has ended (your password or roles changed, or you signed out everywhere); "
+    "please sign in again."
+)
+NO_LONGER_ACTIVE = "Your account is no longer active; you have been signed out."
 
 
 @st.cache_resource(show_spinner="Opening the database…")
@@ -67,22 +89,128 @@ def write_session():
     return session_scope(engine())
 
 
-def _authenticator() -> stauth.Authenticate:
+def _cookie_key() -> str:
     try:
-        key = cookie_key(embedded_default=not os.environ.get("DATABASE_URL"))
+        return cookie_key(embedded_default=not os.environ.get("DATABASE_URL"))
     except MissingSecret as exc:
         st.error(str(exc), icon=":material/key:")
         st.stop()
-    with read_session() as session:
-        credentials = users.credentials(session=session)
+
+
+def _authenticator() -> stauth.Authenticate:
+    """The library object, for its cookie component only (credentials stay in the database)."""
     return stauth.Authenticate(
-        credentials,
+        {"usernames": {}},
         cookie_name=COOKIE_NAME,
-        cookie_key=key,
-        cookie_expiry_days=1,
+        cookie_key=_cookie_key(),
+        cookie_expiry_days=COOKIE_EXPIRY_DAYS,
         auto_hash=False,
         login_sleep_time=0,
     )
+
+
+# --- The cookie ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    username: str
+    session_version: int
+    expires: float  # POSIX seconds
+
+
+def encode_session_token(
+    username: str, session_version: int, key: str, *, now: float | None = None
+) -> str:
+    """The signed cookie value: username, session version and expiry (HS256)."""
+    expires = (now if now is not None else time.time()) + COOKIE_EXPIRY_DAYS * 86_400
+    payload = {"username": username, "sv": session_version, "exp_date": expires}
+    return jwt.encode(payload, key, algorithm=TOKEN_ALGORITHM)
+
+
+def decode_session_token(
+    token: object, key: str, *, now: float | None = None
+) -> SessionToken | None:
+    """The session a cookie names, or None for anything else: a missing, malformed, forged
+    (another algorithm, `alg: none`, a wrong signature) or expired token, or one without a
+    session version. Never raises."""
+    if not isinstance(token, str) or not token:
+        return None
+    try:
+        payload = jwt.decode(token, key, algorithms=[TOKEN_ALGORITHM])
+    except (jwt.PyJWTError, ValueError, TypeError, KeyError):
+        return None
+    if not isinstance(payload, dict):
+        return None
+    username, version, expires = (payload.get(k) for k in ("username", "sv", "exp_date"))
+    if not isinstance(username, str) or not username or type(version) is not int:
+        return None
+    if isinstance(expires, bool) or not isinstance(expires, int | float):
+        return None
+    if expires <= (now if now is not None else time.time()):
+        return None
+    return SessionToken(username=username, session_version=version, expires=float(expires))
+
+
+def cookie_token() -> str | None:
+    """The raw session cookie this browser sent with the page request, if any."""
+    try:
+        return st.context.cookies.get(COOKIE_NAME)
+    except Exception:
+        log.debug("no request cookies in this context", exc_info=True)
+        return None
+
+
+def _delete_cookie(authenticator: stauth.Authenticate) -> None:
+    authenticator.cookie_controller.delete_cookie()
+
+
+def _set_cookie(authenticator: stauth.Authenticate) -> None:
+    username = st.session_state.get("username")
+    version = st.session_state.get(SESSION_VERSION_KEY)
+    if not username or type(version) is not int:
+        return
+    token = encode_session_token(username, version, authenticator.secret_key)
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(
+        COOKIE_NAME, token, expires_at=datetime.now() + timedelta(days=COOKIE_EXPIRY_DAYS)
+    )
+
+
+def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
+    """Sign the session in from a valid cookie of a session that has not ended; any other
+    cookie means "signed out" and is deleted."""
+    raw = cookie_token()
+    if raw is None or st.session_state.get("logout"):
+        return
+    token = decode_session_token(raw, authenticator.secret_key)
+    user = None
+    if token is not None:
+        with read_session() as session:
+            user = users.session_user(
+                session=session, username=token.username, session_version=token.session_version
+            )
+    if user is None:
+        _delete_cookie(authenticator)
+        return
+    _remember(user)
+
+
+# --- Signing in and out -------------------------------------------------------------------------
+
+
+def _remember(user: SignedInUser) -> None:
+    st.session_state["authentication_status"] = True
+    st.session_state["username"] = user.username
+    st.session_state["name"] = user.name
+    st.session_state["roles"] = list(user.roles)
+    st.session_state[SESSION_VERSION_KEY] = user.session_version
+
+
+def keep_session(session_version: int) -> None:
+    """After this session ended the user's other sessions (new password, "Sign out
+    everywhere"): this one carries the new version, and its cookie is rewritten."""
+    st.session_state[SESSION_VERSION_KEY] = session_version
+    st.session_state["cookie_to_set"] = True
 
 
 def _clear_session() -> None:
@@ -94,55 +222,25 @@ def sign_out(authenticator: stauth.Authenticate | None = None) -> None:
     """Forget the session and its cookie (the cookie only where a browser is attached)."""
     if authenticator is not None:
         try:
-            authenticator.logout(location="unrendered")
+            _delete_cookie(authenticator)
         except Exception:
-            log.debug("authenticator logout failed; clearing state directly", exc_info=True)
+            log.debug("cookie deletion failed; clearing state directly", exc_info=True)
     _clear_session()
     st.session_state["logout"] = True
 
 
-def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
-    try:
-        authenticator.login(location="unrendered")
-    except stauth.LoginError:
-        # A signed cookie for a user who is no longer active: drop it.
-        sign_out(authenticator)
-
-
-def _attempt(authenticator: stauth.Authenticate, username: str, password: str) -> str | None:
+def _attempt(username: str, password: str) -> str | None:
     """Check one sign-in; returns the sentence to show when it fails."""
-    username = username.strip().lower()
-    if not username or not password:
-        return "Enter your username and password."
-    with write_session() as session:
-        locked_until = users.lock_state(session=session, username=username)
-        if locked_until is not None:
-            return _locked_message(locked_until)
-        account = users.get_user(session=session, username=username)
-        if (
-            account is not None
-            and account.is_active
-            and users.password_matches(password, account.password_hash)
-        ):
-            users.record_successful_login(session=session, username=username)
-        else:
-            locked_until = users.record_failed_login(session=session, username=username)
-            if locked_until is not None:
-                return _locked_message(locked_until)
-            return "The username or password is wrong."
+    try:
+        user = users.sign_in(engine=engine(), username=username, password=password)
+    except CommandRefused as exc:
+        return str(exc)
     st.session_state["logout"] = False
-    authenticator.authentication_controller.login(token={"username": username})
+    _remember(user)
     # The cookie is written on the next, signed-in run: a component rendered just before
     # st.rerun() may never reach the browser.
     st.session_state["cookie_to_set"] = True
     return None
-
-
-def _locked_message(until) -> str:
-    return (
-        "This account is locked after five wrong passwords; try again after "
-        f"{local_time_text(until, 'UTC')} UTC or ask an administrator to reset it."
-    )
 
 
 def sign_in_form(authenticator: stauth.Authenticate, notice: str | None = None) -> None:
@@ -158,10 +256,11 @@ def sign_in_form(authenticator: stauth.Authenticate, notice: str | None = None) 
             password = st.text_input("Password", type="password", autocomplete="current-password")
             submitted = st.form_submit_button("Sign in", type="primary")
         if submitted:
-            problem = _attempt(authenticator, username, password)
+            problem = _attempt(username, password)
             if problem is None:
                 st.rerun()
             st.error(problem)
+        oidc.sign_in_options()  # "Sign in with <provider>" when [auth] is configured
 
     # Every page's URL shows the sign-in form (no "page not found"), and after signing in
     # the same URL opens the page itself: deep links survive the sign-in.
@@ -176,23 +275,31 @@ def _request_sign_out() -> None:
     _clear_session()
     st.session_state["logout"] = True
     st.session_state["cookie_to_delete"] = True
+    oidc.request_end_identity()  # and st.logout() from the provider, once the cookie is gone
 
 
 def start_session() -> SignedInUser:
     """For `app.py`: restore or ask for a sign-in, then return the active signed-in user."""
+    engine()  # an unusable database stops here with its one sentence, before any sign-in form
     authenticator = _authenticator()
     if st.session_state.pop("cookie_to_delete", False):
-        authenticator.cookie_controller.delete_cookie()
+        _delete_cookie(authenticator)
     if not st.session_state.get("authentication_status"):
         _restore_from_cookie(authenticator)
     if not st.session_state.get("authentication_status"):
+        sso = oidc.identity_sign_in(engine())  # back from the identity provider
+        if sso is not None and sso.user is not None:
+            st.session_state["logout"] = False
+            _remember(sso.user)
+            st.session_state["cookie_to_set"] = True
+    if not st.session_state.get("authentication_status"):
         sign_in_form(authenticator)
-    user = _active_user()
+    user, ended = _current_user()
     if user is None:
         sign_out(authenticator)
-        sign_in_form(authenticator, "Your account is no longer active; you have been signed out.")
+        sign_in_form(authenticator, ended)
     if st.session_state.pop("cookie_to_set", False):
-        authenticator.cookie_controller.set_cookie()
+        _set_cookie(authenticator)
     if not presenting():  # the meeting-room screen shows the presentation only
         with st.sidebar:
             st.caption(f"Signed in as **{user.name}** · {', '.join(user.roles)}")
@@ -202,16 +309,26 @@ def start_session() -> SignedInUser:
     return user
 
 
-def _active_user() -> SignedInUser | None:
+def _current_user() -> tuple[SignedInUser | None, str]:
+    """The signed-in user re-read now, or None and the sentence saying why the session ended."""
     username = st.session_state.get("username")
     if not username:
-        return None
+        return None, NO_LONGER_ACTIVE
     with read_session() as session:
-        return users.signed_in_user(session=session, username=username)
+        user = users.session_user(
+            session=session,
+            username=username,
+            session_version=st.session_state.get(SESSION_VERSION_KEY),
+        )
+        if user is not None:
+            return user, ""
+        active = users.signed_in_user(session=session, username=username) is not None
+    return None, SESSION_ENDED if active else NO_LONGER_ACTIVE
 
 
 def require_access(page_file: str) -> SignedInUser:
-    """The first line of every page: nothing renders unless signed in with an allowed role.
+    """The first line of every page: nothing renders (and nothing is written) unless signed in
+    to a session that has not ended, with an allowed role, as read from the database now.
 
     A page file can be run directly (its URL opened on a fresh server before `app.py` ran),
     so this must not rely on anything `app.py` set up.
@@ -220,10 +337,10 @@ def require_access(page_file: str) -> SignedInUser:
         st.info("Please sign in to use HyperCare Desk.", icon=":material/lock:")
         st.link_button("Go to sign-in", "./", icon=":material/login:")
         st.stop()
-    user = _active_user()
+    user, ended = _current_user()
     if user is None:
         _request_sign_out()
-        st.warning("Your account is no longer active; you have been signed out.")
+        st.warning(ended)
         st.link_button("Go to sign-in", "./", icon=":material/login:")
         st.stop()
     if not spec_for(page_file).roles.intersection(user.roles):

@@ -40,7 +40,24 @@ def signed_in(username: str, script: str = APP) -> AppTest:
     at.session_state["username"] = username
     at.session_state["name"] = username
     at.session_state["roles"] = []
+    at.session_state["session_version"] = session_version_of(username)
     return at
+
+
+def session_version_of(username: str) -> int | None:
+    """The user's current session version (a session signed in now carries it)."""
+    from sqlmodel import Session, select
+
+    from data_access.models import User
+
+    engine = db_engine()
+    try:
+        with Session(engine) as session:
+            return session.exec(
+                select(User.session_version).where(User.username == username)
+            ).first()
+    finally:
+        engine.dispose()
 
 
 def page_path(name: str) -> str:
