@@ -16,6 +16,7 @@ import pandas as pd
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.locking import for_update
 from data_access.models import (
@@ -46,11 +47,13 @@ from domain.monitoring import (
     deviation,
     severity,
 )
+from domain.roles import Role
 
 OUTCOME_MAX = 2_000
 REASON_MAX = 500
 CONTACT_NAME_MAX = 120
 _CLOCK_SKEW = timedelta(minutes=5)
+ALERT_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
 
 
 # --- reads ---------------------------------------------------------------------------------
@@ -328,19 +331,14 @@ def _empty_series() -> pd.DataFrame:
 # --- commands ------------------------------------------------------------------------------
 
 
-def _locked_alert(session: Session, scope: Scope, alert_id: int) -> Alert:
-    """The alert, locked for this transaction, if the scope may see it."""
-    alert = session.exec(
-        for_update(
-            select(Alert)
-            .join(Customer, Customer.id == Alert.customer_id)
-            .where(Alert.id == alert_id, scope.customer_filter()),
-            of=Alert,
-        )
-    ).first()
-    if alert is None:
+def _authorised_alert(session: Session, actor: Actor, alert_id: int) -> Alert:
+    """The alert, locked for this transaction, once `authorise` has checked the actor's role and
+    that the alert's customer is in their portfolio (read fresh, not as the page knew it)."""
+    customer_id = session.exec(select(Alert.customer_id).where(Alert.id == alert_id)).first()
+    if customer_id is None:
         raise CommandRefused("That alert does not exist or is not in your portfolio.")
-    return alert
+    authorise(session, actor, roles=ALERT_ROLES, customer_id=customer_id)
+    return session.exec(for_update(select(Alert).where(Alert.id == alert_id))).one()
 
 
 def _moment(at: datetime | None) -> datetime:
@@ -354,9 +352,7 @@ def _moment(at: datetime | None) -> datetime:
 def record_contact(
     *,
     session: Session,
-    actor: str,
-    actor_id: int,
-    scope: Scope,
+    actor: Actor,
     alert_id: int,
     channel: str,
     outcome: str,
@@ -370,7 +366,7 @@ def record_contact(
     `contact_name`. The edge case: a contact time before the alert's day or in the future is a
     typo, and is refused rather than stored.
     """
-    alert = _locked_alert(session, scope, alert_id)
+    alert = _authorised_alert(session, actor, alert_id)
     if channel not in CONTACT_CHANNELS:
         raise CommandRefused("Choose how the customer was contacted: e-mail, phone or chat.")
     outcome = (outcome or "").strip()
@@ -401,7 +397,7 @@ def record_contact(
         channel=channel,
         contact_id=contact_id,
         contact_name=name,
-        by_user_id=actor_id,
+        by_user_id=actor.id,
         outcome=outcome,
     )
     session.add(entry)
@@ -412,7 +408,7 @@ def record_contact(
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="record_alert_contact",
         entity="alert",
         entity_id=alert.id,
@@ -430,8 +426,7 @@ def record_contact(
 def close_alert(
     *,
     session: Session,
-    actor: str,
-    scope: Scope,
+    actor: Actor,
     alert_id: int,
     state: str,
     reason: str,
@@ -445,7 +440,7 @@ def close_alert(
         raise CommandRefused("Give a reason for closing the alert.")
     if len(reason) > REASON_MAX:
         raise CommandRefused(f"Keep the reason under {REASON_MAX} characters.")
-    alert = _locked_alert(session, scope, alert_id)
+    alert = _authorised_alert(session, actor, alert_id)
     if not can_move(alert.state, state):
         raise CommandRefused(
             f"This alert is already {ALERT_STATE_LABELS[alert.state].lower()}; it cannot be "
@@ -459,7 +454,7 @@ def close_alert(
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="close_alert",
         entity="alert",
         entity_id=alert.id,

@@ -14,6 +14,7 @@ import streamlit as st  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
 from data_access import alerts  # noqa: E402
+from data_access.actor import Actor  # noqa: E402
 from data_access.customers import contacts_of  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.anomaly import SETTINGS  # noqa: E402
@@ -465,9 +466,7 @@ with inbox_tab:
                         logged = run_command(
                             lambda session: alerts.record_contact(
                                 session=session,
-                                actor=user.username,
-                                actor_id=user.id,
-                                scope=scope,
+                                actor=Actor.of(user),
                                 alert_id=int(alert_id),
                                 channel=channel,
                                 contact_id=person or None,
@@ -502,8 +501,7 @@ with inbox_tab:
                             run_and_refresh(
                                 lambda session: alerts.close_alert(
                                     session=session,
-                                    actor=user.username,
-                                    scope=scope,
+                                    actor=Actor.of(user),
                                     alert_id=int(alert_id),
                                     state=closing,
                                     reason=reason,

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
+from data_access.actor import Actor
 from data_access.alerts import (
     alert_contact_log,
     alert_inbox,
@@ -53,6 +54,10 @@ def estate(engine):
 
 def csm(estate, which: str = "a") -> Scope:
     return Scope(user_id=getattr(estate, f"csm_{which}"), all_customers=False)
+
+
+def actor(estate, which: str = "a") -> Actor:
+    return Actor(id=getattr(estate, f"csm_{which}"), username=f"csm.{which}", roles=("csm",))
 
 
 def everyone(estate) -> Scope:
@@ -107,9 +112,7 @@ def test_recording_a_contact_moves_a_new_alert_to_contacted_and_logs_it(engine, 
     with session_scope(engine) as session:
         record_contact(
             session=session,
-            actor="csm.a",
-            actor_id=estate.csm_a,
-            scope=csm(estate),
+            actor=actor(estate, "a"),
             alert_id=alert.id,
             channel="phone",
             contact_id=estate.primary_contact_a,
@@ -119,9 +122,7 @@ def test_recording_a_contact_moves_a_new_alert_to_contacted_and_logs_it(engine, 
     with session_scope(engine) as session:
         record_contact(
             session=session,
-            actor="csm.a",
-            actor_id=estate.csm_a,
-            scope=csm(estate),
+            actor=actor(estate, "a"),
             alert_id=alert.id,
             channel="email",
             contact_name="Someone Else",
@@ -169,9 +170,7 @@ def test_a_contact_is_validated(engine, estate, changes, message):
     with pytest.raises(CommandRefused, match=message), session_scope(engine) as session:
         record_contact(
             session=session,
-            actor="csm.a",
-            actor_id=estate.csm_a,
-            scope=csm(estate),
+            actor=actor(estate, "a"),
             alert_id=alert.id,
             **arguments,
         )
@@ -182,36 +181,35 @@ def test_a_contact_is_validated(engine, estate, changes, message):
 
 def test_a_contact_must_belong_to_the_customer_and_the_alert_to_the_scope(engine, estate):
     alert = alert_of(engine, estate.model_a)
-    common = dict(actor="csm.a", actor_id=estate.csm_a, alert_id=alert.id, channel="chat")
+    common = dict(alert_id=alert.id, channel="chat")
     with pytest.raises(CommandRefused, match="does not belong"), session_scope(engine) as s:
         record_contact(
-            session=s, scope=csm(estate), contact_id=estate.contact_b, outcome="x", **common
+            session=s, actor=actor(estate), contact_id=estate.contact_b, outcome="x", **common
         )
     with pytest.raises(CommandRefused, match="not in your portfolio"), session_scope(engine) as s:
-        record_contact(session=s, scope=csm(estate, "b"), contact_name="Pat", outcome="x", **common)
+        record_contact(
+            session=s, actor=actor(estate, "b"), contact_name="Pat", outcome="x", **common
+        )
 
 
 def test_closing_needs_a_reason_and_happens_once(engine, estate):
     alert = alert_of(engine, estate.model_b)
-    scope = csm(estate, "b")
     with pytest.raises(CommandRefused, match="reason"), session_scope(engine) as session:
         close_alert(
             session=session,
-            actor="csm.b",
-            scope=scope,
+            actor=actor(estate, "b"),
             alert_id=alert.id,
             state="resolved",
             reason=" ",
         )
     with pytest.raises(CommandRefused, match="resolved or dismissed"), session_scope(engine) as s:
         close_alert(
-            session=s, actor="csm.b", scope=scope, alert_id=alert.id, state="contacted", reason="x"
+            session=s, actor=actor(estate, "b"), alert_id=alert.id, state="contacted", reason="x"
         )
     with pytest.raises(CommandRefused, match="not in your portfolio"), session_scope(engine) as s:
         close_alert(
             session=s,
-            actor="csm.a",
-            scope=csm(estate),
+            actor=actor(estate, "a"),
             alert_id=alert.id,
             state="dismissed",
             reason="x",
@@ -219,8 +217,7 @@ def test_closing_needs_a_reason_and_happens_once(engine, estate):
     with session_scope(engine) as session:
         close_alert(
             session=session,
-            actor="csm.b",
-            scope=scope,
+            actor=actor(estate, "b"),
             alert_id=alert.id,
             state="dismissed",
             reason="Public holiday: nobody worked.",
@@ -230,7 +227,7 @@ def test_closing_needs_a_reason_and_happens_once(engine, estate):
     assert closed.closed_at is not None
     with pytest.raises(CommandRefused, match="already dismissed"), session_scope(engine) as s:
         close_alert(
-            session=s, actor="csm.b", scope=scope, alert_id=alert.id, state="resolved", reason="x"
+            session=s, actor=actor(estate, "b"), alert_id=alert.id, state="resolved", reason="x"
         )
     with Session(engine) as session:
         audit = session.exec(select(AuditLog).where(AuditLog.action == "close_alert")).all()
@@ -242,8 +239,7 @@ def test_a_contact_can_be_logged_after_the_alert_was_closed(engine, estate):
     with session_scope(engine) as session:
         close_alert(
             session=session,
-            actor="csm.b",
-            scope=csm(estate, "b"),
+            actor=actor(estate, "b"),
             alert_id=alert.id,
             state="resolved",
             reason="Recovered.",
@@ -251,9 +247,7 @@ def test_a_contact_can_be_logged_after_the_alert_was_closed(engine, estate):
     with session_scope(engine) as session:
         record_contact(
             session=session,
-            actor="csm.b",
-            actor_id=estate.csm_b,
-            scope=csm(estate, "b"),
+            actor=actor(estate, "b"),
             alert_id=alert.id,
             channel="chat",
             contact_id=estate.contact_b,

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from sqlmodel import Session, select
 
+from data_access.actor import Actor
 from data_access.alerts import close_alert
 from data_access.db import session_scope
 from data_access.models import Alert, AuditLog, Contact
@@ -19,7 +20,6 @@ from data_access.monitor import (
     run_monitor,
     score_day,
 )
-from data_access.scope import Scope
 from domain.anomaly import SETTINGS, detect
 from domain.monitoring import COUNT_METRICS, METRIC_DIRECTIONS, METRICS
 from tests.data_access.monitoring_estate import (
@@ -177,8 +177,7 @@ def test_an_alert_a_csm_closed_is_not_reopened_while_its_incident_runs_on(engine
     with session_scope(engine) as session:
         close_alert(
             session=session,
-            actor="csm.a",
-            scope=Scope(user_id=estate.csm_a, all_customers=False),
+            actor=Actor(id=estate.csm_a, username="csm.a", roles=("csm",)),
             alert_id=alert_id,
             state="dismissed",
             reason="Planned data reload this week.",
