@@ -1,53 +1,63 @@
-"""Case commands: open a case, act on it (reply, assign, status changes), and read one case.
+"""Case commands: open a case, act on it (reply, note, assign, severity, status changes).
 
-Every action appends event rows, which the clocks replay, and mirrors the result on the case row
-for fast reads. The case row is locked first and its status re-read, so two people acting on the
-same case at once are serialised: the second sees the first one's change, and is refused with one
-sentence when that change made their action illegal.
+Every command starts with `authorise` (the actor's role and the customer's scope, read fresh and
+locked), then locks the case row and re-reads its status, so two people acting on the same case
+at once are serialised: the second sees the first one's change, and is refused with one sentence
+when that change made their action illegal. Every action appends event rows, which the clocks
+replay, mirrors the result on the case row for fast reads, and appends an audit row.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pandas as pd
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
-from data_access.customers import contacts_of
 from data_access.locking import for_update
-from data_access.models import Case, CaseEvent, Customer, Region, TierPolicyRow, User
-from data_access.scope import Scope
-from domain.lifecycle import ESCALATION_LEVELS, IllegalTransition, check_action
-from domain.roles import Role, parse_roles
+from data_access.models import Case, CaseEvent, Contact, Customer, User
+from domain.lifecycle import (
+    ESCALATION_LEVELS,
+    OPEN_STATUSES,
+    SEVERITY_LABELS,
+    IllegalTransition,
+    check_action,
+)
+from domain.roles import Role, parse_roles, sees_all_customers
 
 CHANNELS = ("email", "phone", "chat", "portal")
 SEVERITIES = (1, 2, 3, 4)
 NOTE_MAX_CHARS = 5000
 DESCRIPTION_MAX_CHARS = 20_000
 SUBJECT_MAX_CHARS = 300
+REASON_MAX_CHARS = 500
+CASE_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
 
 
 def open_case(
     *,
     session: Session,
-    actor: str,
+    actor: Actor,
     customer_id: int,
     subject: str,
     severity: int,
     channel: str,
     is_outage: bool = False,
     description: str = "",
+    contact_id: int | None = None,
     now: datetime | None = None,
 ) -> Case:
     """Create a case in status `new` with its first event (None -> new) at `now`.
 
-    `actor` is the username recorded in the audit; the event's actor is that user when one
-    exists (a case logged by an integration such as "portal" has no staff actor).
+    Only staff who may act on the customer open its cases. The customer's contact who reported
+    it, when named, must be one of that customer's contacts; the opening event's note says who
+    reported it and how, since the case itself keeps no contact.
     """
+    customer = authorise(session, actor, roles=CASE_ROLES, customer_id=customer_id)
     now = _checked_now(now)
     subject = (subject or "").strip()
+    description = (description or "").strip()
     if not subject:
         raise CommandRefused("A case needs a subject.")
     if len(subject) > SUBJECT_MAX_CHARS:
@@ -56,16 +66,20 @@ def open_case(
         raise CommandRefused("Severity must be 1 (critical), 2, 3 or 4 (low).")
     if channel not in CHANNELS:
         raise CommandRefused("The channel must be email, phone, chat or portal.")
-    if len(description or "") > DESCRIPTION_MAX_CHARS:
+    if len(description) > DESCRIPTION_MAX_CHARS:
         raise CommandRefused(f"The description can be at most {DESCRIPTION_MAX_CHARS} characters.")
-    customer = session.get(Customer, customer_id)
-    if customer is None or not customer.is_active:
-        raise CommandRefused(f"There is no active customer with id {customer_id}.")
-    actor_id = session.exec(select(User.id).where(User.username == actor)).first()
+    if not customer.is_active:
+        raise CommandRefused(f"{customer.name} is no longer an active customer.")
+    reporter = ""
+    if contact_id is not None:
+        contact = session.get(Contact, contact_id)
+        if contact is None or contact.customer_id != customer_id:
+            raise CommandRefused(f"That contact is not one of {customer.name}'s contacts.")
+        reporter = f"Reported by {contact.name} by {channel}."
     case = Case(
         customer_id=customer_id,
         subject=subject,
-        description=description or "",
+        description=description,
         severity=int(severity),
         is_outage=bool(is_outage),
         channel=channel,
@@ -77,12 +91,17 @@ def open_case(
     session.flush()
     session.add(
         CaseEvent(
-            case_id=case.id, at=now, actor_id=actor_id, kind="status", to_status="new", note=""
+            case_id=case.id,
+            at=now,
+            actor_id=actor.id,
+            kind="status",
+            to_status="new",
+            note=reporter,
         )
     )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="open_case",
         entity="case",
         entity_id=case.id,
@@ -91,6 +110,7 @@ def open_case(
             "severity": case.severity,
             "channel": channel,
             "is_outage": case.is_outage,
+            "contact_id": contact_id,
         },
     )
     return case
@@ -99,9 +119,8 @@ def open_case(
 def record_case_event(
     *,
     session: Session,
+    actor: Actor,
     case_id: int,
-    actor_id: int,
-    actor: str,
     action: str,
     note: str = "",
     assignee_id: int | None = None,
@@ -113,60 +132,52 @@ def record_case_event(
     The first public reply on a new case also appends the status event new -> open. Solving
     sets `solved_at` to this solve; reopening clears it, so it is the last solve of a solved or
     closed case. `escalated_to` is the level of the latest transfer and stays after the case
-    comes back, so the case is known to have been transferred.
+    comes back, so the case is known to have been transferred. A case is assigned only to an
+    active CSM who can see its customer.
     """
     note = note or ""
     if len(note) > NOTE_MAX_CHARS:
         raise CommandRefused(f"A note can be at most {NOTE_MAX_CHARS} characters.")
-    # Lock first, then read the status as it is now, not as the caller last saw it.
-    case = session.exec(for_update(select(Case).where(Case.id == case_id))).first()
-    if case is None:
-        raise CommandRefused(f"There is no case with id {case_id}.")
+    case, customer = _locked_case(session, actor, case_id)
     # Read the clock only once the lock is held, so events are stamped in the order they apply.
     now = _checked_now(now)
     try:
         new_status = check_action(case.status, action)
     except IllegalTransition as exc:
         raise CommandRefused(str(exc)) from exc
-    acting = session.get(User, actor_id)
-    if acting is None or not acting.is_active:
-        raise CommandRefused("Only an active staff member can act on a case.")
 
     old_status = case.status
     detail: dict[str, object] = {"action": action, "from": old_status}
     if action == "assign":
-        assignee = _checked_assignee(session, assignee_id, case)
-        event = _event(case, now, actor_id, "assign", note=_assign_note(assignee, note))
+        assignee = _checked_assignee(session, assignee_id, case, customer)
+        event = _event(case, now, actor.id, "assign", note=_assign_note(assignee, note))
         events = [event]
         detail["assignee_id"] = assignee.id
         case.assignee_id = assignee.id
     elif action == "public_reply":
-        event = _event(case, now, actor_id, "public_reply", note=note)
+        event = _event(case, now, actor.id, "public_reply", note=note)
         events = [event]
         if case.first_response_at is None:
             case.first_response_at = now
         if new_status is not None:
             # After the reply, at the same instant: the reply is what opened the case.
             events.append(
-                _event(case, now, actor_id, "status", from_status=old_status, to_status=new_status)
+                _event(case, now, actor.id, "status", from_status=old_status, to_status=new_status)
             )
     else:
         event = _event(
-            case, now, actor_id, "status", from_status=old_status, to_status=new_status, note=note
+            case, now, actor.id, "status", from_status=old_status, to_status=new_status, note=note
         )
         events = [event]
     session.add_all(events)
 
     if new_status is not None:
         _mirror_status(case, old_status, new_status, now)
-    case.version += 1
-    case.updated_at = now
-    session.add(case)
-    session.flush()
+    _touch(session, case, now)
     detail["to"] = case.status
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action=f"case_{action}",
         entity="case",
         entity_id=case_id,
@@ -175,81 +186,109 @@ def record_case_event(
     return event
 
 
-def case_detail(*, session: Session, scope: Scope, case_id: int) -> dict | None:
-    """One case as a flat dict, plus `contacts` and `events` DataFrames; None if not in scope.
+def add_internal_note(
+    *, session: Session, actor: Actor, case_id: int, note: str, now: datetime | None = None
+) -> CaseEvent:
+    """Append an internal note (staff only, never sent to the customer); a closed case is final."""
+    note = (note or "").strip()
+    if not note:
+        raise CommandRefused("Write the note before adding it.")
+    if len(note) > NOTE_MAX_CHARS:
+        raise CommandRefused(f"A note can be at most {NOTE_MAX_CHARS} characters.")
+    case, _ = _locked_case(session, actor, case_id)
+    now = _checked_now(now)
+    if case.status == "closed":
+        raise CommandRefused(
+            "A closed case is final and cannot be changed; open a new case instead."
+        )
+    event = _event(case, now, actor.id, "internal_note", note=note)
+    session.add(event)
+    _touch(session, case, now)
+    record_audit(
+        session=session,
+        actor=actor.username,
+        action="case_internal_note",
+        entity="case",
+        entity_id=case_id,
+        detail={"status": case.status},
+    )
+    return event
 
-    Keys: case_id, customer_id, customer, tier, tier_label, region, region_timezone, subject,
-    description, severity, is_outage, channel, status, assignee_id, assignee,
-    hypercare_resource, opened_at, first_response_at, solved_at, closed_at, escalated_to,
-    version, updated_at. `contacts` holds the customer's contacts (name, title, email, phone,
-    chat_handle, preferred_channel, is_primary); `events` holds at, actor, kind, from_status,
-    to_status, note in time order (aware UTC times).
+
+def change_severity(
+    *,
+    session: Session,
+    actor: Actor,
+    case_id: int,
+    severity: int,
+    reason: str,
+    now: datetime | None = None,
+) -> CaseEvent:
+    """Change an open case's severity, with a reason kept in the event and the audit.
+
+    The clocks read the severity from the case row, so the new severity applies to the whole
+    case from now on (a severity 1 case has no response target, only the internal goal).
     """
-    assignee = aliased(User)
-    resource = aliased(User)
-    statement = (
-        select(
-            Case.id.label("case_id"),
-            Case.customer_id,
-            Customer.name.label("customer"),
-            Customer.tier,
-            TierPolicyRow.label.label("tier_label"),
-            Region.code.label("region"),
-            Region.timezone.label("region_timezone"),
-            Case.subject,
-            Case.description,
-            Case.severity,
-            Case.is_outage,
-            Case.channel,
-            Case.status,
-            Case.assignee_id,
-            assignee.name.label("assignee"),
-            resource.name.label("hypercare_resource"),
-            Case.opened_at,
-            Case.first_response_at,
-            Case.solved_at,
-            Case.closed_at,
-            Case.escalated_to,
-            Case.version,
-            Case.updated_at,
-        )
-        .join(Customer, Customer.id == Case.customer_id)
-        .join(TierPolicyRow, TierPolicyRow.tier == Customer.tier)
-        .join(Region, Region.id == Customer.region_id)
-        .outerjoin(assignee, assignee.id == Case.assignee_id)
-        .outerjoin(resource, resource.id == Customer.hypercare_resource_id)
-        .where(Case.id == case_id, scope.customer_filter())
+    reason = (reason or "").strip()
+    if isinstance(severity, bool) or severity not in SEVERITIES:
+        raise CommandRefused("Severity must be 1 (critical), 2, 3 or 4 (low).")
+    if not reason:
+        raise CommandRefused("Say why the severity changes.")
+    if len(reason) > REASON_MAX_CHARS:
+        raise CommandRefused(f"The reason can be at most {REASON_MAX_CHARS} characters.")
+    case, _ = _locked_case(session, actor, case_id)
+    now = _checked_now(now)
+    if case.status not in OPEN_STATUSES:
+        raise CommandRefused("Only an open case's severity can change; reopen it first.")
+    if case.severity == severity:
+        raise CommandRefused(f"The case is already {SEVERITY_LABELS[severity]}.")
+    old = case.severity
+    note = f"{SEVERITY_LABELS[old]} → {SEVERITY_LABELS[severity]}: {reason}"
+    event = _event(case, now, actor.id, "severity", note=note)
+    session.add(event)
+    case.severity = int(severity)
+    _touch(session, case, now)
+    record_audit(
+        session=session,
+        actor=actor.username,
+        action="case_change_severity",
+        entity="case",
+        entity_id=case_id,
+        detail={"from": old, "to": case.severity, "reason": reason},
     )
-    row = session.exec(statement).first()
-    if row is None:
-        return None
-    detail = dict(row._mapping)
-    detail["contacts"] = contacts_of(session=session, customer_id=detail["customer_id"])
-    detail["events"] = case_events(session=session, case_id=case_id)
-    return detail
+    return event
 
 
-def case_events(*, session: Session, case_id: int) -> pd.DataFrame:
-    """A case's history in time order (ties in the order written), with the actor's name."""
-    statement = (
-        select(
-            CaseEvent.at,
-            User.name.label("actor"),
-            CaseEvent.kind,
-            CaseEvent.from_status,
-            CaseEvent.to_status,
-            CaseEvent.note,
-        )
-        .outerjoin(User, User.id == CaseEvent.actor_id)
-        .where(CaseEvent.case_id == case_id)
-        .order_by(CaseEvent.at, CaseEvent.id)
+def can_see_customer(user: User, customer: Customer) -> bool:
+    """Managers and admins see every customer; anyone else only customers they are CSM or
+    HyperCare resource for."""
+    return sees_all_customers(parse_roles(user.roles)) or user.id in (
+        customer.csm_id,
+        customer.hypercare_resource_id,
     )
-    frame = pd.read_sql(statement, session.connection())
-    frame["at"] = pd.to_datetime(frame["at"], utc=True)
-    return frame
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _locked_case(session: Session, actor: Actor, case_id: int) -> tuple[Case, Customer]:
+    """Authorise `actor` on the case's customer, then lock the case and read it fresh.
+
+    Locks are taken user, customer, case, in the same order as every other command.
+    """
+    customer_id = session.exec(select(Case.customer_id).where(Case.id == case_id)).first()
+    if customer_id is None:
+        raise CommandRefused(f"There is no case with id {case_id}.")
+    customer = authorise(session, actor, roles=CASE_ROLES, customer_id=customer_id)
+    case = session.exec(for_update(select(Case).where(Case.id == case_id))).one()
+    return case, customer
+
+
+def _touch(session: Session, case: Case, now: datetime) -> None:
+    case.version += 1
+    case.updated_at = now
+    session.add(case)
+    session.flush()
 
 
 def _checked_now(now: datetime | None) -> datetime:
@@ -281,12 +320,19 @@ def _event(
     )
 
 
-def _checked_assignee(session: Session, assignee_id: int | None, case: Case) -> User:
+def _checked_assignee(
+    session: Session, assignee_id: int | None, case: Case, customer: Customer
+) -> User:
     if assignee_id is None:
         raise CommandRefused("Choose who to assign the case to.")
     assignee = session.get(User, assignee_id)
     if assignee is None or not assignee.is_active or Role.CSM not in parse_roles(assignee.roles):
         raise CommandRefused("A case can only be assigned to an active user with the csm role.")
+    if not can_see_customer(assignee, customer):
+        raise CommandRefused(
+            f"{assignee.name} cannot see {customer.name}; assign the case to its CSM, its "
+            "HyperCare resource or a manager."
+        )
     if case.assignee_id == assignee.id:
         raise CommandRefused(f"The case is already assigned to {assignee.name}.")
     return assignee

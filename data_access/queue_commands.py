@@ -68,8 +68,7 @@ def bulk_case_action(
             record_case_event(
                 session=session,
                 case_id=case_id,
-                actor_id=actor.id,
-                actor=actor.username,
+                actor=actor,
                 action=action,
                 note=note,
                 assignee_id=assignee_id,

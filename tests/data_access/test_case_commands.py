@@ -16,9 +16,16 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.calendars import region_calendars
-from data_access.case_commands import case_detail, open_case, record_case_event
+from data_access.case_commands import (
+    add_internal_note,
+    change_severity,
+    open_case,
+    record_case_event,
+)
+from data_access.cases import case_assignees, case_detail
 from data_access.db import session_scope
 from data_access.models import (
     AuditLog,
@@ -53,6 +60,18 @@ class World:
     other_csm_id: int
     manager_id: int
     inactive_csm_id: int
+
+    @property
+    def csm(self) -> Actor:
+        return Actor(id=self.csm_id, username="csm.one", roles=("csm",))
+
+    @property
+    def other_csm(self) -> Actor:
+        return Actor(id=self.other_csm_id, username="csm.two", roles=("csm",))
+
+    @property
+    def manager(self) -> Actor:
+        return Actor(id=self.manager_id, username="boss", roles=("manager",))
 
 
 def make_user(session: Session, username: str, roles: str, active: bool = True) -> int:
@@ -123,7 +142,7 @@ def world(session) -> World:
 def new_case(session: Session, world: World, opened: datetime = MONDAY, **fields) -> int:
     values = {"subject": "Model will not open", "severity": 3, "channel": "email"} | fields
     case = open_case(
-        session=session, actor="csm.one", customer_id=world.customer_id, now=opened, **values
+        session=session, actor=world.csm, customer_id=world.customer_id, now=opened, **values
     )
     session.commit()
     return case.id
@@ -133,8 +152,7 @@ def act(session, world, case_id, action, when, **extra) -> CaseEvent:
     event = record_case_event(
         session=session,
         case_id=case_id,
-        actor_id=world.csm_id,
-        actor="csm.one",
+        actor=world.csm,
         action=action,
         now=when,
         **extra,
@@ -203,7 +221,7 @@ def test_open_case_writes_the_case_its_first_event_and_an_audit_row(session, wor
         ({"severity": 5}, "Severity must be 1 (critical), 2, 3 or 4 (low)."),
         ({"severity": True}, "Severity must be 1 (critical), 2, 3 or 4 (low)."),
         ({"channel": "fax"}, "The channel must be email, phone, chat or portal."),
-        ({"customer_id": 999_999}, "There is no active customer with id 999999."),
+        ({"customer_id": 999_999}, "There is no customer #999999."),
     ],
 )
 def test_invalid_case_is_refused_and_nothing_written(session, world, fields, message):
@@ -214,7 +232,7 @@ def test_invalid_case_is_refused_and_nothing_written(session, world, fields, mes
         "customer_id": world.customer_id,
     } | fields
     with pytest.raises(CommandRefused) as refused:
-        open_case(session=session, actor="csm.one", now=MONDAY, **values)
+        open_case(session=session, actor=world.csm, now=MONDAY, **values)
     assert str(refused.value) == message
     session.rollback()
     assert session.exec(select(func.count()).select_from(Case)).one() == 0
@@ -225,7 +243,7 @@ def test_open_case_needs_an_aware_now(session, world):
     with pytest.raises(ValueError, match="time-zone-aware"):
         open_case(
             session=session,
-            actor="csm.one",
+            actor=world.csm,
             customer_id=world.customer_id,
             subject="x",
             severity=3,
@@ -305,14 +323,10 @@ def test_note_over_5000_characters_is_refused(session, world):
 
 def test_an_inactive_actor_is_refused(session, world):
     case_id = new_case(session, world)
-    with pytest.raises(CommandRefused, match="Only an active staff member can act on a case."):
+    gone = Actor(id=world.inactive_csm_id, username="csm.gone", roles=("csm",))
+    with pytest.raises(CommandRefused, match="Your account is no longer active; sign in again."):
         record_case_event(
-            session=session,
-            case_id=case_id,
-            actor_id=world.inactive_csm_id,
-            actor="csm.gone",
-            action="public_reply",
-            now=at(0, 10),
+            session=session, case_id=case_id, actor=gone, action="public_reply", now=at(0, 10)
         )
 
 
@@ -506,8 +520,7 @@ def run_at_once(engine, world, case_id, actions: list[str]) -> list[str | None]:
                 record_case_event(
                     session=session,
                     case_id=case_id,
-                    actor_id=world.csm_id,
-                    actor="csm.one",
+                    actor=world.csm,
                     action=action,
                     note=f"thread {index}",
                 )
@@ -585,3 +598,142 @@ def test_concurrent_solves_succeed_once_and_refuse_the_rest(engine, session, wor
             select(func.count()).select_from(AuditLog).where(AuditLog.action == "case_solve")
         ).one()
     assert solves == 1
+
+
+# --- the actor: role and scope, checked by every command --------------------------------------
+
+
+def every_command(world: World, case_id: int):
+    """Each case command once, as a function of the actor."""
+    return {
+        "open_case": lambda session, actor: open_case(
+            session=session,
+            actor=actor,
+            customer_id=world.customer_id,
+            subject="Phoned in",
+            severity=2,
+            channel="phone",
+            now=at(0, 10),
+        ),
+        "public_reply": lambda session, actor: record_case_event(
+            session=session, actor=actor, case_id=case_id, action="public_reply", note="Hi"
+        ),
+        "internal_note": lambda session, actor: add_internal_note(
+            session=session, actor=actor, case_id=case_id, note="Called them"
+        ),
+        "change_severity": lambda session, actor: change_severity(
+            session=session, actor=actor, case_id=case_id, severity=1, reason="Outage"
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "command", ["open_case", "public_reply", "internal_note", "change_severity"]
+)
+def test_wrong_role_and_out_of_scope_actors_are_refused(session, world, command):
+    case_id = new_case(session, world)
+    surveys = Actor(
+        id=make_user(session, "surveys.one", "survey_staff"), username="surveys.one", roles=()
+    )
+    session.commit()
+    before = counts(session, case_id)
+    run = every_command(world, case_id)[command]
+    for actor, message in [
+        (surveys, "Only a customer-success manager, manager or administrator may do that."),
+        (world.other_csm, "Acme is not in your portfolio."),
+    ]:
+        with pytest.raises(CommandRefused) as refused:
+            run(session, actor)
+        assert str(refused.value) == message
+        session.rollback()
+        assert counts(session, case_id) == before
+    run(session, world.manager)
+    session.commit()
+    assert counts(session, case_id)[1] == before[1] + 1
+
+
+def test_a_case_is_assigned_only_to_someone_who_can_see_its_customer(session, world):
+    case_id = new_case(session, world)
+    with pytest.raises(CommandRefused) as refused:
+        act(session, world, case_id, "assign", at(0, 9, 5), assignee_id=world.other_csm_id)
+    assert str(refused.value) == (
+        "Csm Two cannot see Acme; assign the case to its CSM, its HyperCare resource or a manager."
+    )
+    session.rollback()
+    assert session.get(Case, case_id).assignee_id is None
+    offered = case_assignees(session=session, customer_id=world.customer_id)
+    assert offered["username"].tolist() == ["csm.one", "resource.one"]
+    lead = make_user(session, "lead.one", "csm,manager")
+    session.commit()
+    offered = case_assignees(session=session, customer_id=world.customer_id)
+    assert offered["username"].tolist() == ["csm.one", "lead.one", "resource.one"]
+    act(session, world, case_id, "assign", at(0, 9, 6), assignee_id=lead)
+    assert session.get(Case, case_id).assignee_id == lead
+
+
+def test_open_case_names_the_reporting_contact(session, world):
+    contact = session.exec(select(Contact).where(Contact.customer_id == world.customer_id)).one()
+    case_id = new_case(session, world, channel="phone", contact_id=contact.id)
+    [event] = events_of(session, case_id)
+    assert event.note == "Reported by Pat Lee by phone."
+    audit = session.exec(select(AuditLog).where(AuditLog.action == "open_case")).one()
+    assert json.loads(audit.detail)["contact_id"] == contact.id
+    stranger = Contact(
+        customer_id=world.other_customer_id, name="Kim Ray", preferred_channel="email"
+    )
+    session.add(stranger)
+    session.commit()
+    with pytest.raises(CommandRefused, match="^That contact is not one of Acme's contacts.$"):
+        new_case(session, world, contact_id=stranger.id)
+
+
+def test_severity_change_needs_a_reason_and_is_audited(session, world):
+    case_id = new_case(session, world, severity=3)
+    for severity, reason, message in [
+        (1, "  ", "Say why the severity changes."),
+        (3, "Still medium", "The case is already Sev 3 – medium."),
+        (7, "Worse", "Severity must be 1 (critical), 2, 3 or 4 (low)."),
+    ]:
+        with pytest.raises(CommandRefused) as refused:
+            change_severity(
+                session=session, actor=world.csm, case_id=case_id, severity=severity, reason=reason
+            )
+        assert str(refused.value) == message
+        session.rollback()
+    event = change_severity(
+        session=session,
+        actor=world.csm,
+        case_id=case_id,
+        severity=1,
+        reason="Production is down",
+        now=at(0, 10),
+    )
+    session.commit()
+    case = session.get(Case, case_id)
+    assert (case.severity, case.version, case.status) == (1, 2, "new")
+    assert event.kind == "severity" and event.actor_id == world.csm_id
+    assert event.note == "Sev 3 – medium → Sev 1 – critical: Production is down"
+    audit = session.exec(select(AuditLog).where(AuditLog.action == "case_change_severity")).one()
+    assert json.loads(audit.detail) == {"from": 3, "to": 1, "reason": "Production is down"}
+    act(session, world, case_id, "solve", at(0, 11))
+    with pytest.raises(CommandRefused, match="^Only an open case's severity can change"):
+        change_severity(session=session, actor=world.csm, case_id=case_id, severity=2, reason="x")
+
+
+def test_internal_note_is_kept_apart_from_replies(session, world):
+    case_id = new_case(session, world)
+    with pytest.raises(CommandRefused, match="^Write the note before adding it.$"):
+        add_internal_note(session=session, actor=world.csm, case_id=case_id, note=" ")
+    session.rollback()
+    add_internal_note(
+        session=session, actor=world.csm, case_id=case_id, note="**Not** markdown", now=at(0, 10)
+    )
+    session.commit()
+    case = session.get(Case, case_id)
+    assert (case.status, case.first_response_at) == ("new", None)
+    kinds = [(e.kind, e.note) for e in events_of(session, case_id)]
+    assert kinds[-1] == ("internal_note", "**Not** markdown")
+    for status in ("closed",):
+        closed = case_in(session, world, status)
+        with pytest.raises(CommandRefused, match="^A closed case is final"):
+            add_internal_note(session=session, actor=world.csm, case_id=closed, note="late")

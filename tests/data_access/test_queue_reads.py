@@ -10,6 +10,7 @@ import pytest
 from sqlmodel import select
 
 from data_access import queue as queue_reads
+from data_access.actor import Actor
 from data_access.case_commands import open_case, record_case_event
 from data_access.cases import open_case_clocks
 from data_access.models import Case, CaseEvent, Customer, Region, User
@@ -26,6 +27,10 @@ def user_id(session, username: str) -> int:
     return session.exec(select(User.id).where(User.username == username)).one()
 
 
+def manager(session) -> Actor:
+    return Actor(id=user_id(session, "manager"), username="manager", roles=("manager",))
+
+
 def customer_of_tier(session, tier: str) -> Customer:
     return session.exec(select(Customer).where(Customer.tier == tier).order_by(Customer.id)).first()
 
@@ -37,7 +42,7 @@ def manager_scope(session) -> Scope:
 def add_case(session, customer: Customer, *, minutes_ago: float, severity: int = 3, **extra):
     case = open_case(
         session=session,
-        actor="manager",
+        actor=manager(session),
         customer_id=customer.id,
         subject=f"Queue test {minutes_ago}",
         severity=severity,
@@ -53,8 +58,7 @@ def reply(session, case_id: int, at: datetime) -> None:
     record_case_event(
         session=session,
         case_id=case_id,
-        actor_id=user_id(session, "csm.apac"),
-        actor="csm.apac",
+        actor=manager(session),
         action="public_reply",
         note="Looking into it.",
         now=at,

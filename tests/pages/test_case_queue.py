@@ -10,10 +10,12 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
+from data_access.actor import Actor
 from data_access.case_commands import open_case, record_case_event
 from data_access.models import Case, CaseEvent, Customer, SavedView, TierPolicyRow, User
 from domain.lifecycle import OPEN_STATUSES
 from tests.pages.conftest import db_engine, page_path, signed_in
+from ui.format import plain_markdown
 
 
 def queue_page(username: str, view: str | None = None, **query: str) -> AppTest:
@@ -65,6 +67,11 @@ def page_text(at: AppTest) -> str:
     return " ".join(str(p) for p in parts)
 
 
+def csm_emea(session: Session) -> Actor:
+    me = session.exec(select(User.id).where(User.username == "csm.emea")).one()
+    return Actor(id=me, username="csm.emea", roles=("csm",))
+
+
 def own_customer_ids(session: Session, username: str) -> set[int]:
     me = session.exec(select(User.id).where(User.username == username)).one()
     return set(
@@ -91,7 +98,7 @@ def own_case():
         customer_id = min(own_customer_ids(session, "csm.emea"))
         case = open_case(
             session=session,
-            actor="csm.emea",
+            actor=csm_emea(session),
             customer_id=customer_id,
             subject="Page test: planning model will not open",
             severity=2,
@@ -140,10 +147,9 @@ def late_sev1():
     now = datetime.now(UTC)
     with Session(engine) as session:
         customer_id = min(own_customer_ids(session, "csm.emea"))
-        me = session.exec(select(User.id).where(User.username == "csm.emea")).one()
         case = open_case(
             session=session,
-            actor="csm.emea",
+            actor=csm_emea(session),
             customer_id=customer_id,
             subject="Page test: *everything* is down",
             severity=1,
@@ -154,8 +160,7 @@ def late_sev1():
         record_case_event(
             session=session,
             case_id=case.id,
-            actor_id=me,
-            actor="csm.emea",
+            actor=csm_emea(session),
             action="public_reply",
             note="On it.",
             now=now - timedelta(hours=2) + timedelta(minutes=40),
@@ -377,7 +382,8 @@ def test_case_number_box_opens_the_case(own_case):
 
 def test_case_detail_shows_clocks_contacts_and_timeline(own_case):
     at = case_page("csm.emea", own_case)
-    assert at.title[0].value == f"#{own_case} Page test: planning model will not open"
+    subject = plain_markdown("Page test: planning model will not open")  # literal
+    assert at.title[0].value == f"#{own_case} {subject}"
     text = page_text(at)
     assert "First response" in text and "Resolution guideline" in text
     assert "left" in text and "Due " in text
@@ -422,7 +428,7 @@ def test_actions_write_events_and_a_race_shows_one_sentence(own_case):
     # Someone else solves the case while this page still offers "Set pending customer".
     with Session(db_engine()) as session:
         record_case_event(
-            session=session, case_id=own_case, actor_id=me, actor="csm.emea", action="solve"
+            session=session, case_id=own_case, actor=csm_emea(session), action="solve"
         )
         session.commit()
     next(b for b in at.button if b.label == "Set pending customer").click()
@@ -451,9 +457,10 @@ def test_queue_is_empty_for_a_csm_without_customers():
 
     engine = db_engine()
     with Session(engine) as session:
+        admin = session.exec(select(User).where(User.username == "admin")).one()
         create_user(
             session=session,
-            actor="admin",
+            actor=Actor(id=admin.id, username="admin", roles=("admin",)),
             user_create=UserCreate(
                 username="csm.newhire",
                 name="New Hire",

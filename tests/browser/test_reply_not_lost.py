@@ -1,0 +1,158 @@
+"""A public reply sent while the case page ticks is recorded, never silently dropped.
+
+The case page refreshes its clocks every five seconds (`st.fragment(run_every=...)`). First
+replies are sent on new cases in a fresh tab as soon as the box shows (while the page is still
+settling), then replies on one case: some while a tick is running, some just before the next
+tick is due, some right after one, the rest at varying pauses. Every reply must end in the
+database, once, in the order sent, and each one is confirmed beside the reply box.
+"""
+
+from __future__ import annotations
+
+import time
+
+from playwright.sync_api import Page, expect
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from data_access.actor import Actor
+from data_access.case_commands import open_case
+from data_access.db import make_engine
+from data_access.models import Customer, User
+from tests.browser.test_browser import SLOW, sign_in, wait_idle
+from tests.conftest import DEMO_PASSWORD
+
+FIRST_REPLIES = 6
+REPLIES = 44
+TICK_MS = 5_000
+WATCH_RUNS = """() => {
+  window.__runs = [];
+  const app = document.querySelector('[data-testid="stApp"]');
+  new MutationObserver(() => {
+    if (app.getAttribute('data-test-script-state') === 'running') {
+      window.__runs.push(performance.now());
+    }
+  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
+}"""
+
+
+def new_cases(database_url: str, username: str, count: int) -> list[int]:
+    """`count` new cases of a customer `username` is CSM for, opened just now."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        customer = session.exec(select(Customer).where(Customer.csm_id == user.id)).first()
+        actor = Actor(id=user.id, username=username, roles=("csm",))
+        ids = [
+            open_case(
+                session=session,
+                actor=actor,
+                customer_id=customer.id,
+                subject=f"Reply test {number}",
+                severity=2,
+                channel="email",
+            ).id
+            for number in range(count)
+        ]
+        session.commit()
+    engine.dispose()
+    return ids
+
+
+def recorded_replies(database_url: str, case_ids: list[int]) -> list[str]:
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        notes = connection.execute(
+            text(
+                "SELECT note FROM case_event WHERE kind = 'public_reply' "
+                f"AND case_id IN ({', '.join(str(int(c)) for c in case_ids)}) ORDER BY id"
+            )
+        ).scalars()
+        replies = list(notes)
+    engine.dispose()
+    return replies
+
+
+def reply_box(page: Page):
+    return page.get_by_role("textbox", name="reply", exact=False).first
+
+
+def send(page: Page, message: str) -> bool:
+    """Click send, wait for the outcome the user sees; True if a confirmation is shown."""
+    page.get_by_role("button", name="Send", exact=False).first.click()
+    # Recorded: the box starts empty for the next reply; refused: the sentence shows beside it.
+    page.wait_for_function(
+        """() => {
+          const box = [...document.querySelectorAll('textarea')]
+            .find(t => (t.getAttribute('aria-label') || '').toLowerCase().includes('reply'));
+          return (box && box.value === '') ||
+            document.querySelector('[data-testid="stAlertContentError"]');
+        }""",
+        polling=50,
+        timeout=15_000,
+    )
+    wait_idle(page)
+    return page.get_by_text("Reply sent.").count() > 0
+
+
+def runs_seen(page: Page) -> int:
+    return page.evaluate("window.__runs.length")
+
+
+def wait_for_next_run(page: Page) -> None:
+    """Until the page starts another run: the clock fragment's tick when nothing else happens."""
+    seen = runs_seen(page)
+    page.wait_for_function(f"window.__runs.length > {seen}", polling=20, timeout=TICK_MS + 3_000)
+
+
+def time_the_click(page: Page, number: int) -> None:
+    """Spread the clicks over the tick: during one, just after, just before the next, between."""
+    phase = number % 4
+    if phase == 0:
+        wait_for_next_run(page)
+    elif phase == 1:
+        since_last = page.evaluate("performance.now() - window.__runs.at(-1)")
+        page.wait_for_timeout(max(0, (TICK_MS - 150 - since_last) % TICK_MS))
+    elif phase == 2:
+        page.wait_for_timeout(number * 37 % 600)
+
+
+def test_replies_sent_around_ticks_are_all_recorded(fresh_server, page: Page):
+    database = fresh_server.database_url
+    first_cases = new_cases(database, "csm.na", FIRST_REPLIES)
+    sign_in(page, fresh_server.url, "csm.na", DEMO_PASSWORD)
+    sent: list[str] = []
+    unconfirmed: list[str] = []
+    for case_id in first_cases:
+        tab = page.context.new_page()
+        tab.goto(f"{fresh_server.url}/case?id={case_id}")
+        message = f"First reply on case {case_id}."
+        reply_box(tab).fill(message)
+        sent.append(message)
+        if not send(tab, message):
+            unconfirmed.append(message)
+        tab.close()
+
+    case_id = first_cases[0]
+    page.goto(f"{fresh_server.url}/case?id={case_id}")
+    expect(page.get_by_role("heading", name=f"#{case_id}").first).to_be_visible(timeout=SLOW)
+    page.evaluate(WATCH_RUNS)
+    wait_for_next_run(page)
+    for number in range(REPLIES):
+        message = f"Reply number {number} to the customer."
+        reply_box(page).fill(message)
+        time_the_click(page, number)
+        sent.append(message)
+        if not send(page, message):
+            unconfirmed.append(message)
+
+    deadline = time.monotonic() + 10
+    while len(recorded_replies(database, first_cases)) < len(sent) < 1_000:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    recorded = recorded_replies(database, first_cases)
+    missing = [message for message in sent if message not in recorded]
+    assert not missing, f"{len(missing)} of {len(sent)} replies were dropped: {missing}"
+    assert sorted(recorded) == sorted(sent) and len(recorded) == len(set(recorded))
+    assert not unconfirmed, f"no confirmation beside the box for {unconfirmed}"
