@@ -36,11 +36,32 @@ def signed_in_page(url: str, page_file: str, username: str = "manager") -> AppTe
         "username": username,
         "name": username,
         "roles": [],
+        "session_version": session_version_of(url, username),
     }.items():
         at.session_state[key] = value
     at.run()
     at.switch_page(str(ROOT / "pages" / page_file))
     return at
+
+
+def session_version_of(url: str, username: str) -> int | None:
+    """The user's current session version: a session signed in now carries it. A cached bench
+    database is upgraded first (the app would do so on its first run anyway)."""
+    from sqlmodel import Session, select
+
+    from data_access.db import make_engine
+    from data_access.migrate import upgrade
+    from data_access.models import User
+
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        with Session(engine) as session:
+            return session.exec(
+                select(User.session_version).where(User.username == username)
+            ).first()
+    finally:
+        engine.dispose()
 
 
 def page_run_timings(at: AppTest, runs: int) -> dict[str, float]:
