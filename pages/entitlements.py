@@ -29,7 +29,14 @@ from domain.entitlements import (  # noqa: E402
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
-from ui.format import contact_labels, date_text, plain_markdown, to_zone  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATE_COLUMN_FORMAT,
+    DATETIME_COLUMN_FORMAT,
+    contact_labels,
+    date_text,
+    plain_markdown,
+    to_zone,
+)
 from ui.pickers import customer_picker  # noqa: E402
 
 STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
@@ -214,12 +221,12 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
                 "id": st.column_config.NumberColumn("Request", format="#%d"),
                 "requested_by": "Asked by",
                 "requested_local": st.column_config.DatetimeColumn(
-                    f"Asked ({user.timezone})", format="D MMM YYYY HH:mm"
+                    f"Asked ({user.timezone})", format=DATETIME_COLUMN_FORMAT
                 ),
                 "model": "Model",
                 "request_text": st.column_config.TextColumn("Written request", width="large"),
                 "status": "Status",
-                "target_date": st.column_config.DateColumn("Target", format="D MMM YYYY"),
+                "target_date": st.column_config.DateColumn("Target", format=DATE_COLUMN_FORMAT),
                 "due": "Due",
             },
         )
@@ -269,7 +276,7 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
             column_order=["at_local", "what", "delta", "reason", "actor", "request_id"],
             column_config={
                 "at_local": st.column_config.DatetimeColumn(
-                    f"When ({user.timezone})", format="D MMM YYYY HH:mm"
+                    f"When ({user.timezone})", format=DATETIME_COLUMN_FORMAT
                 ),
                 "what": "Entitlement",
                 "delta": st.column_config.NumberColumn("Change", format="%+d"),
@@ -575,7 +582,7 @@ def show_portfolio(scope: Scope, today: date) -> None:
                 "customer": "Customer",
                 "tier_label": "Tier",
                 "summary": st.column_config.TextColumn("Unused", width="large"),
-                "renews_on": st.column_config.DateColumn("Renews on", format="D MMM YYYY"),
+                "renews_on": st.column_config.DateColumn("Renews on", format=DATE_COLUMN_FORMAT),
             },
         )
         st.download_button(
@@ -607,7 +614,7 @@ def show_portfolio(scope: Scope, today: date) -> None:
                 "id": st.column_config.NumberColumn("Request", format="#%d"),
                 "requested_by": "Asked by",
                 "status": "Status",
-                "target_date": st.column_config.DateColumn("Target", format="D MMM YYYY"),
+                "target_date": st.column_config.DateColumn("Target", format=DATE_COLUMN_FORMAT),
                 "days_overdue": st.column_config.NumberColumn("Days overdue"),
             },
         )
@@ -623,7 +630,7 @@ def show_portfolio(scope: Scope, today: date) -> None:
             column_order=["at_local", "customer", "model", "which", "cap", "enrolled", "actor"],
             column_config={
                 "at_local": st.column_config.DatetimeColumn(
-                    f"When ({user.timezone})", format="D MMM YYYY HH:mm"
+                    f"When ({user.timezone})", format=DATETIME_COLUMN_FORMAT
                 ),
                 "customer": "Customer",
                 "model": "Model",

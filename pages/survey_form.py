@@ -28,7 +28,13 @@ from data_access.surveys import (  # noqa: E402
 from domain.roles import sees_all_customers  # noqa: E402
 from domain.surveys import LIKERT_LABELS, SUS_ITEMS  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
-from ui.format import date_text, local_time_text, to_zone  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATE_COLUMN_FORMAT,
+    DATETIME_COLUMN_FORMAT,
+    date_text,
+    local_time_text,
+    to_zone,
+)
 
 CSAT_LABELS = {
     1: "Very dissatisfied",
@@ -351,16 +357,18 @@ with mine_tab:
                 "campaign": "Campaign",
                 "respondent": "Respondent",
                 "status_label": "Status",
-                "interview_date": st.column_config.DateColumn("Interview", format="D MMM YYYY"),
+                "interview_date": st.column_config.DateColumn(
+                    "Interview", format=DATE_COLUMN_FORMAT
+                ),
                 "sus_score": st.column_config.NumberColumn("SUS", format="%.1f"),
                 "nps": st.column_config.NumberColumn("NPS answer"),
                 "csat": st.column_config.NumberColumn("CSAT answer"),
                 "comments": st.column_config.TextColumn("Comments", width="large"),
                 "submitted_at": st.column_config.DatetimeColumn(
-                    "Submitted", format="D MMM YYYY HH:mm"
+                    "Submitted", format=DATETIME_COLUMN_FORMAT
                 ),
                 "updated_at": st.column_config.DatetimeColumn(
-                    "Last saved", format="D MMM YYYY HH:mm"
+                    "Last saved", format=DATETIME_COLUMN_FORMAT
                 ),
             },
         )
