@@ -92,7 +92,7 @@ def cell_text(value: Any) -> str:
     if isinstance(value, date):
         return value.strftime("%d %b %Y")
     if isinstance(value, float) and math.isfinite(value):
-        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}".rstrip("0")
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)

@@ -125,6 +125,15 @@ def test_tables_show_their_title_header_and_cells_with_missing_values_as_a_dash(
     assert "nan" not in page and "None" not in page
 
 
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "—"), (float("nan"), "—"), ("", "—"), (3.0, "3"), (1.5, "1.5"),
+     (1.001, "1"), (12345.678, "12,345.68"), (1200, "1,200"), (True, "Yes"), ("a *b*", "a *b*")],
+)  # fmt: skip
+def test_table_cells_as_text(value, text):
+    assert qbr_document.cell_text(value) == text
+
+
 def test_an_empty_section_shows_its_sentence_and_no_figures():
     page = pages_text(qbr_pdf(report(sections=(adoption(),))))[1]
 
