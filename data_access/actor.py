@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from data_access.audit import CommandRefused
 from data_access.locking import for_update
 from data_access.models import Customer, User
+from data_access.scope import Scope
 from domain.roles import ROLE_LABELS, parse_roles, sees_all_customers
 
 
@@ -63,9 +64,15 @@ def authorise(
     customer = session.exec(for_update(select(Customer).where(Customer.id == customer_id))).first()
     if customer is None:
         raise CommandRefused(f"There is no customer #{customer_id}.")
-    if not sees_all_customers(held) and actor.id not in (
-        customer.csm_id,
-        customer.hypercare_resource_id,
-    ):
+    if not sees_all_customers(held) and not _in_portfolio(session, actor.id, customer):
         raise CommandRefused(f"{customer.name} is not in your portfolio.")
     return customer
+
+
+def _in_portfolio(session: Session, user_id: int, customer: Customer) -> bool:
+    """The same rule as the reads (`Scope`): their own customers, and a customer while one of
+    its open cases is assigned to them (so a reassignment never strands that case)."""
+    if user_id in (customer.csm_id, customer.hypercare_resource_id):
+        return True
+    scope = Scope(user_id=user_id, all_customers=False, customer_id=customer.id)
+    return session.exec(select(Customer.id).where(scope.customer_filter())).first() is not None

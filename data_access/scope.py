@@ -7,14 +7,17 @@ the customer to another CSM must not strand that case out of its assignee's sigh
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from data_access.models import Case, Customer
-from data_access.users import SignedInUser
 from domain.lifecycle import OPEN_STATUSES
 from domain.roles import sees_all_customers
+
+if TYPE_CHECKING:  # users imports actor, which reads its portfolio rule from here
+    from data_access.users import SignedInUser
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
+from data_access.audit import CommandRefused
 from data_access.customers import open_cases_by_assignee
 from data_access.models import Case, Customer, Region, User, utc_now
 from data_access.policies import seed_default_policies
@@ -67,8 +70,15 @@ def test_an_assignee_keeps_seeing_the_customer_of_their_open_case_after_a_reassi
     assert visible(session, Scope(user_id=new.id, all_customers=False)) == {"Moved Co"}
     held = open_cases_by_assignee(session=session, customer_id=customer.id)
     assert held[["assignee", "open_cases"]].values.tolist() == [["Csm.Old", 1]]
+    # Commands follow the same rule: the assignee may still work the case.
+    acting = Actor(id=old.id, username="csm.old", roles=("csm",))
+    assert authorise(session, acting, roles=("csm",), customer_id=customer.id).name == "Moved Co"
+    session.rollback()
 
+    case = session.get(Case, case.id)
     case.status = "solved"
     session.add(case)
     session.commit()
     assert visible(session, former) == set()
+    with pytest.raises(CommandRefused, match="Moved Co is not in your portfolio."):
+        authorise(session, acting, roles=("csm",), customer_id=customer.id)
