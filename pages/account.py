@@ -13,7 +13,7 @@ from data_access.actor import Actor  # noqa: E402
 from data_access.audit import CommandRefused  # noqa: E402
 from domain.roles import ROLE_LABELS  # noqa: E402
 from ui.auth import engine, keep_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
+from ui.commands import NOTICE_KEY, run_command, show_notice  # noqa: E402
 from ui.format import plain_markdown  # noqa: E402
 
 actor = Actor.of(user)
@@ -58,7 +58,10 @@ with st.form("password", clear_on_submit=True):
                 st.error(str(exc))
             else:
                 keep_session(version)
-                st.success("Password changed; your other sessions are signed out.")
+                st.session_state[NOTICE_KEY] = (
+                    "Password changed; your other sessions are signed out."
+                )
+                st.rerun()
 
 st.subheader("Sessions")
 st.caption(
