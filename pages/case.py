@@ -36,7 +36,7 @@ from domain.lifecycle import (  # noqa: E402
     allowed_actions,
 )
 from ui.auth import read_session  # noqa: E402
-from ui.commands import NOTICE_KEY, run_command  # noqa: E402
+from ui.commands import NOTICE_KEY, run_command, show_notice  # noqa: E402
 from ui.format import local_time_text, plain_markdown  # noqa: E402
 from ui.navigation import PAGES_DIR  # noqa: E402
 
@@ -571,6 +571,9 @@ st.caption(
     f"{plain_markdown(case['customer'])} · {case['tier_label']} · {case['region']} · opened "
     f"{both_times(case['opened_at'], case['region_timezone'], case['region'])} by {case['channel']}"
 )
+
+if NOTICE_SECTION_KEY not in st.session_state:
+    show_notice()  # "Case opened." after the New case page
 
 facts = st.columns(4)
 fact(facts[0], "Status", STATUS_LABELS[case["status"]])

@@ -35,6 +35,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("customer.py", "Customer", ":material/apartment:", "Customers", _CS, "customer"),
     PageSpec("case_queue.py", "Case queue", ":material/support_agent:", "Cases", _CS, "case_queue"),
     PageSpec("case.py", "Case", ":material/confirmation_number:", "Cases", _CS, "case"),
+    PageSpec("new_case.py", "New case", ":material/add_circle:", "Cases", _CS, "new_case"),
     PageSpec(
         "survey_form.py",
         "Adoption survey",

@@ -1,0 +1,110 @@
+"""New case: log a case an agent took by phone or chat, then work it on the Case page."""
+
+from ui.auth import require_access
+
+user = require_access(__file__)
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from data_access.actor import Actor  # noqa: E402
+from data_access.case_commands import (  # noqa: E402
+    CHANNELS,
+    DESCRIPTION_MAX_CHARS,
+    SUBJECT_MAX_CHARS,
+    open_case,
+)
+from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
+from data_access.scope import Scope  # noqa: E402
+from domain.lifecycle import SEVERITY_LABELS  # noqa: E402
+from ui.auth import read_session  # noqa: E402
+from ui.commands import run_command  # noqa: E402
+from ui.format import contact_labels  # noqa: E402
+from ui.navigation import PAGES_DIR  # noqa: E402
+from ui.pickers import customer_picker  # noqa: E402
+
+CHANNEL_LABELS = {"phone": "Phone call", "chat": "Chat", "email": "E-mail", "portal": "Portal"}
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_customers(scope: Scope) -> pd.DataFrame:
+    with read_session() as session:
+        return customers_in_scope(session=session, scope=scope)
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_contacts(customer_id: int) -> pd.DataFrame:
+    with read_session() as session:
+        return contacts_of(session=session, customer_id=customer_id)
+
+
+st.title("New case")
+st.caption("For a case taken by phone or chat: it opens as new, and its clocks start now.")
+customers = load_customers(Scope.for_user(user))
+if customers.empty:
+    st.info("No customer is in your portfolio, so there is no one to open a case for.")
+    st.stop()
+
+customer_id = customer_picker(customers, key="new_case_customer")
+contacts = load_contacts(customer_id)
+names = contact_labels(contacts) if not contacts.empty else {}
+round_key = f"new_case_{st.session_state.get('new_case_round', 0)}"
+
+with st.form(round_key):
+    left, right = st.columns(2)
+    contact_id = left.selectbox(
+        "The customer's contact",
+        list(names),
+        index=None,
+        format_func=names.get,
+        placeholder="Who reported it" if names else "No contacts recorded for this customer",
+        key=f"{round_key}_contact",
+    )
+    channel = right.selectbox(
+        "Channel",
+        list(CHANNELS),
+        index=list(CHANNELS).index("phone"),
+        format_func=CHANNEL_LABELS.get,
+        key=f"{round_key}_channel",
+    )
+    left, right = st.columns(2)
+    severity = left.selectbox(
+        "Severity",
+        list(SEVERITY_LABELS),
+        index=2,
+        format_func=SEVERITY_LABELS.get,
+        key=f"{round_key}_severity",
+    )
+    is_outage = right.checkbox("Outage (the customer cannot work)", key=f"{round_key}_outage")
+    subject = st.text_input("Subject", max_chars=SUBJECT_MAX_CHARS, key=f"{round_key}_subject")
+    description = st.text_area(
+        "Description",
+        max_chars=DESCRIPTION_MAX_CHARS,
+        placeholder="What the customer reported, in their words",
+        key=f"{round_key}_description",
+    )
+    submitted = st.form_submit_button("Open case", type="primary")
+
+if submitted:
+    if names and contact_id is None:
+        st.error("Choose the customer's contact who reported it.")
+    else:
+        opened: list[int] = []
+
+        def open_it(session) -> None:
+            case = open_case(
+                session=session,
+                actor=Actor.of(user),
+                customer_id=customer_id,
+                subject=subject,
+                severity=severity,
+                channel=channel,
+                is_outage=is_outage,
+                description=description,
+                contact_id=contact_id,
+            )
+            opened.append(case.id)
+
+        if run_command(open_it, "Case opened."):
+            st.session_state["new_case_round"] = st.session_state.get("new_case_round", 0) + 1
+            st.switch_page(PAGES_DIR / "case.py", query_params={"id": str(opened[0])})
