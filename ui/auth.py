@@ -292,6 +292,7 @@ def start_session() -> SignedInUser:
             st.session_state["logout"] = False
             _remember(sso.user)
             st.session_state["cookie_to_set"] = True
+            st.rerun()  # as after a password: the cookie is written on the signed-in run
     if not st.session_state.get("authentication_status"):
         sign_in_form(authenticator)
     user, ended = _current_user()

@@ -91,8 +91,11 @@ def _seed(database_url: str) -> None:
     )
 
 
-def start_server(database_url: str) -> Server:
-    port = _free_port()
+def start_server(
+    database_url: str, *, port: int | None = None, extra_args: tuple[str, ...] = ()
+) -> Server:
+    """`streamlit run app.py` on `port` (default: a free one), with `extra_args` appended."""
+    port = port or _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -115,6 +118,7 @@ def start_server(database_url: str) -> Server:
             "false",
             "--server.fileWatcherType",
             "none",
+            *extra_args,
         ],
         cwd=ROOT,
         env=env,
