@@ -11,6 +11,7 @@ import streamlit as st  # noqa: E402
 
 from data_access import customers as customer_commands  # noqa: E402
 from data_access import policies as policy_commands  # noqa: E402
+from data_access import sso  # noqa: E402
 from data_access import users as user_commands  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
 from data_access.audit import recent_audit  # noqa: E402
@@ -119,6 +120,22 @@ with users_tab:
                     session=s, actor=Actor.of(user), user_id=int(chosen), roles=new_roles
                 ),
                 "Roles saved.",
+            ):
+                st.rerun()
+        with read_session() as session:
+            password_allowed = sso.password_sign_in_allowed(session=session, user_id=int(chosen))
+        with st.form(f"password_sign_in_{chosen}"):
+            allow_password = st.checkbox(
+                "May sign in with a password",
+                value=password_allowed,
+                help="Switch off for people who sign in only through the company's identity "
+                "provider; a password sign-in is then refused like a wrong password.",
+            )
+            if st.form_submit_button("Save sign-in method") and run_command(
+                lambda s: sso.set_password_sign_in(
+                    session=s, actor=Actor.of(user), user_id=int(chosen), allowed=allow_password
+                ),
+                "Sign-in method saved.",
             ):
                 st.rerun()
         cols = st.columns(2)
