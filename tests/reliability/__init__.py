@@ -1,0 +1,1 @@
+"""Reliability: crashes, hostile input, backups, migrations with data."""
