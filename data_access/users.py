@@ -366,16 +366,23 @@ def _end_sessions(user: User) -> int:
     return user.session_version
 
 
-def _lock_active_users(session: Session) -> list[User]:
-    """Every active user, locked in id order: the admin commands that could leave no active
-    admin take these locks first (before `authorise`), so two admins demoting each other at
-    once run one after the other and the second sees the first's change."""
-    return list(session.exec(for_update(select(User).where(User.is_active).order_by(User.id))))
+def _lock_active_admins(session: Session) -> list[User]:
+    """The active administrators, locked in id order. The admin commands that could leave no
+    active admin take these locks first (before `authorise`), so two admins demoting or
+    deactivating each other at once run one after the other and the second sees the first's
+    change (PostgreSQL re-checks a locked row that changed meanwhile; SQLite has one writer)."""
+    candidates = session.exec(
+        for_update(
+            select(User)
+            .where(User.is_active, User.roles.contains(Role.ADMIN.value))
+            .order_by(User.id)
+        )
+    )
+    return [user for user in candidates if Role.ADMIN in parse_roles(user.roles)]
 
 
-def _keep_an_admin(session: Session, active: list[User], user: User) -> None:
-    admins = [u for u in active if Role.ADMIN in parse_roles(u.roles)]
-    if admins == [user]:
+def _keep_an_admin(admins: list[User], user: User) -> None:
+    if [admin.id for admin in admins] == [user.id]:
         raise CommandRefused(
             f"{user.username} is the last active administrator; make another user an "
             "administrator first."
@@ -385,7 +392,7 @@ def _keep_an_admin(session: Session, active: list[User], user: User) -> None:
 def set_roles(*, session: Session, actor: Actor, user_id: int, roles: list[str]) -> User:
     """Change a user's roles; their other sessions end (unless they changed their own). The
     last active administrator keeps the admin role."""
-    active = _lock_active_users(session)
+    admins = _lock_active_admins(session)
     authorise(session, actor, roles=[Role.ADMIN])
     user = _existing(session, user_id)
     before = user.roles
@@ -394,7 +401,7 @@ def set_roles(*, session: Session, actor: Actor, user_id: int, roles: list[str])
         if user.id == actor.id:
             raise CommandRefused("You cannot remove your own admin role.")
         if user.is_active:
-            _keep_an_admin(session, active, user)
+            _keep_an_admin(admins, user)
     user.roles = after
     if after != before and user.id != actor.id:
         _end_sessions(user)
@@ -413,14 +420,14 @@ def set_roles(*, session: Session, actor: Actor, user_id: int, roles: list[str])
 def set_active(*, session: Session, actor: Actor, user_id: int, active: bool) -> User:
     """(De)activate a user; a deactivation ends their sessions. The last active administrator
     cannot be deactivated."""
-    everyone = _lock_active_users(session)
+    admins = _lock_active_admins(session)
     authorise(session, actor, roles=[Role.ADMIN])
     user = _existing(session, user_id)
     if not active:
         if user.id == actor.id:
             raise CommandRefused("You cannot deactivate your own account.")
         if user.is_active:
-            _keep_an_admin(session, everyone, user)
+            _keep_an_admin(admins, user)
         _end_sessions(user)
     user.is_active = active
     session.add(user)
