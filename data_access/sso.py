@@ -5,10 +5,11 @@ provider identity signs in the one active account whose e-mail equals the identi
 (ignoring case), and only when the provider says it verified that e-mail: no account, no
 access. Roles and scope come from our database exactly as for a password sign-in.
 
-An identity is accepted only for `MAX_IDENTITY_AGE` after the provider issued it: Streamlit
-keeps the identity in a cookie of its own, and an old one must not sign a browser back in after
-"Sign out everywhere" or a role change ended its session (our own session cookie, with its
-session version, keeps a sign-in across reloads instead).
+An identity is accepted only for `MAX_IDENTITY_AGE` after the provider issued it, and never
+when the account's sessions were ended after that (password change or reset, role change,
+deactivation, "Sign out everywhere", as the audit log records): Streamlit keeps the identity in
+a cookie of its own, and it must not sign a browser back in that was signed out that way. Our
+own session cookie, with its session version, keeps a sign-in across reloads instead.
 
 Per user, `password_sign_in` switches the password form off for people who should sign in only
 through the provider; `data_access.users.sign_in` then refuses them with the same sentence as a
@@ -18,7 +19,7 @@ wrong password.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -26,7 +27,7 @@ from sqlmodel import Session, select
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.locking import for_update
-from data_access.models import User, utc_now
+from data_access.models import AuditLog, User, utc_now
 from data_access.users import SignedInUser, signed_in_user
 from domain.roles import Role
 
@@ -37,11 +38,20 @@ UNVERIFIED = (
 )
 AMBIGUOUS = "More than one HyperCare Desk account uses that e-mail; ask an administrator."
 MAX_IDENTITY_AGE = timedelta(minutes=10)
+# Audited actions (data_access.users) after which an account's earlier sessions have ended.
+SESSION_ENDING_ACTIONS = (
+    "change_password",
+    "reset_password",
+    "set_roles",
+    "deactivate_user",
+    "sign_out_everywhere",
+)
 
 
 @dataclass(frozen=True)
 class SsoOutcome:
-    """A provider identity's result: the signed-in user, or the one sentence refusing it."""
+    """A provider identity's result: the signed-in user, the one sentence refusing it, or
+    neither (an identity from before the account's sessions were ended: simply not used)."""
 
     user: SignedInUser | None
     refusal: str | None = None
@@ -50,6 +60,16 @@ class SsoOutcome:
 def is_verified(claim: object) -> bool:
     """Only an explicit "verified" counts (JSON true; some providers send the string "true")."""
     return claim is True or (isinstance(claim, str) and claim.strip().lower() == "true")
+
+
+def issue_time(claim: object) -> datetime | None:
+    """The ID token's `iat` claim (POSIX seconds) as a UTC datetime, or None if malformed."""
+    if isinstance(claim, bool) or not isinstance(claim, int | float):
+        return None
+    try:
+        return datetime.fromtimestamp(claim, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def is_fresh(issued_at: object, *, now: datetime | None = None) -> bool:
@@ -74,11 +94,29 @@ def _refuse(session: Session, *, email: str, provider: str, reason: str, text: s
     return SsoOutcome(user=None, refusal=text)
 
 
+def _sessions_ended_since(session: Session, user: User, issued_at: datetime) -> bool:
+    """Whether the account's sessions were ended at or after `issued_at` (whole seconds, as
+    the ID token's `iat`); reads only the audit rows since then (`at` is indexed)."""
+    statement = select(AuditLog.id).where(
+        AuditLog.at >= issued_at.replace(microsecond=0),
+        AuditLog.entity == "user",
+        AuditLog.entity_id == str(user.id),
+        AuditLog.action.in_(SESSION_ENDING_ACTIONS),
+    )
+    return session.exec(statement.limit(1)).first() is not None
+
+
 def sso_sign_in(
-    *, session: Session, email: object, email_verified: object, provider: str
+    *,
+    session: Session,
+    email: object,
+    email_verified: object,
+    provider: str,
+    issued_at: datetime | None = None,
 ) -> SsoOutcome:
     """Sign in the one active account whose e-mail (ignoring case and surrounding spaces) is
-    the identity's verified e-mail; every outcome is audited in the caller's transaction."""
+    the identity's verified e-mail, unless its sessions were ended after the identity was
+    issued (`issued_at`); signing in and refusals are audited in the caller's transaction."""
     address = email.strip() if isinstance(email, str) else ""
     if not address:
         return _refuse(session, email="", provider=provider, reason="no e-mail", text=NO_ACCOUNT)
@@ -98,6 +136,8 @@ def sso_sign_in(
             session, email=address, provider=provider, reason="ambiguous", text=AMBIGUOUS
         )
     (user,) = matches
+    if issued_at is not None and _sessions_ended_since(session, user, issued_at):
+        return SsoOutcome(user=None)
     record_audit(
         session=session,
         actor=user.username,

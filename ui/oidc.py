@@ -24,7 +24,7 @@ import streamlit as st
 from sqlalchemy.engine import Engine
 
 from data_access.db import session_scope
-from data_access.sso import SsoOutcome, is_fresh, sso_sign_in
+from data_access.sso import SsoOutcome, is_fresh, issue_time, sso_sign_in
 from ui.format import plain_markdown
 
 log = logging.getLogger(__name__)
@@ -109,6 +109,7 @@ def identity_sign_in(engine: Engine) -> SsoOutcome | None:
             email=identity.get("email"),
             email_verified=identity.get("email_verified"),
             provider=str(identity.get("provider") or "default"),
+            issued_at=issue_time(identity.get("iat")),
         )
     if outcome.refusal is not None:
         st.session_state[REFUSAL_KEY] = outcome.refusal

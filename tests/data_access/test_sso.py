@@ -195,3 +195,54 @@ NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 )
 def test_an_identity_signs_in_only_shortly_after_the_provider_issued_it(issued_at, fresh):
     assert sso.is_fresh(issued_at, now=NOW) is fresh
+
+
+@pytest.mark.parametrize(
+    "end_sessions",
+    [
+        lambda s, root, alice: users.end_other_sessions(session=s, actor=actor(alice)),
+        lambda s, root, alice: users.reset_password(
+            session=s, actor=actor(root), user_id=alice.id, new_password="another-Passw0rd!"
+        ),
+        lambda s, root, alice: users.set_roles(
+            session=s, actor=actor(root), user_id=alice.id, roles=["manager"]
+        ),
+    ],
+    ids=["sign out everywhere", "password reset", "role change"],
+)
+def test_an_identity_issued_before_the_sessions_were_ended_is_not_used(
+    engine, session, end_sessions
+):
+    root = add_user(session, "root", roles=("admin",))
+    alice = add_user(session, "alice")
+    issued = sso.issue_time(int(datetime.now(UTC).timestamp()) - 60)
+
+    with session_scope(engine) as s:
+        end_sessions(s, root, alice)
+    with session_scope(engine) as s:
+        stale = sso.sso_sign_in(
+            session=s,
+            email="alice@example.com",
+            email_verified=True,
+            provider="acme",
+            issued_at=issued,
+        )
+        later = sso.sso_sign_in(
+            session=s,
+            email="alice@example.com",
+            email_verified=True,
+            provider="acme",
+            issued_at=sso.issue_time(datetime.now(UTC).timestamp() + 1),
+        )
+
+    assert stale == sso.SsoOutcome(user=None, refusal=None)
+    assert later.user is not None and later.user.username == "alice"
+    assert "sso_sign_in_refused" not in [action for _, action in audit(engine)]
+
+
+def test_issue_time_reads_the_iat_claim():
+    assert sso.issue_time(1_764_504_000) == datetime(2025, 11, 30, 12, 0, tzinfo=UTC)
+    assert sso.issue_time("1764504000") is None
+    assert sso.issue_time(True) is None
+    assert sso.issue_time(None) is None
+    assert sso.issue_time(1e20) is None
