@@ -29,7 +29,7 @@ from domain.qbr_actions import (  # noqa: E402
 )
 from domain.quarters import BadQuarter, Quarter, quarters_between  # noqa: E402
 from reports.qbr_charts import build_chart  # noqa: E402
-from reports.qbr_document import qbr_pdf  # noqa: E402
+from reports.qbr_document import DocumentFontMissing, qbr_pdf  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
@@ -369,8 +369,12 @@ def pdf_download(report: QbrReport) -> None:
     prepared = st.session_state.get("qbr_pdf")
     if prepared is None or prepared[0] != key:
         if st.button("Prepare PDF", icon=":material/picture_as_pdf:", key="qbr_prepare_pdf"):
-            with st.spinner("Drawing the QBR document…"):
-                st.session_state["qbr_pdf"] = (key, qbr_pdf(report))
+            try:
+                with st.spinner("Drawing the QBR document…"):
+                    st.session_state["qbr_pdf"] = (key, qbr_pdf(report))
+            except DocumentFontMissing as exc:
+                st.error(str(exc), icon=":material/font_download_off:")
+                return
             st.rerun()
         return
     st.download_button(

@@ -281,6 +281,22 @@ def test_the_pdf_is_drawn_only_when_asked_for():
     assert "Download QBR (PDF)" in [d.proto.label for d in at.get("download_button")]
 
 
+def test_a_missing_pdf_font_is_one_sentence_not_a_traceback(monkeypatch):
+    import reports.qbr_document as document
+
+    def no_font():
+        raise document.DocumentFontMissing("The PDF font DejaVu Sans is not installed.")
+
+    monkeypatch.setattr(document, "font_files", no_font)
+    customer, _ = shown_and_others("manager")
+    at = open_page("manager", customer=str(customer.id))
+    button(at, "Prepare PDF").click()
+    at.run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error] == ["The PDF font DejaVu Sans is not installed."]
+    assert "Download QBR (PDF)" not in [d.proto.label for d in at.get("download_button")]
+
+
 def test_recording_a_basic_customers_qbr_as_held_is_refused_in_one_sentence():
     with Session(db_engine()) as session:
         basic = session.exec(
