@@ -10,7 +10,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -37,13 +37,30 @@ def database_url() -> str:
     return f"sqlite:///{DEFAULT_SQLITE_PATH}"
 
 
+def masked_url(url: str) -> str:
+    """`url` safe to show: its password (if any) replaced by `***`, even when it does not parse.
+
+    A malformed address is shown back to whoever opens the app, so the password is masked by
+    position (from the user name's `:` to the last `@`) without trusting a parser; a password
+    that itself holds `@` or `:` is masked whole.
+    """
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        scheme, rest = "", url
+    userinfo, at, host = rest.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}{separator}{user}:***@{host}"
+
+
 def _normalise(url: str) -> str:
     """Accept the common `postgres://` and `postgresql://` spellings and use psycopg 3."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:
         raise DatabaseUnavailable(
-            f"DATABASE_URL is not a valid database address ({url!r}); use a form like "
+            f"DATABASE_URL is not a valid database address ({masked_url(url)!r}); use a form like "
             "postgresql://user@host:5432/dbname or sqlite:///path/to/file.db."
         ) from exc
     if parsed.drivername in {"postgres", "postgresql"}:
@@ -78,13 +95,36 @@ def _on_sqlite_begin(connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+@contextmanager
+def private_files() -> Iterator[None]:
+    """Files created inside are readable by their owner only (umask 077), set before creation.
+
+    Setting the mode when the file is created leaves no moment in which another local user can
+    open it, as a `chmod` afterwards would.
+    """
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 600 (and its folder with 700) unless it already exists."""
+    with private_files():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine for `url` (default: the configured database) with our connect settings."""
     resolved = _normalise(url or database_url())
     if resolved.startswith("sqlite"):
         path = make_url(resolved).database
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            # SQLite gives the -wal and -shm files the main file's mode, so they are 600 too.
+            create_private_file(Path(path))
         engine = create_engine(
             resolved, connect_args={"check_same_thread": False, "timeout": 10}, pool_pre_ping=True
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import date
@@ -10,7 +11,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from data_access.db import REPO_ROOT, DatabaseUnavailable, check_connection, make_engine
+from data_access.db import (
+    REPO_ROOT,
+    DatabaseUnavailable,
+    check_connection,
+    make_engine,
+    private_files,
+)
 from data_access.migrate import upgrade
 from seed.demo import SeedOptions, database_is_empty, seed_database
 
@@ -38,12 +45,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
 
 
 def write_logins(path: Path, logins: dict[str, tuple[str, str]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """The demo passwords in `path`, created with mode 600 (a new file replaces any old one)."""
     lines = [
         f"{username:<16} {role:<14} {password}" for username, (role, password) in logins.items()
     ]
-    path.write_text("username         role           password\n" + "\n".join(lines) + "\n")
-    path.chmod(0o600)
+    text = "username         role           password\n" + "\n".join(lines) + "\n"
+    with private_files():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         if arguments.if_empty:
             print("The database already holds data; leaving it as it is.")
             if LOGINS_FILE.exists() and arguments.database_url is None:
-                print(f"Demo logins (from {LOGINS_FILE.relative_to(REPO_ROOT)}):")
-                print(LOGINS_FILE.read_text())
+                # Passwords are printed once, by the seed that made them, never into later logs.
+                print(
+                    f"Demo logins are in {LOGINS_FILE.relative_to(REPO_ROOT)} (readable by you only)."
+                )
             return 0
         print("error: the database already holds data; seed only an empty one.", file=sys.stderr)
         return 2
