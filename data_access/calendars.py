@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from sqlmodel import Session, select
 
-from data_access.models import BusinessHours, Region, RegionClosure
+from data_access.models import BusinessHours, Customer, Region, RegionClosure
 from domain.sla import BusinessCalendar, calendar_from_region
 
 HOLIDAY_YEARS_AROUND = 6
@@ -61,3 +61,8 @@ def _calendar(
         worked_holidays=[day for day, is_open in closures if is_open],
         subdivision=subdivision,
     )
+
+
+def region_timezone(*, session: Session, customer: Customer) -> str:
+    """The customer's region time zone: its quarters, days and local times are counted in it."""
+    return session.exec(select(Region.timezone).where(Region.id == customer.region_id)).one()

@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 from data_access.attainment import Attainment, attainments
 from data_access.audit import CommandRefused
+from data_access.calendars import region_timezone
 from data_access.entitlements import entitlement_balances, optimisation_requests
 from data_access.models import (
     Alert,
@@ -32,7 +33,6 @@ from data_access.models import (
     Customer,
     EntitlementEntry,
     PlanningModel,
-    Region,
     SurveyCampaign,
     TierChange,
     User,
@@ -161,11 +161,6 @@ def qbr_report(
         generated_at=now,
         sections=sections,
     )
-
-
-def region_timezone(*, session: Session, customer: Customer) -> str:
-    """The customer's region time zone, in which its quarters are counted."""
-    return session.exec(select(Region.timezone).where(Region.id == customer.region_id)).one()
 
 
 # --- 1. Headline -------------------------------------------------------------------------------

@@ -16,9 +16,10 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.calendars import region_timezone
 from data_access.entitlements import debit_entitlement
 from data_access.locking import for_update
-from data_access.models import Customer, QbrAction, QbrNote, Region, utc_now
+from data_access.models import Customer, QbrAction, QbrNote, utc_now
 from domain.entitlements import Entitlement
 from domain.qbr import Figure, Section, Table, change_text
 from domain.qbr_actions import (
@@ -41,11 +42,6 @@ EDITOR_COLUMNS = ["id", "agreed", "carried", "text", "owner", "due_on", "done", 
 
 
 # --- Reads ------------------------------------------------------------------------------------
-
-
-def region_timezone(*, session: Session, customer: Customer) -> str:
-    """The time zone of the customer's region, in which its quarters are counted."""
-    return session.exec(select(Region.timezone).where(Region.id == customer.region_id)).one()
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -365,8 +361,7 @@ def record_qbr_held(
             session=session,
             customer_id=customer_id,
             kind=Entitlement.QBR_INPUT.value,
-            actor=actor.username,
-            actor_id=actor.id,
+            actor=actor,
             reason=f"QBR for {quarter.label} held on {held_on.isoformat()}",
             now=datetime.combine(held_on, time(12), tzinfo=UTC),
         )
