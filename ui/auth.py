@@ -299,6 +299,7 @@ def start_session() -> SignedInUser:
     if user is None:
         sign_out(authenticator)
         sign_in_form(authenticator, ended)
+    oidc.rewrite_cookie_after_sign_in()
     if st.session_state.pop("cookie_to_set", False):
         _set_cookie(authenticator)
     if not presenting():  # the meeting-room screen shows the presentation only

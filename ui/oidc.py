@@ -33,6 +33,8 @@ DEFAULT_LABEL = "your identity provider"
 USED_KEY = "oidc_identity_used"  # the identity this session has already turned into an answer
 REFUSAL_KEY = "oidc_refusal"  # its refusal, shown on the sign-in page while it stays
 END_KEY = "oidc_end_identity"  # 1: end the identity after the cookie deletion run; 2: now
+COOKIE_RUNS_KEY = "oidc_cookie_runs"  # signed-in runs left that (re)write our session cookie
+COOKIE_RUNS = 3
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,19 @@ def identity_sign_in(engine: Engine) -> SsoOutcome | None:
         )
     if outcome.refusal is not None:
         st.session_state[REFUSAL_KEY] = outcome.refusal
+    if outcome.user is not None:
+        st.session_state[COOKIE_RUNS_KEY] = COOKIE_RUNS
     return outcome
+
+
+def rewrite_cookie_after_sign_in() -> None:
+    """Each signed-in run: a session signed in from an identity is new (the provider's redirect
+    starts one), so the cookie component's own first round trips can cut short the run that
+    writes our session cookie; the first `COOKIE_RUNS` signed-in runs write it again."""
+    left = st.session_state.get(COOKIE_RUNS_KEY, 0)
+    if left:
+        st.session_state[COOKIE_RUNS_KEY] = left - 1
+        st.session_state["cookie_to_set"] = True
 
 
 def sign_in_options() -> None:

@@ -161,6 +161,14 @@ def test_an_email_without_an_account_is_refused_with_one_sentence(sso_server, pa
         sso_server.database_url, "sso_sign_in_refused"
     )
 
+    # The refused identity can be left for another one: st.logout() at the provider.
+    page.get_by_role("button", name="Use another account").click()
+    page.get_by_role("button", name="End session").click(timeout=SLOW)
+    page.wait_for_url(f"{sso_server.url}/**", timeout=SLOW)
+    wait_settled(page)
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=SLOW)
+    expect(page.get_by_text(NO_ACCOUNT)).to_have_count(0)
+
 
 def test_an_unverified_email_is_refused_even_though_an_account_uses_it(sso_server, page: Page):
     sign_in_at_provider(page, sso_server.url, "unverified")
