@@ -46,6 +46,7 @@ COOKIE_NAME = "hypercare_desk_session"
 COOKIE_EXPIRY_DAYS = 1
 TOKEN_ALGORITHM = "HS256"
 SESSION_VERSION_KEY = "session_version"
+REFUSED_KEY = "refused_session_cookie"
 AUTH_KEYS = ("authentication_status", "username", "name", "roles", "email", SESSION_VERSION_KEY)
 SESSION_ENDED = (
     "Your session has ended (your password or roles changed, or you signed out everywhere); "
@@ -180,7 +181,9 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
     """Sign the session in from a valid cookie of a session that has not ended; any other
     cookie means "signed out" and is deleted."""
     raw = cookie_token()
-    if raw is None or st.session_state.get("logout"):
+    # The request's cookies stay the same for the whole browser session: a cookie refused
+    # once is not read (or deleted) again on every run.
+    if raw is None or st.session_state.get("logout") or raw == st.session_state.get(REFUSED_KEY):
         return
     token = decode_session_token(raw, authenticator.secret_key)
     user = None
@@ -190,6 +193,7 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
                 session=session, username=token.username, session_version=token.session_version
             )
     if user is None:
+        st.session_state[REFUSED_KEY] = raw
         _delete_cookie(authenticator)
         return
     _remember(user)

@@ -112,6 +112,9 @@ def test_a_forged_cookie_shows_the_sign_in_form_and_is_deleted(cookie, make):
     assert [t.label for t in at.text_input] == ["Username", "Password"]
     assert is_signed_out(at)
     assert deleted == [True]
+    at.run()  # the same request cookie on the next run: refused once, not deleted again
+    assert [t.label for t in at.text_input] == ["Username", "Password"]
+    assert deleted == [True]
 
 
 def test_a_valid_cookie_signs_in_and_a_stale_one_is_deleted(cookie):
