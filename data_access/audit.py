@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from sqlmodel import Session, select
 
 from data_access.models import AuditLog, utc_now
+
+if TYPE_CHECKING:
+    from data_access.actor import Actor
 
 
 class CommandRefused(ValueError):
@@ -44,3 +47,19 @@ def recent_audit(*, session: Session, limit: int = 200) -> pd.DataFrame:
         .limit(limit)
     )
     return pd.read_sql(statement, session.connection())
+
+
+def record_export(*, session: Session, actor: Actor, file_name: str, rows: int) -> AuditLog:
+    """A CSV download is audited like a write: who took which file, with how many rows."""
+    from data_access.actor import authorise
+    from domain.roles import Role
+
+    authorise(session, actor, roles=[role.value for role in Role])
+    return record_audit(
+        session=session,
+        actor=actor.username,
+        action="export_csv",
+        entity="file",
+        entity_id=file_name,
+        detail={"rows": rows},
+    )

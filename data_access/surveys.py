@@ -77,8 +77,6 @@ FEEDBACK_STATE_LABELS: dict[str, str] = {
 # The latest calendar date anywhere on earth is UTC+14: an interview dated "today" by someone in
 # Kiribati is not in the future.
 _EARLIEST_ZONE_AHEAD = timedelta(hours=14)
-# Spreadsheets run cells starting with these as formulas; the CSV export quotes them as text.
-_FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -906,13 +904,6 @@ def results_by_year(
     return pd.DataFrame(records, columns=["year", "campaigns", *_SUMMARY_COLUMNS])
 
 
-def _csv_safe(value: object) -> object:
-    """Free text that a spreadsheet would run as a formula, quoted so it stays text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
 def responses_export(
     *,
     session: Session,
@@ -923,7 +914,10 @@ def responses_export(
     campaign_id: int | None = None,
     year: int | None = None,
 ) -> pd.DataFrame:
-    """The submitted responses behind the results, one row each, ready for a CSV download."""
+    """The submitted responses behind the results, one row each, for a CSV download.
+
+    The text is as typed; the download (`domain.csv_safe.csv_bytes`) quotes formula-like cells.
+    """
     filters = ResultFilters(customer_id, tier, region, campaign_id, year)
     rows = _submitted_rows(session, scope, filters)
     columns = [
@@ -942,10 +936,7 @@ def responses_export(
         "comments",
         "submitted_at",
     ]
-    export = rows[columns].copy()
-    for column in ("customer", "respondent", "interviewer", "comments"):
-        export[column] = export[column].map(_csv_safe)
-    return export
+    return rows[columns].copy()
 
 
 # --- Feedback sessions --------------------------------------------------------------------

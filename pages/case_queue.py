@@ -516,7 +516,7 @@ else:
     export = table.join(live[["state", "countdown"]])[TABLE_COLUMNS].assign(
         target_used_percent=(100 * shown["consumed"]).round(1)
     )
-    csv_download(export, file_name="case-queue.csv", key="queue_csv")
+    csv_download(export, file_name="case-queue.csv", key="queue_csv", user=user)
 
 if search.strip():
     closed = load_closed_matches(scope, search.strip())

@@ -165,6 +165,7 @@ def show_history(history: pd.DataFrame, customer_id: int) -> None:
         history,
         file_name=f"coe-history-{customer_id}.csv",
         key="coe_history_csv",
+        user=user,
         label="Download the history (CSV)",
     )
 
@@ -268,6 +269,7 @@ def upload_form() -> None:
         coe_commands.csv_template(),
         file_name="coe-benchmark-example.csv",
         key="coe_template_csv",
+        user=user,
         label="Download an example file",
     )
     uploaded = st.file_uploader("CoE snapshots CSV", type=["csv"], key="coe_file")
@@ -303,6 +305,7 @@ def upload_form() -> None:
             frame,
             file_name="coe-upload-problems.csv",
             key="coe_problems_csv",
+            user=user,
             label="Download the problems (CSV)",
         )
 

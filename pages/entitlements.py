@@ -29,6 +29,7 @@ from domain.entitlements import (  # noqa: E402
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session, write_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
 from ui.format import (  # noqa: E402
     DATE_COLUMN_FORMAT,
     DATETIME_COLUMN_FORMAT,
@@ -161,7 +162,7 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
         st.info("This customer's HyperCare subscription has not started yet.")
         return
     renews_on = balances["renews_on"].iloc[0]
-    st.subheader(customer["name"])
+    st.subheader(plain_markdown(str(customer["name"])))
     st.caption(
         f"{customer['tier_label']} · subscription year {date_text(balances['year_start'].iloc[0])} "
         f"to {date_text(renews_on - timedelta(days=1))} · renews on {date_text(renews_on)} "
@@ -285,12 +286,12 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
                 "request_id": st.column_config.NumberColumn("Request", format="#%d"),
             },
         )
-        st.download_button(
-            "Download the ledger (CSV)",
-            ledger_table.drop(columns=["at_local"]).to_csv(index=False),
+        csv_download(
+            ledger_table.drop(columns=["at_local"]),
             file_name=f"ledger-{current}.csv",
-            mime="text/csv",
-            icon=":material/download:",
+            key="ledger_csv",
+            user=user,
+            label="Download the ledger (CSV)",
         )
 
 
@@ -585,12 +586,12 @@ def show_portfolio(scope: Scope, today: date) -> None:
                 "renews_on": st.column_config.DateColumn("Renews on", format=DATE_COLUMN_FORMAT),
             },
         )
-        st.download_button(
-            "Download the watchlist (CSV)",
-            watchlist.to_csv(index=False),
+        csv_download(
+            watchlist,
             file_name="renewal-watchlist.csv",
-            mime="text/csv",
-            icon=":material/download:",
+            key="watchlist_csv",
+            user=user,
+            label="Download the watchlist (CSV)",
         )
     st.subheader("Overdue deliveries")
     overdue = data["overdue"]

@@ -114,7 +114,7 @@ def show_uptake(data: dict[str, pd.DataFrame]) -> None:
             "Acceptance": rate_column(),
         },
     )
-    csv_download(table, file_name="event-uptake.csv", key="uptake_csv")
+    csv_download(table, file_name="event-uptake.csv", key="uptake_csv", user=user)
     st.subheader("Uptake per tier")
     tiers = data["tiers"].rename(
         columns={

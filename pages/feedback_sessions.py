@@ -24,6 +24,7 @@ from data_access.users import staff_with_role  # noqa: E402
 from domain.roles import Role  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
 from ui.format import local_time_text, to_zone  # noqa: E402
 
 
@@ -132,12 +133,11 @@ else:
             "recommendations": st.column_config.TextColumn("Recommendations", width="medium"),
         },
     )
-    st.download_button(
-        "Download CSV",
-        sessions.drop(columns=["customer_id", "resource_id", "state"]).to_csv(index=False),
+    csv_download(
+        sessions.drop(columns=["customer_id", "resource_id", "state"]),
         file_name="feedback-sessions.csv",
-        mime="text/csv",
-        icon=":material/download:",
+        key="feedback_sessions_csv",
+        user=user,
     )
 
 request_tab, schedule_tab, findings_tab = st.tabs(

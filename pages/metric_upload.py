@@ -17,6 +17,7 @@ from data_access.metric_loader import (  # noqa: E402
 from domain.monitoring import COUNT_METRICS, METRICS, metric_label  # noqa: E402
 from ui.auth import write_session  # noqa: E402
 
+from ui.downloads import csv_download  # noqa: E402
 RESULT_KEY = "metric_upload_result"
 EXAMPLE = pd.DataFrame(
     [
@@ -55,12 +56,12 @@ with st.expander("File format"):
         ),
         hide_index=True,
     )
-    st.download_button(
-        "Download an example file",
-        EXAMPLE.to_csv(index=False),
+    csv_download(
+        EXAMPLE,
         file_name="metrics-example.csv",
-        mime="text/csv",
-        icon=":material/download:",
+        key="metrics_example_csv",
+        user=user,
+        label="Download an example file",
     )
 
 uploaded = st.file_uploader("Metrics CSV", type=["csv"], key="metric_file")
@@ -113,10 +114,10 @@ if result := st.session_state.get(RESULT_KEY):
                     "problem": st.column_config.TextColumn("Problem", width="large"),
                 },
             )
-            st.download_button(
-                "Download the problems (CSV)",
-                problems.to_csv(index=False),
+            csv_download(
+                problems,
                 file_name="metric-upload-problems.csv",
-                mime="text/csv",
-                icon=":material/download:",
+                key="metric_problems_csv",
+                user=user,
+                label="Download the problems (CSV)",
             )

@@ -322,6 +322,7 @@ with inbox_tab:
                 ),
                 file_name="monitoring-alerts.csv",
                 key="alerts_csv",
+                user=user,
                 label="Download alerts (CSV)",
             )
 
@@ -545,5 +546,6 @@ with charts_tab:
                 bands,
                 file_name=f"model-{model_id}-metrics.csv",
                 key="model_metrics_csv",
+                user=user,
                 label="Download the model's metrics (CSV)",
             )

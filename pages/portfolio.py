@@ -159,4 +159,5 @@ csv_download(
     shown.drop(columns=["csm_id", "hypercare_resource_id", "region_id"]),
     file_name="portfolio.csv",
     key="portfolio_csv",
+    user=user,
 )

@@ -484,6 +484,7 @@ with exports[1]:
         figures_frame(report),
         file_name=f"qbr-{customer_id}-{quarter.code}-figures.csv",
         key="qbr_figures_csv",
+        user=user,
         label="Figures (CSV)",
     )
 

@@ -24,6 +24,7 @@ from data_access.surveys import (  # noqa: E402
 )
 from domain.surveys import LIKERT_LABELS  # noqa: E402
 from ui.auth import read_session  # noqa: E402
+from ui.downloads import csv_download  # noqa: E402
 from ui.format import date_text  # noqa: E402
 
 LIKERT_COLOURS = ["#C62828", "#EF9A9A", "#BDBDBD", "#90CAF9", "#1565C0"]
@@ -357,11 +358,11 @@ else:
         },
     )
 
-st.download_button(
-    "Download responses (CSV)",
-    export.to_csv(index=False),
+csv_download(
+    export,
     file_name=f"survey-responses-{date_text(pd.Timestamp.now(tz='UTC')).replace(' ', '-')}.csv",
-    mime="text/csv",
-    icon=":material/download:",
+    key="responses_csv",
+    user=user,
+    label="Download responses (CSV)",
     disabled=export.empty,
 )

@@ -338,6 +338,7 @@ csv_download(
     shown,
     file_name=f"weekly-report-{customer_id}-{week.isoformat()}-{granularity}.csv",
     key="weekly_csv",
+    user=user,
 )
 
 st.subheader(f"Last {TREND_WEEKS} weeks")

@@ -29,6 +29,7 @@ from data_access.models import (
 from data_access.policies import seed_default_policies
 from data_access.scope import Scope
 from domain.surveys import SUS_ITEMS
+from domain.csv_safe import csv_bytes
 from domain.tiers import Tier
 
 START = date(2024, 3, 15)
@@ -656,7 +657,8 @@ def test_export_has_one_row_per_response_and_quotes_formulas(engine, world):
     with Session(engine) as session:
         export = surveys.responses_export(session=session, scope=Scope(world.manager, True))
     assert len(export) == 3
-    assert set(export["comments"]) == {"", "Great <b>tool</b>", "'=1+2"}
+    assert set(export["comments"]) == {"", "Great <b>tool</b>", "=1+2"}
+    assert ",'=1+2," in csv_bytes(export).decode("utf-8-sig")
     assert sorted(export["sus_score"]) == [0, 50, 100]
     assert set(export["interviewer"]) == {"Surveys"}
 
