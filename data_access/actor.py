@@ -17,7 +17,7 @@ from data_access.audit import CommandRefused
 from data_access.locking import for_update
 from data_access.models import Customer, User
 from data_access.scope import Scope
-from domain.roles import ROLE_LABELS, parse_roles, sees_all_customers
+from domain.roles import ROLE_LABELS, Role, parse_roles, sees_all_customers
 
 
 @dataclass(frozen=True)
@@ -27,11 +27,34 @@ class Actor:
     id: int
     username: str
     roles: tuple[str, ...]
+    is_system: bool = False
 
     @classmethod
     def of(cls, user) -> Actor:
         """From a `SignedInUser` (or anything with id, username and roles)."""
         return cls(id=int(user.id), username=str(user.username), roles=tuple(user.roles))
+
+    @property
+    def user_id(self) -> int | None:
+        """The user row to store as who did it (a system actor has none)."""
+        return None if self.is_system else self.id
+
+    @classmethod
+    def system(cls, name: str) -> Actor:
+        """The operator's shell jobs (metric loader CLI, monitor job, seed): not a signed-in user.
+
+        Shell only: anyone who can run a command on the server already owns the database, so the
+        system actor holds the admin role without a user row and sees every customer. Refused
+        inside a Streamlit script run, so no page can act as the system (pages use `Actor.of`).
+        """
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        if get_script_run_ctx(suppress_warning=True) is not None:
+            raise RuntimeError("Actor.system() is for shell jobs; a page acts as Actor.of(user).")
+        text = name.strip()
+        if not text:
+            raise ValueError("A system actor needs a name for the audit log.")
+        return cls(id=0, username=text, roles=(Role.ADMIN.value,), is_system=True)
 
 
 def _role_names(roles: Iterable[str]) -> str:
@@ -53,6 +76,8 @@ def authorise(
     removed a role or moved a customer a second ago has the last word.
     """
     allowed = tuple(roles)
+    if actor.is_system:
+        return _authorise_system(session, actor, allowed, customer_id)
     account = session.exec(for_update(select(User).where(User.id == actor.id))).first()
     if account is None or not account.is_active:
         raise CommandRefused("Your account is no longer active; sign in again.")
@@ -66,6 +91,20 @@ def authorise(
         raise CommandRefused(f"There is no customer #{customer_id}.")
     if not sees_all_customers(held) and not _in_portfolio(session, actor.id, customer):
         raise CommandRefused(f"{customer.name} is not in your portfolio.")
+    return customer
+
+
+def _authorise_system(
+    session: Session, actor: Actor, allowed: tuple[str, ...], customer_id: int | None
+) -> Customer | None:
+    """A shell job (`Actor.system`): its role is checked like anyone's; it sees every customer."""
+    if not set(actor.roles) & set(allowed):
+        raise CommandRefused(f"Only a {_role_names(allowed)} may do that.")
+    if customer_id is None:
+        return None
+    customer = session.exec(for_update(select(Customer).where(Customer.id == customer_id))).first()
+    if customer is None:
+        raise CommandRefused(f"There is no customer #{customer_id}.")
     return customer
 
 

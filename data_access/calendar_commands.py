@@ -1,8 +1,8 @@
 """Region calendar administration: weekly hours, holiday country, time zone and closures.
 
-Each command validates, writes and audits in the caller's transaction. Weekly hours are checked
-by building the `BusinessCalendar` they describe, so the admin screen refuses exactly what the
-clocks could not use. The reads and the preview helpers here serve the Calendars page, which
+Each command is an admin's: it starts with `authorise`, then validates, writes and audits in the
+caller's transaction. Weekly hours are checked by building the `BusinessCalendar` they describe,
+so the admin screen refuses exactly what the clocks could not use. The reads and the preview helpers here serve the Calendars page, which
 shows what a case opened now would be due under the edited, not yet saved, settings.
 """
 
@@ -18,9 +18,11 @@ from holidays.registry import COUNTRIES
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.locking import for_update
 from data_access.models import BusinessHours, Region, RegionClosure
+from domain.roles import Role
 from domain.sla import BusinessCalendar, calendar_from_region
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -28,18 +30,20 @@ REASON_MAX_CHARS = 200
 PREVIEW_YEARS_AROUND = 2
 
 Hours = Mapping[int, Sequence[tuple[time, time]]]
+CALENDAR_ROLES = (Role.ADMIN,)
 
 
 # --- commands ----------------------------------------------------------------------------------
 
 
 def set_weekly_hours(
-    *, session: Session, actor: str, region_id: int, hours: Hours
+    *, session: Session, actor: Actor, region_id: int, hours: Hours
 ) -> dict[int, list[tuple[time, time]]]:
     """Replace the region's working periods; returns them sorted per weekday.
 
     Refused: a week with no working time, overlapping or inverted periods, weekdays outside 0-6.
     """
+    authorise(session, actor, roles=CALENDAR_ROLES)
     region = _region_for_update(session, region_id)
     try:
         normalised = _normalised_hours(hours)
@@ -57,7 +61,7 @@ def set_weekly_hours(
             )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="set_weekly_hours",
         entity="region",
         entity_id=region_id,
@@ -67,9 +71,10 @@ def set_weekly_hours(
 
 
 def set_holiday_country(
-    *, session: Session, actor: str, region_id: int, country: str, subdivision: str | None = None
+    *, session: Session, actor: Actor, region_id: int, country: str, subdivision: str | None = None
 ) -> Region:
     """Take public holidays from `country` (and `subdivision`) of the holidays package."""
+    authorise(session, actor, roles=CALENDAR_ROLES)
     region = _region_for_update(session, region_id)
     country = (country or "").strip().upper()
     subdivision = (subdivision or "").strip().upper() or None
@@ -86,7 +91,7 @@ def set_holiday_country(
     session.add(region)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="set_holiday_country",
         entity="region",
         entity_id=region_id,
@@ -95,8 +100,9 @@ def set_holiday_country(
     return region
 
 
-def set_timezone(*, session: Session, actor: str, region_id: int, timezone: str) -> Region:
+def set_timezone(*, session: Session, actor: Actor, region_id: int, timezone: str) -> Region:
     """Set the IANA time zone the region's weekly hours are read in."""
+    authorise(session, actor, roles=CALENDAR_ROLES)
     region = _region_for_update(session, region_id)
     timezone = (timezone or "").strip()
     if not valid_timezone(timezone):
@@ -108,7 +114,7 @@ def set_timezone(*, session: Session, actor: str, region_id: int, timezone: str)
     session.add(region)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="set_timezone",
         entity="region",
         entity_id=region_id,
@@ -118,13 +124,14 @@ def set_timezone(*, session: Session, actor: str, region_id: int, timezone: str)
 
 
 def add_closure(
-    *, session: Session, actor: str, region_id: int, day: date, reason: str, is_open: bool = False
+    *, session: Session, actor: Actor, region_id: int, day: date, reason: str, is_open: bool = False
 ) -> RegionClosure:
     """Close the region on `day`, or with `is_open` work on a public holiday.
 
     Refused: a second entry for the same day, a closure on a day that is already a public
     holiday, and a worked holiday on a day that is not a public holiday.
     """
+    authorise(session, actor, roles=CALENDAR_ROLES)
     region = _region_for_update(session, region_id)
     reason = (reason or "").strip()
     if not reason:
@@ -151,7 +158,7 @@ def add_closure(
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="add_worked_holiday" if is_open else "add_closure",
         entity="region",
         entity_id=region_id,
@@ -160,8 +167,9 @@ def add_closure(
     return closure
 
 
-def remove_closure(*, session: Session, actor: str, region_id: int, day: date) -> None:
+def remove_closure(*, session: Session, actor: Actor, region_id: int, day: date) -> None:
     """Remove the region's extra closure or worked holiday on `day`."""
+    authorise(session, actor, roles=CALENDAR_ROLES)
     region = _region_for_update(session, region_id)
     closure = session.exec(
         select(RegionClosure).where(RegionClosure.region_id == region_id, RegionClosure.day == day)
@@ -171,7 +179,7 @@ def remove_closure(*, session: Session, actor: str, region_id: int, day: date) -
     session.delete(closure)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="remove_closure",
         entity="region",
         entity_id=region_id,

@@ -88,8 +88,7 @@ def _store(
             session=session,
             customer_id=customer.id,
             kind="coe_benchmark",
-            actor=actor.username,
-            actor_id=actor.id,
+            actor=actor,
             reason=f"CoE benchmark {quarter.label}",
             now=at,
         )

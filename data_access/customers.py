@@ -11,6 +11,7 @@ from sqlalchemy import case, func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.cases import open_case_clocks
 from data_access.entitlements import apply_tier_change
@@ -30,6 +31,7 @@ from domain.roles import Role, parse_roles
 
 CHANNELS = ("email", "phone", "chat")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CUSTOMER_ADMIN_ROLES = (Role.ADMIN,)
 
 
 @dataclass(frozen=True)
@@ -186,7 +188,9 @@ def _validate_customer(session: Session, fields: CustomerFields, customer_id: in
         raise CommandRefused("Licensed users cannot be negative.")
 
 
-def create_customer(*, session: Session, actor: str, fields: CustomerFields) -> Customer:
+def create_customer(*, session: Session, actor: Actor, fields: CustomerFields) -> Customer:
+    """Add a customer with its first tier-history row; an admin only."""
+    authorise(session, actor, roles=CUSTOMER_ADMIN_ROLES)
     _validate_customer(session, fields, None)
     customer = Customer(**{**fields.__dict__, "name": fields.name.strip()})
     session.add(customer)
@@ -197,11 +201,12 @@ def create_customer(*, session: Session, actor: str, fields: CustomerFields) -> 
             effective_on=fields.hypercare_start,
             from_tier=None,
             to_tier=fields.tier,
+            actor_id=actor.user_id,
         )
     )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="create_customer",
         entity="customer",
         entity_id=customer.id,
@@ -211,12 +216,13 @@ def create_customer(*, session: Session, actor: str, fields: CustomerFields) -> 
 
 
 def update_customer(
-    *, session: Session, actor: str, actor_id: int | None, customer_id: int, fields: CustomerFields
+    *, session: Session, actor: Actor, customer_id: int, fields: CustomerFields
 ) -> Customer:
-    """Change a customer; a tier change goes through `apply_tier_change` (history and caps)."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise CommandRefused(f"There is no customer with id {customer_id}.")
+    """Change a customer; a tier change goes through `apply_tier_change` (history and caps).
+
+    An admin only.
+    """
+    customer = authorise(session, actor, roles=CUSTOMER_ADMIN_ROLES, customer_id=customer_id)
     _validate_customer(session, fields, customer_id)
     before = {name: getattr(customer, name) for name in fields.__dict__}
     after = {**fields.__dict__, "name": fields.name.strip()}
@@ -231,7 +237,6 @@ def update_customer(
                 new_tier=fields.tier,
                 keep_model_ids=None,
                 actor=actor,
-                actor_id=actor_id,
             )
         except CommandRefused as refusal:
             raise CommandRefused(
@@ -243,7 +248,7 @@ def update_customer(
     changed = {name: (before[name], after[name]) for name in after if before[name] != after[name]}
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="update_customer",
         entity="customer",
         entity_id=customer_id,
@@ -268,17 +273,17 @@ def _validate_contact(fields: ContactFields) -> None:
 
 
 def add_contact(
-    *, session: Session, actor: str, customer_id: int, fields: ContactFields
+    *, session: Session, actor: Actor, customer_id: int, fields: ContactFields
 ) -> Contact:
-    if session.get(Customer, customer_id) is None:
-        raise CommandRefused(f"There is no customer with id {customer_id}.")
+    """Add a person at the customer; an admin only."""
+    authorise(session, actor, roles=CUSTOMER_ADMIN_ROLES, customer_id=customer_id)
     _validate_contact(fields)
     contact = Contact(customer_id=customer_id, **fields.__dict__)
     session.add(contact)
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="add_contact",
         entity="contact",
         entity_id=contact.id,
@@ -288,18 +293,21 @@ def add_contact(
 
 
 def update_contact(
-    *, session: Session, actor: str, contact_id: int, fields: ContactFields
+    *, session: Session, actor: Actor, contact_id: int, fields: ContactFields
 ) -> Contact:
+    """Change a contact's details; an admin only."""
+    authorise(session, actor, roles=CUSTOMER_ADMIN_ROLES)
     contact = session.get(Contact, contact_id)
     if contact is None:
         raise CommandRefused(f"There is no contact with id {contact_id}.")
+    authorise(session, actor, roles=CUSTOMER_ADMIN_ROLES, customer_id=contact.customer_id)
     _validate_contact(fields)
     for name, value in fields.__dict__.items():
         setattr(contact, name, value)
     session.add(contact)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="update_contact",
         entity="contact",
         entity_id=contact_id,

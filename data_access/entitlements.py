@@ -74,6 +74,10 @@ ENROLMENT_LABELS = {"monitoring": "daily monitoring", "weekly_report": "the week
 REASON_MAX_CHARS = 500
 EXTRA_PREFIX = "Extra granted: "
 OPTIMISATION_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
+LEDGER_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
+ENROLMENT_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
+GRANT_ROLES = (Role.MANAGER,)
+TIER_CHANGE_ROLES = (Role.MANAGER, Role.ADMIN)
 BALANCE_COLUMNS = [
     "kind",
     "label",
@@ -103,15 +107,6 @@ class EnrolmentRefused(CommandRefused):
 
 
 # --- Shared steps -----------------------------------------------------------------------------
-
-
-def _locked_customer(session: Session, customer_id: int) -> Customer:
-    """The customer row, locked for this transaction and read fresh (never a stale cached copy)."""
-    statement = locking.for_update(select(Customer).where(Customer.id == customer_id))
-    customer = session.exec(statement).first()
-    if customer is None:
-        raise CommandRefused(f"There is no customer with id {customer_id}.")
-    return customer
 
 
 def _tier_history(session: Session, customer: Customer) -> list[tuple[date, str]]:
@@ -222,8 +217,7 @@ def _append(
     kind: Entitlement,
     delta: int,
     reason: str,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
     request_id: int | None,
     at: datetime,
     action: str,
@@ -244,14 +238,14 @@ def _append(
         at=at,
         delta=delta,
         reason=reason,
-        actor_id=actor_id,
+        actor_id=actor.user_id,
         request_id=request_id,
     )
     session.add(entry)
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action=action,
         entity="entitlement_ledger",
         entity_id=entry.id,
@@ -271,8 +265,7 @@ def _debit(
     *,
     customer: Customer,
     kind: Entitlement,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
     reason: str,
     request_id: int | None,
     at: datetime,
@@ -289,7 +282,6 @@ def _debit(
         delta=-1,
         reason=reason,
         actor=actor,
-        actor_id=actor_id,
         request_id=request_id,
         at=at,
         action="debit_entitlement",
@@ -304,14 +296,16 @@ def debit_entitlement(
     session: Session,
     customer_id: int,
     kind: str,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
     reason: str,
     request_id: int | None = None,
     now: datetime | None = None,
 ) -> EntitlementEntry:
-    """Use one of a yearly allowance; refused with the balance and renewal date when none is left."""
-    customer = _locked_customer(session, customer_id)
+    """Use one of a yearly allowance; refused with the balance and renewal date when none is left.
+
+    A CSM for their own customers, a manager or an admin for any.
+    """
+    customer = authorise(session, actor, roles=LEDGER_ROLES, customer_id=customer_id)
     chosen = _per_year_kind(kind)
     text = _reason(reason)
     at = _moment(now)
@@ -321,7 +315,6 @@ def debit_entitlement(
         customer=customer,
         kind=chosen,
         actor=actor,
-        actor_id=actor_id,
         reason=text,
         request_id=request_id,
         at=at,
@@ -333,8 +326,7 @@ def credit_entitlement(
     session: Session,
     customer_id: int,
     kind: str,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
     reason: str,
     request_id: int | None = None,
     now: datetime | None = None,
@@ -342,8 +334,9 @@ def credit_entitlement(
     """Give one back (a correction, or a request's debit when `request_id` is given).
 
     A request can be given back only what it was debited, so a double cancel cannot mint credits.
+    A CSM for their own customers, a manager or an admin for any.
     """
-    customer = _locked_customer(session, customer_id)
+    customer = authorise(session, actor, roles=LEDGER_ROLES, customer_id=customer_id)
     chosen = _per_year_kind(kind)
     text = _reason(reason)
     at = _moment(now)
@@ -365,7 +358,6 @@ def credit_entitlement(
         delta=1,
         reason=text,
         actor=actor,
-        actor_id=actor_id,
         request_id=request_id,
         at=at,
         action="credit_entitlement",
@@ -377,12 +369,11 @@ def grant_extra(
     session: Session,
     customer_id: int,
     kind: str,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
     reason: str,
 ) -> EntitlementEntry:
     """A manager's extra one for this subscription year, as a ledger credit with the reason."""
-    customer = _locked_customer(session, customer_id)
+    customer = authorise(session, actor, roles=GRANT_ROLES, customer_id=customer_id)
     chosen = _per_year_kind(kind)
     text = _reason(reason)
     _reason(EXTRA_PREFIX + text)
@@ -393,7 +384,6 @@ def grant_extra(
         delta=1,
         reason=EXTRA_PREFIX + text,
         actor=actor,
-        actor_id=actor_id,
         request_id=None,
         at=utc_now(),
         action="grant_extra",
@@ -450,7 +440,7 @@ def log_optimisation_request(
         request_text=text,
         target_date=target_date,
         state=RequestState.REQUESTED.value,
-        created_by_id=actor.id,
+        created_by_id=actor.user_id,
         updated_at=utc_now(),
     )
     session.add(request)
@@ -506,22 +496,23 @@ def advance_request(
     session: Session,
     request_id: int,
     to_state: str,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
     findings: str | None = None,
     open_time_before_s: float | None = None,
     open_time_after_s: float | None = None,
 ) -> OptimisationRequest:
     """Move a request along its life cycle: accepting debits one, cancelling gives it back.
 
-    Delivering requires the findings; before/after open times are recorded when known.
+    Delivering requires the findings; before/after open times are recorded when known. A CSM for
+    their own customers' requests, a manager or an admin for any.
     """
+    authorise(session, actor, roles=OPTIMISATION_ROLES)
     customer_id = session.exec(
         select(OptimisationRequest.customer_id).where(OptimisationRequest.id == request_id)
     ).first()
     if customer_id is None:
         raise CommandRefused(f"There is no optimisation request #{request_id}.")
-    customer = _locked_customer(session, customer_id)
+    customer = authorise(session, actor, roles=OPTIMISATION_ROLES, customer_id=customer_id)
     request = session.exec(
         locking.for_update(select(OptimisationRequest).where(OptimisationRequest.id == request_id))
     ).one()
@@ -547,7 +538,6 @@ def advance_request(
             customer=customer,
             kind=kind,
             actor=actor,
-            actor_id=actor_id,
             reason=f"Request #{request_id} accepted",
             request_id=request_id,
             at=now,
@@ -560,7 +550,6 @@ def advance_request(
             delta=1,
             reason=f"Request #{request_id} cancelled",
             actor=actor,
-            actor_id=actor_id,
             request_id=request_id,
             at=now,
             action="credit_entitlement",
@@ -576,7 +565,7 @@ def advance_request(
     session.add(request)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="advance_optimisation_request",
         entity="optimisation_request",
         entity_id=request_id,
@@ -609,15 +598,16 @@ def set_enrolment(
     model_id: int,
     which: str,
     enrolled: bool,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
 ) -> PlanningModel:
     """Enrol a production model in daily monitoring or the weekly report, or take it out.
 
     Enrolling past the tier's cap raises `EnrolmentRefused` naming the cap, the count and the
     enrolled models to choose from; a refused command writes nothing (record the attempt with
-    `record_over_cap_attempt` in a transaction of its own).
+    `record_over_cap_attempt` in a transaction of its own). A CSM for their own customers'
+    models, a manager or an admin for any.
     """
+    authorise(session, actor, roles=ENROLMENT_ROLES)
     if which not in ENROLMENTS:
         raise CommandRefused("Choose daily monitoring or the weekly report.")
     kind, column = ENROLMENTS[which]
@@ -626,7 +616,7 @@ def set_enrolment(
     ).first()
     if customer_id is None:
         raise CommandRefused(f"There is no model with id {model_id}.")
-    customer = _locked_customer(session, customer_id)
+    customer = authorise(session, actor, roles=ENROLMENT_ROLES, customer_id=customer_id)
     model = session.exec(
         locking.for_update(select(PlanningModel).where(PlanningModel.id == model_id))
     ).one()
@@ -663,7 +653,7 @@ def set_enrolment(
     session.add(model)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="enrol_model" if enrolled else "unenrol_model",
         entity="planning_model",
         entity_id=model_id,
@@ -672,11 +662,13 @@ def set_enrolment(
     return model
 
 
-def record_over_cap_attempt(*, session: Session, refusal: EnrolmentRefused, actor: str) -> None:
-    """Keep a refused over-cap enrolment visible to managers (its own small transaction)."""
+def record_over_cap_attempt(*, session: Session, actor: Actor, refusal: EnrolmentRefused) -> None:
+    """Keep a refused over-cap enrolment visible to managers (its own small transaction); only by
+    someone who may enrol that customer's models, so nobody can fill the list for others."""
+    authorise(session, actor, roles=ENROLMENT_ROLES, customer_id=refusal.customer_id)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="enrolment_refused",
         entity="planning_model",
         entity_id=refusal.model_id,
@@ -696,16 +688,16 @@ def apply_tier_change(
     customer_id: int,
     new_tier: str,
     keep_model_ids: list[int] | None,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
 ) -> None:
     """Move a customer to another tier from today, for the rest of the subscription year.
 
     Nothing is dropped silently: when the new tier's cap is below what is enrolled in monitoring
     or the weekly report, `keep_model_ids` must name exactly as many of those models as the cap
     allows; the others are taken out. Used allowances still count; nothing delivered is undone.
+    A manager or an admin only.
     """
-    customer = _locked_customer(session, customer_id)
+    customer = authorise(session, actor, roles=TIER_CHANGE_ROLES, customer_id=customer_id)
     policies = tier_policies(session=session)
     labels = tier_labels(session=session)
     if new_tier not in policies:
@@ -746,7 +738,7 @@ def apply_tier_change(
             effective_on=now.date(),
             from_tier=previous,
             to_tier=new_tier,
-            actor_id=actor_id,
+            actor_id=actor.user_id,
             at=now,
         )
     )
@@ -758,7 +750,7 @@ def apply_tier_change(
     session.add(customer)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="change_tier",
         entity="customer",
         entity_id=customer_id,

@@ -30,9 +30,11 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.models import ModelMetricDaily, PlanningModel
 from domain.monitoring import COUNT_METRICS, METRICS
+from domain.roles import Role
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("model_id", "day", *METRICS)
 OPTIONAL_COLUMNS: tuple[str, ...] = ("model_name",)
@@ -303,7 +305,7 @@ def _python(value: object, metric: str) -> float | int | None:
 def load_metric_csv(
     *,
     session: Session,
-    actor: str,
+    actor: Actor,
     source: bytes | str | Path,
     file_name: str = "",
     today: date | None = None,
@@ -312,8 +314,10 @@ def load_metric_csv(
     """Check every row of a metrics CSV and store them all, or raise `MetricFileRefused`.
 
     Writes in the caller's transaction (does not commit) and appends one audit row. Rows equal
-    to what is stored are not rewritten, so a re-load writes nothing but the audit row.
+    to what is stored are not rewritten, so a re-load writes nothing but the audit row. An admin
+    only (the shell command acts as `Actor.system("metric_loader")`).
     """
+    authorise(session, actor, roles=(Role.ADMIN,))
     today = today or datetime.now(UTC).date()
     text = _text_of(source)
     header, rows, lines, errors = _read_rows(text, progress)
@@ -359,7 +363,7 @@ def load_metric_csv(
     )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="load_metrics",
         entity="model_metric_daily",
         entity_id=None,
@@ -403,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
 
             report = load_metric_csv(
                 session=session,
-                actor="metric_loader",
+                actor=Actor.system("metric_loader"),
                 source=args.file,
                 file_name=args.file.name,
                 progress=advance,

@@ -7,8 +7,11 @@ from dataclasses import asdict, fields
 import pandas as pd
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.locking import for_update
 from data_access.models import TierPolicyRow, utc_now
+from domain.roles import Role
 from domain.tiers import DEFAULT_POLICIES, TIER_LABELS, TierPolicy
 
 POLICY_FIELDS = tuple(field.name for field in fields(TierPolicy))
@@ -72,9 +75,11 @@ def _validate(values: dict) -> None:
         raise CommandRefused("HyperCare resource must be none, assigned or dedicated.")
 
 
-def update_policy(*, session: Session, actor: str, tier: str, changes: dict) -> TierPolicyRow:
-    """Change some fields of one tier's policy; validated, audited with before and after."""
-    row = session.get(TierPolicyRow, tier)
+def update_policy(*, session: Session, actor: Actor, tier: str, changes: dict) -> TierPolicyRow:
+    """Change some fields of one tier's policy (an admin only); validated, audited with before
+    and after."""
+    authorise(session, actor, roles=(Role.ADMIN,))
+    row = session.exec(for_update(select(TierPolicyRow).where(TierPolicyRow.tier == tier))).first()
     if row is None:
         raise CommandRefused(f"There is no tier called {tier!r}.")
     unknown = set(changes) - set(POLICY_FIELDS) - {"label"}
@@ -90,7 +95,7 @@ def update_policy(*, session: Session, actor: str, tier: str, changes: dict) -> 
     session.add(row)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="update_tier_policy",
         entity="tier_policy",
         entity_id=tier,

@@ -24,7 +24,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.case_commands import can_see_customer
 from data_access.entitlements import debit_entitlement
 from data_access.locking import for_update
 from data_access.models import (
@@ -77,6 +79,12 @@ FEEDBACK_STATE_LABELS: dict[str, str] = {
 # The latest calendar date anywhere on earth is UTC+14: an interview dated "today" by someone in
 # Kiribati is not in the future.
 _EARLIEST_ZONE_AHEAD = timedelta(hours=14)
+# Opening a campaign is a portfolio decision (managers and admins); responses are entered by
+# survey staff (and managers and admins covering for them), each only into their own drafts;
+# feedback sessions belong to the customer's CSM, managers and admins.
+CAMPAIGN_ROLES = (Role.MANAGER, Role.ADMIN)
+RESPONSE_ROLES = (Role.SURVEY_STAFF, Role.MANAGER, Role.ADMIN)
+FEEDBACK_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -115,15 +123,6 @@ def _customer(session: Session, customer_id: int, *, lock: bool = False) -> Cust
     return customer
 
 
-def _customer_in_scope(session: Session, scope: Scope, customer_id: int) -> Customer:
-    customer = session.exec(
-        select(Customer).where(Customer.id == customer_id, scope.customer_filter())
-    ).first()
-    if customer is None:
-        raise CommandRefused("That customer is not in your portfolio.")
-    return customer
-
-
 def _campaign_year(campaign: SurveyCampaign, customer: Customer) -> tuple[date, date]:
     return subscription_year(customer.hypercare_start, campaign.year_start)
 
@@ -159,15 +158,16 @@ def _feedback_sessions_in_year(
 
 
 def create_campaign(
-    *, session: Session, actor: str, actor_id: int | None, customer_id: int, now: datetime
+    *, session: Session, actor: Actor, customer_id: int, now: datetime
 ) -> SurveyCampaign:
     """Open the adoption-survey campaign of the customer's subscription year containing `now`.
 
     One per customer and year; every active end user is invited. It uses the year's adoption-survey
-    entitlement unless this year's feedback session already did (they share one unit).
+    entitlement unless this year's feedback session already did (they share one unit). A manager
+    or an admin only.
     """
+    customer = authorise(session, actor, roles=CAMPAIGN_ROLES, customer_id=customer_id)
     now = _require_aware(now, "campaign's opening time")
-    customer = _customer(session, customer_id, lock=True)
     if not customer.is_active:
         raise CommandRefused(f"{customer.name} is no longer an active customer.")
     _check_tier_includes_surveys(session, customer)
@@ -205,7 +205,6 @@ def create_campaign(
             customer_id=customer_id,
             kind=Entitlement.ADOPTION_SURVEY,
             actor=actor,
-            actor_id=actor_id,
             reason=f"Adoption survey campaign for the year starting {year[0].isoformat()} opened",
             now=now,
         )
@@ -214,14 +213,14 @@ def create_campaign(
         year_start=year[0],
         title=f"Adoption survey {year[0].year}/{year[1].year % 100:02d}",
         invited_count=invited,
-        created_by_id=actor_id,
+        created_by_id=actor.user_id,
         created_at=now,
     )
     session.add(campaign)
     session.flush()
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="create_survey_campaign",
         entity="survey_campaign",
         entity_id=campaign.id,
@@ -499,14 +498,18 @@ def _write_response(
 def save_draft(
     *,
     session: Session,
-    actor: str,
-    staff_id: int,
+    actor: Actor,
     campaign_id: int,
     end_user_id: int,
     answers: dict[str, Any],
     now: datetime | None = None,
 ) -> SurveyResponse:
-    """Save the answers given so far (any subset; keys not given keep their saved values)."""
+    """Save the answers given so far (any subset; keys not given keep their saved values).
+
+    Survey staff, managers and admins; each writes only their own draft.
+    """
+    authorise(session, actor, roles=RESPONSE_ROLES)
+    staff_id = actor.id
     now = _require_aware(now or utc_now(), "save time")
     campaign, customer = _open_campaign(session, campaign_id, now.date())
     end_user = _respondent(session, customer, end_user_id)
@@ -525,7 +528,7 @@ def save_draft(
     )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="save_survey_draft",
         entity="survey_response",
         entity_id=response.id,
@@ -541,8 +544,7 @@ def save_draft(
 def submit_response(
     *,
     session: Session,
-    actor: str,
-    staff_id: int,
+    actor: Actor,
     campaign_id: int,
     end_user_id: int,
     answers: dict[str, Any],
@@ -552,8 +554,11 @@ def submit_response(
 
     Refused when anything required is missing (naming each item), when the respondent has a
     submitted response already, or when another staff member holds the draft; nothing is
-    overwritten in any of those cases.
+    overwritten in any of those cases. Survey staff, managers and admins; each submits only their
+    own draft or a new response.
     """
+    authorise(session, actor, roles=RESPONSE_ROLES)
+    staff_id = actor.id
     now = _require_aware(now or utc_now(), "submission time")
     campaign, customer = _open_campaign(session, campaign_id, now.date())
     end_user = _respondent(session, customer, end_user_id)
@@ -577,7 +582,7 @@ def submit_response(
     )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="submit_survey_response",
         entity="survey_response",
         entity_id=response.id,
@@ -942,22 +947,27 @@ def responses_export(
 # --- Feedback sessions --------------------------------------------------------------------
 
 
-def _feedback_session(session: Session, scope: Scope, feedback_session_id: int) -> FeedbackSession:
+def _feedback_session(
+    session: Session, actor: Actor, feedback_session_id: int
+) -> tuple[FeedbackSession, Customer]:
+    """Authorise `actor` on the session's customer (locked), then lock the session, read fresh."""
+    authorise(session, actor, roles=FEEDBACK_ROLES)
+    customer_id = session.exec(
+        select(FeedbackSession.customer_id).where(FeedbackSession.id == feedback_session_id)
+    ).first()
+    if customer_id is None:
+        raise CommandRefused(f"There is no feedback session with id {feedback_session_id}.")
+    customer = authorise(session, actor, roles=FEEDBACK_ROLES, customer_id=customer_id)
     row = session.exec(
         for_update(select(FeedbackSession).where(FeedbackSession.id == feedback_session_id))
-    ).first()
-    if row is None:
-        raise CommandRefused(f"There is no feedback session with id {feedback_session_id}.")
-    _customer_in_scope(session, scope, row.customer_id)
-    return row
+    ).one()
+    return row, customer
 
 
 def request_feedback_session(
     *,
     session: Session,
-    scope: Scope,
-    actor: str,
-    actor_id: int | None,
+    actor: Actor,
     customer_id: int,
     contact_id: int,
     requested_at: datetime,
@@ -968,11 +978,11 @@ def request_feedback_session(
 
     The first session of a subscription year shares the year's adoption-survey unit with the
     year's campaign (debiting it if no campaign has); any further session debits a unit of its own.
+    The customer's CSM, a manager or an admin.
     """
+    customer = authorise(session, actor, roles=FEEDBACK_ROLES, customer_id=customer_id)
     now = _require_aware(now or utc_now(), "current time")
     requested_at = _require_aware(requested_at, "request time")
-    _customer_in_scope(session, scope, customer_id)
-    customer = _customer(session, customer_id, lock=True)
     if not customer.is_active:
         raise CommandRefused(f"{customer.name} is no longer an active customer.")
     _check_tier_includes_surveys(session, customer)
@@ -1010,13 +1020,12 @@ def request_feedback_session(
             customer_id=customer_id,
             kind=Entitlement.ADOPTION_SURVEY,
             actor=actor,
-            actor_id=actor_id,
             reason=f"Feedback session #{feedback.id} requested by {contact.name}",
             now=requested_at,
         )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="request_feedback_session",
         entity="feedback_session",
         entity_id=feedback.id,
@@ -1035,14 +1044,17 @@ def request_feedback_session(
 def schedule_feedback_session(
     *,
     session: Session,
-    scope: Scope,
-    actor: str,
+    actor: Actor,
     feedback_session_id: int,
     scheduled_for: datetime,
     resource_id: int,
 ) -> FeedbackSession:
-    """Set (or move) the date and the HyperCare resource running a requested session."""
-    feedback = _feedback_session(session, scope, feedback_session_id)
+    """Set (or move) the date and the HyperCare resource running a requested session.
+
+    The customer's CSM, a manager or an admin; the session is given only to an active CSM who
+    can see that customer (so they can open it afterwards).
+    """
+    feedback, customer = _feedback_session(session, actor, feedback_session_id)
     if feedback.state not in {"requested", "scheduled"}:
         raise CommandRefused(
             f"This feedback session is {FEEDBACK_STATE_LABELS[feedback.state].lower()}; "
@@ -1051,10 +1063,15 @@ def schedule_feedback_session(
     scheduled_for = _require_aware(scheduled_for, "session time")
     if scheduled_for < feedback.requested_at:
         raise CommandRefused("The session cannot take place before it was requested.")
-    resource = session.get(User, resource_id)
+    resource = session.exec(for_update(select(User).where(User.id == resource_id))).first()
     if resource is None or not resource.is_active or Role.CSM not in parse_roles(resource.roles):
         raise CommandRefused(
             "The person running the session must be an active HyperCare resource (csm role)."
+        )
+    if not can_see_customer(resource, customer):
+        raise CommandRefused(
+            f"{resource.name} cannot see {customer.name}; give the session to its CSM, its "
+            "HyperCare resource or a manager."
         )
     before = (feedback.scheduled_for, feedback.resource_id)
     feedback.scheduled_for = scheduled_for
@@ -1063,7 +1080,7 @@ def schedule_feedback_session(
     session.add(feedback)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="schedule_feedback_session",
         entity="feedback_session",
         entity_id=feedback.id,
@@ -1075,16 +1092,18 @@ def schedule_feedback_session(
 def record_feedback_findings(
     *,
     session: Session,
-    scope: Scope,
-    actor: str,
+    actor: Actor,
     feedback_session_id: int,
     findings: str,
     recommendations: str,
     now: datetime | None = None,
 ) -> FeedbackSession:
-    """Record what the session found and recommends; the session is then done (recorded once)."""
+    """Record what the session found and recommends; the session is then done (recorded once).
+
+    The customer's CSM, a manager or an admin.
+    """
+    feedback, _customer_row = _feedback_session(session, actor, feedback_session_id)
     now = _require_aware(now or utc_now(), "current time")
-    feedback = _feedback_session(session, scope, feedback_session_id)
     if feedback.state == "done":
         raise CommandRefused("Findings for this session are recorded already; nothing was changed.")
     if feedback.state != "scheduled" or feedback.scheduled_for is None:
@@ -1101,7 +1120,7 @@ def record_feedback_findings(
     session.add(feedback)
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="record_feedback_findings",
         entity="feedback_session",
         entity_id=feedback.id,

@@ -287,7 +287,7 @@ with customers_tab:
         fields = customer_form(form_key("add_customer"), None)
         if fields and run_command(
             lambda s: customer_commands.create_customer(
-                session=s, actor=user.username, fields=fields
+                session=s, actor=Actor.of(user), fields=fields
             ),
             f"Customer {fields.name} added.",
         ):
@@ -312,8 +312,7 @@ with customers_tab:
         if fields and run_command(
             lambda s: customer_commands.update_customer(
                 session=s,
-                actor=user.username,
-                actor_id=user.id,
+                actor=Actor.of(user),
                 customer_id=int(customer_id),
                 fields=fields,
             ),
@@ -365,7 +364,10 @@ with contacts_tab:
                 )
                 if run_command(
                     lambda s: customer_commands.add_contact(
-                        session=s, actor=user.username, customer_id=int(customer_id), fields=contact
+                        session=s,
+                        actor=Actor.of(user),
+                        customer_id=int(customer_id),
+                        fields=contact,
                     ),
                     f"Contact {contact_name} added.",
                 ):
@@ -403,7 +405,7 @@ with policies_tab:
                 }
                 if changes:
                     policy_commands.update_policy(
-                        session=session, actor=user.username, tier=record["tier"], changes=changes
+                        session=session, actor=Actor.of(user), tier=record["tier"], changes=changes
                     )
 
         if run_command(save_all, "Tier policies saved."):

@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from data_access import calendar_commands as calendars  # noqa: E402
+from data_access.actor import Actor  # noqa: E402
 from data_access.audit import CommandRefused  # noqa: E402
 from data_access.customers import regions  # noqa: E402
 from data_access.policies import tier_labels, tier_policies  # noqa: E402
@@ -129,13 +130,13 @@ with settings:
             def save_settings(session):
                 calendars.set_timezone(
                     session=session,
-                    actor=user.username,
+                    actor=Actor.of(user),
                     region_id=int(region_id),
                     timezone=timezone or "",
                 )
                 calendars.set_holiday_country(
                     session=session,
-                    actor=user.username,
+                    actor=Actor.of(user),
                     region_id=int(region_id),
                     country=country or "",
                     subdivision=subdivision,
@@ -166,7 +167,7 @@ with settings:
         if st.button("Save weekly hours", type="primary", key="save_hours") and save(
             lambda session: calendars.set_weekly_hours(
                 session=session,
-                actor=user.username,
+                actor=Actor.of(user),
                 region_id=int(region_id),
                 hours=calendars.hours_from_rows(edited_hours),
             ),
@@ -198,7 +199,7 @@ with settings:
             if st.form_submit_button("Add") and save(
                 lambda session: calendars.add_closure(
                     session=session,
-                    actor=user.username,
+                    actor=Actor.of(user),
                     region_id=int(region_id),
                     day=day,
                     reason=reason,
@@ -217,7 +218,7 @@ with settings:
             )
             if cols[1].button("Remove", key="remove_closure") and save(
                 lambda session: calendars.remove_closure(
-                    session=session, actor=user.username, region_id=int(region_id), day=to_remove
+                    session=session, actor=Actor.of(user), region_id=int(region_id), day=to_remove
                 ),
                 "Calendar entry removed.",
             ):

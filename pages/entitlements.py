@@ -97,7 +97,7 @@ def record_over_cap(refusal: Exception) -> None:
     """Managers see refused enrolments: the refusal wrote nothing, so record it separately."""
     if isinstance(refusal, ent.EnrolmentRefused):
         with write_session() as session:
-            ent.record_over_cap_attempt(session=session, refusal=refusal, actor=user.username)
+            ent.record_over_cap_attempt(session=session, actor=Actor.of(user), refusal=refusal)
         st.cache_data.clear()
 
 
@@ -388,8 +388,7 @@ def move_request_form(open_requests: pd.DataFrame) -> None:
                 session=session,
                 request_id=int(request_id),
                 to_state=MOVES[move],
-                actor=user.username,
-                actor_id=user.id,
+                actor=Actor.of(user),
             ),
             f"Request #{request_id}: {MOVES[move].replace('_', ' ')}.",
         )
@@ -424,8 +423,7 @@ def deliver_form(open_requests: pd.DataFrame) -> None:
                 session=session,
                 request_id=int(request_id),
                 to_state=RequestState.DELIVERED.value,
-                actor=user.username,
-                actor_id=user.id,
+                actor=Actor.of(user),
                 findings=findings,
                 open_time_before_s=before,
                 open_time_after_s=after,
@@ -477,8 +475,7 @@ def enrolment_form(models: pd.DataFrame, balances: pd.DataFrame) -> None:
                         model_id=model_id,
                         which=which,
                         enrolled=False,
-                        actor=user.username,
-                        actor_id=user.id,
+                        actor=Actor.of(user),
                     )
             for which in ent.ENROLMENTS:
                 for model_id in sorted(wanted[which] - current[which]):
@@ -487,8 +484,7 @@ def enrolment_form(models: pd.DataFrame, balances: pd.DataFrame) -> None:
                         model_id=model_id,
                         which=which,
                         enrolled=True,
-                        actor=user.username,
-                        actor_id=user.id,
+                        actor=Actor.of(user),
                     )
 
         run_and_refresh(save, "Model enrolment saved.")
@@ -518,8 +514,7 @@ def grant_form(customer_id: int) -> None:
                 session=session,
                 customer_id=customer_id,
                 kind=kind,
-                actor=user.username,
-                actor_id=user.id,
+                actor=Actor.of(user),
                 reason=reason,
             ),
             f"Granted one extra of the {ENTITLEMENT_LABELS[kind]}.",
@@ -559,8 +554,7 @@ def tier_form(customer_id: int, customer: pd.Series, models: pd.DataFrame) -> No
                 customer_id=customer_id,
                 new_tier=tier,
                 keep_model_ids=[int(i) for i in keep] if keep or confirm else None,
-                actor=user.username,
-                actor_id=user.id,
+                actor=Actor.of(user),
             ),
             f"{customer['name']} is now on {labels[tier]}.",
         )

@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from data_access.actor import Actor  # noqa: E402
+from data_access.cases import case_assignees  # noqa: E402
 from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from data_access.surveys import (  # noqa: E402
@@ -20,8 +22,6 @@ from data_access.surveys import (  # noqa: E402
     request_feedback_session,
     schedule_feedback_session,
 )
-from data_access.users import staff_with_role  # noqa: E402
-from domain.roles import Role  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
@@ -46,10 +46,11 @@ def load_contacts(customer_id: int) -> pd.DataFrame:
         return contacts_of(session=session, customer_id=customer_id)
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def load_resources() -> pd.DataFrame:
+@st.cache_data(ttl=60, show_spinner=False)
+def load_resources(customer_id: int) -> pd.DataFrame:
+    """Who may run this customer's session: active CSMs who can see the customer."""
     with read_session() as session:
-        return staff_with_role(session=session, role=Role.CSM)
+        return case_assignees(session=session, customer_id=customer_id)
 
 
 def local_moment(day: date, clock: time) -> datetime:
@@ -58,9 +59,9 @@ def local_moment(day: date, clock: time) -> datetime:
 
 
 def act(command, success: str, **arguments) -> None:
-    """Run one feedback-session command as the viewer, within the viewer's scope."""
+    """Run one feedback-session command as the viewer; the command checks role and scope."""
     ran = run_command(
-        lambda session: command(session=session, scope=scope, actor=user.username, **arguments),
+        lambda session: command(session=session, actor=Actor.of(user), **arguments),
         success,
     )
     if ran:
@@ -174,7 +175,6 @@ with request_tab:
                     act(
                         request_feedback_session,
                         f"Request from {contact_names[contact_id]} recorded.",
-                        actor_id=user.id,
                         customer_id=int(customer_id),
                         contact_id=int(contact_id),
                         requested_at=local_moment(requested_on, requested_time),
@@ -186,13 +186,13 @@ with schedule_tab:
     if open_requests.empty:
         st.info("No requested or scheduled session to (re)schedule.")
     else:
-        resources = load_resources()
-        resource_names = dict(zip(resources["id"], resources["name"], strict=True))
         chosen_labels = {row["id"]: session_label(row) for _, row in open_requests.iterrows()}
         chosen = st.selectbox(
             "Session", list(chosen_labels), format_func=chosen_labels.get, key="schedule_session"
         )
         customer_of = open_requests.set_index("id").at[chosen, "customer_id"]
+        resources = load_resources(int(customer_of))
+        resource_names = dict(zip(resources["id"], resources["name"], strict=True))
         assigned = customers.set_index("id").at[customer_of, "hypercare_resource_id"]
         resource_ids = list(resource_names)
         preferred = [i for i in (assigned, user.id) if i in resource_ids]
@@ -201,8 +201,9 @@ with schedule_tab:
             resource_id = st.selectbox(
                 "Run by (HyperCare resource)",
                 resource_ids,
-                index=default,
+                index=default if resource_ids else None,
                 format_func=resource_names.get,
+                placeholder="Nobody with the csm role can see this customer",
             )
             when = st.columns(2)
             day = when[0].date_input("Date", value=now_local.date(), min_value=now_local.date())
@@ -213,7 +214,7 @@ with schedule_tab:
                     f"Session #{chosen} scheduled.",
                     feedback_session_id=int(chosen),
                     scheduled_for=local_moment(day, clock),
-                    resource_id=int(resource_id),
+                    resource_id=-1 if resource_id is None else int(resource_id),
                 )
 
 with findings_tab:

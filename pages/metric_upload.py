@@ -7,6 +7,7 @@ user = require_access(__file__)
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from data_access.actor import Actor  # noqa: E402
 from data_access.audit import CommandRefused  # noqa: E402
 from data_access.metric_loader import (  # noqa: E402
     OPTIONAL_COLUMNS,
@@ -16,8 +17,8 @@ from data_access.metric_loader import (  # noqa: E402
 )
 from domain.monitoring import COUNT_METRICS, METRICS, metric_label  # noqa: E402
 from ui.auth import write_session  # noqa: E402
-
 from ui.downloads import csv_download  # noqa: E402
+
 RESULT_KEY = "metric_upload_result"
 EXAMPLE = pd.DataFrame(
     [
@@ -71,7 +72,7 @@ if uploaded is not None and st.button("Check and load", type="primary", key="loa
         with write_session() as session:
             report = load_metric_csv(
                 session=session,
-                actor=user.username,
+                actor=Actor.of(user),
                 source=uploaded.getvalue(),
                 file_name=uploaded.name,
                 progress=lambda fraction, what: bar.progress(min(fraction, 1.0), text=what),

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo  # noqa: E402
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
+from data_access.actor import Actor  # noqa: E402
 from data_access.audit import CommandRefused  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from data_access.surveys import (  # noqa: E402
@@ -125,8 +126,7 @@ def store_answers(
         with write_session() as session:
             command(
                 session=session,
-                actor=user.username,
-                staff_id=user.id,
+                actor=Actor.of(user),
                 campaign_id=campaign_id,
                 end_user_id=end_user_id,
                 answers=answers,
@@ -148,8 +148,7 @@ def open_campaign(customer_id: int, name: str) -> None:
         with write_session() as session:
             create_campaign(
                 session=session,
-                actor=user.username,
-                actor_id=user.id,
+                actor=Actor.of(user),
                 customer_id=customer_id,
                 now=datetime.now(UTC),
             )

@@ -19,6 +19,7 @@ from data_access import calendar_commands as calendars
 from data_access.audit import CommandRefused
 from data_access.calendars import region_calendars
 from data_access.models import AuditLog, BusinessHours, Region, RegionClosure
+from tests.data_access.actors import admin
 
 NINE_TO_FIVE = {weekday: [(time(9), time(17))] for weekday in range(5)}
 GOOD_FRIDAY = date(2026, 4, 3)
@@ -56,7 +57,7 @@ def test_set_weekly_hours_replaces_the_rows_and_audits(session, region_id):
         5: [(time(10), time(14))],
     }
     saved = calendars.set_weekly_hours(
-        session=session, actor="admin", region_id=region_id, hours=split_monday
+        session=session, actor=admin(session), region_id=region_id, hours=split_monday
     )
     session.commit()
     assert saved == {0: [(time(9), time(12)), (time(13), time(17))], 5: [(time(10), time(14))]}
@@ -80,7 +81,7 @@ def test_set_weekly_hours_replaces_the_rows_and_audits(session, region_id):
 def test_saving_the_same_hours_writes_nothing(session, region_id):
     before = audit_count(session)
     calendars.set_weekly_hours(
-        session=session, actor="admin", region_id=region_id, hours=NINE_TO_FIVE
+        session=session, actor=admin(session), region_id=region_id, hours=NINE_TO_FIVE
     )
     session.commit()
     assert audit_count(session) == before
@@ -103,7 +104,9 @@ def test_saving_the_same_hours_writes_nothing(session, region_id):
 def test_invalid_hours_are_refused_and_nothing_written(session, region_id, hours, message):
     before = audit_count(session)
     with pytest.raises(CommandRefused) as refused:
-        calendars.set_weekly_hours(session=session, actor="admin", region_id=region_id, hours=hours)
+        calendars.set_weekly_hours(
+            session=session, actor=admin(session), region_id=region_id, hours=hours
+        )
     assert str(refused.value) == message
     session.rollback()
     assert calendars.weekly_hours_of(session=session, region_id=region_id) == NINE_TO_FIVE
@@ -113,7 +116,7 @@ def test_invalid_hours_are_refused_and_nothing_written(session, region_id, hours
 def test_unknown_region_is_refused(session, region_id):
     with pytest.raises(CommandRefused, match="There is no region with id 9999."):
         calendars.set_weekly_hours(
-            session=session, actor="admin", region_id=9999, hours=NINE_TO_FIVE
+            session=session, actor=admin(session), region_id=9999, hours=NINE_TO_FIVE
         )
 
 
@@ -151,7 +154,7 @@ def test_weekly_hours_frame_round_trips_through_the_editor_rows(session, region_
 
 def test_set_timezone(session, region_id):
     calendars.set_timezone(
-        session=session, actor="admin", region_id=region_id, timezone="Europe/Dublin"
+        session=session, actor=admin(session), region_id=region_id, timezone="Europe/Dublin"
     )
     session.commit()
     assert session.get(Region, region_id).timezone == "Europe/Dublin"
@@ -161,13 +164,13 @@ def test_set_timezone(session, region_id):
     }
     with pytest.raises(CommandRefused, match="^'Mars/Olympus' is not a known time zone.$"):
         calendars.set_timezone(
-            session=session, actor="admin", region_id=region_id, timezone="Mars/Olympus"
+            session=session, actor=admin(session), region_id=region_id, timezone="Mars/Olympus"
         )
 
 
 def test_set_holiday_country(session, region_id):
     calendars.set_holiday_country(
-        session=session, actor="admin", region_id=region_id, country="gb", subdivision="sct"
+        session=session, actor=admin(session), region_id=region_id, country="gb", subdivision="sct"
     )
     session.commit()
     region = session.get(Region, region_id)
@@ -185,7 +188,7 @@ def test_set_holiday_country(session, region_id):
         with pytest.raises(CommandRefused) as refused:
             calendars.set_holiday_country(
                 session=session,
-                actor="admin",
+                actor=admin(session),
                 region_id=region_id,
                 country=country,
                 subdivision=subdivision,
@@ -208,11 +211,15 @@ def test_holiday_country_list_names_the_countries():
 
 def test_closure_and_worked_holiday_change_the_calendar(session, region_id):
     calendars.add_closure(
-        session=session, actor="admin", region_id=region_id, day=TUESDAY, reason="Office move"
+        session=session,
+        actor=admin(session),
+        region_id=region_id,
+        day=TUESDAY,
+        reason="Office move",
     )
     calendars.add_closure(
         session=session,
-        actor="admin",
+        actor=admin(session),
         region_id=region_id,
         day=GOOD_FRIDAY,
         reason="Quarter-end cover",
@@ -229,7 +236,9 @@ def test_closure_and_worked_holiday_change_the_calendar(session, region_id):
         {"day": GOOD_FRIDAY, "reason": "Quarter-end cover", "is_open": True},
     ]
 
-    calendars.remove_closure(session=session, actor="admin", region_id=region_id, day=TUESDAY)
+    calendars.remove_closure(
+        session=session, actor=admin(session), region_id=region_id, day=TUESDAY
+    )
     session.commit()
     assert last_audit(session).action == "remove_closure"
     assert session.exec(select(func.count()).select_from(RegionClosure)).one() == 1
@@ -254,7 +263,7 @@ def test_invalid_closure_is_refused(session, region_id, day, reason, is_open, me
     with pytest.raises(CommandRefused) as refused:
         calendars.add_closure(
             session=session,
-            actor="admin",
+            actor=admin(session),
             region_id=region_id,
             day=day,
             reason=reason,
@@ -267,19 +276,19 @@ def test_invalid_closure_is_refused(session, region_id, day, reason, is_open, me
 
 def test_second_entry_for_a_day_and_missing_removal_are_refused(session, region_id):
     calendars.add_closure(
-        session=session, actor="admin", region_id=region_id, day=TUESDAY, reason="A"
+        session=session, actor=admin(session), region_id=region_id, day=TUESDAY, reason="A"
     )
     session.commit()
     with pytest.raises(CommandRefused, match="^UK already has an entry for 3 Mar 2026.$"):
         calendars.add_closure(
-            session=session, actor="admin", region_id=region_id, day=TUESDAY, reason="B"
+            session=session, actor=admin(session), region_id=region_id, day=TUESDAY, reason="B"
         )
     session.rollback()
     with pytest.raises(
         CommandRefused, match="^UK has no closure or worked holiday on 4 Mar 2026.$"
     ):
         calendars.remove_closure(
-            session=session, actor="admin", region_id=region_id, day=date(2026, 3, 4)
+            session=session, actor=admin(session), region_id=region_id, day=date(2026, 3, 4)
         )
 
 

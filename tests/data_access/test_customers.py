@@ -13,6 +13,7 @@ from domain.entitlements import subscription_year
 from domain.lifecycle import OPEN_STATUSES
 from domain.tiers import DEFAULT_POLICIES
 from tests.conftest import SEED_TODAY
+from tests.data_access.actors import admin
 
 
 def user_id(session, username):
@@ -66,7 +67,6 @@ def test_portfolio_counts_match_the_cases(seeded, session):
 
 
 def test_customer_tier_change_is_recorded_and_audited(seeded, session):
-    manager = user_id(session, "manager")
     customer = session.exec(select(Customer).where(Customer.tier == "basic")).first()
     fields = customers.CustomerFields(
         name=customer.name,
@@ -80,7 +80,7 @@ def test_customer_tier_change_is_recorded_and_audited(seeded, session):
         industry=customer.industry,
     )
     customers.update_customer(
-        session=session, actor="admin", actor_id=manager, customer_id=customer.id, fields=fields
+        session=session, actor=admin(session), customer_id=customer.id, fields=fields
     )
     session.commit()
     change = session.exec(
@@ -115,7 +115,7 @@ def test_invalid_customer_refused_without_writing(seeded, session, change, messa
     values.update(change)
     with pytest.raises(CommandRefused, match=message):
         customers.create_customer(
-            session=session, actor="admin", fields=customers.CustomerFields(**values)
+            session=session, actor=admin(session), fields=customers.CustomerFields(**values)
         )
     session.rollback()
     assert session.exec(select(func.count()).select_from(Customer)).one() == before
@@ -132,7 +132,7 @@ def test_basic_customer_gets_no_hypercare_resource(seeded, session):
         hypercare_start=SEED_TODAY,
     )
     with pytest.raises(CommandRefused, match="no HyperCare resource"):
-        customers.create_customer(session=session, actor="admin", fields=fields)
+        customers.create_customer(session=session, actor=admin(session), fields=fields)
 
 
 def test_contact_needs_details_for_its_preferred_channel(seeded, session):
@@ -140,13 +140,13 @@ def test_contact_needs_details_for_its_preferred_channel(seeded, session):
     with pytest.raises(CommandRefused, match="give the contact's phone"):
         customers.add_contact(
             session=session,
-            actor="admin",
+            actor=admin(session),
             customer_id=customer_id,
             fields=customers.ContactFields(name="Pat", preferred_channel="phone", email="p@x.io"),
         )
     contact = customers.add_contact(
         session=session,
-        actor="admin",
+        actor=admin(session),
         customer_id=customer_id,
         fields=customers.ContactFields(name="Pat", preferred_channel="chat", chat_handle="@pat"),
     )
@@ -158,13 +158,19 @@ def test_tier_policies_come_from_rows_and_edits_are_audited(seeded, session):
     policies = tier_policies(session=session)
     assert {p.tier: p for p in DEFAULT_POLICIES} == policies
     update_policy(
-        session=session, actor="admin", tier="enterprise", changes={"first_response_minutes": 45}
+        session=session,
+        actor=admin(session),
+        tier="enterprise",
+        changes={"first_response_minutes": 45},
     )
     session.commit()
     assert tier_policies(session=session)["enterprise"].first_response_minutes == 45
     with pytest.raises(CommandRefused, match="at least 1"):
         update_policy(
-            session=session, actor="admin", tier="enterprise", changes={"first_response_minutes": 0}
+            session=session,
+            actor=admin(session),
+            tier="enterprise",
+            changes={"first_response_minutes": 0},
         )
 
 
@@ -188,7 +194,7 @@ def test_admin_downgrade_over_the_caps_is_refused_and_nothing_changes(seeded, se
     )
     with pytest.raises(CommandRefused, match="Entitlements page"):
         customers.update_customer(
-            session=session, actor="admin", actor_id=None, customer_id=customer.id, fields=fields
+            session=session, actor=admin(session), customer_id=customer.id, fields=fields
         )
     session.rollback()
     session.expire_all()

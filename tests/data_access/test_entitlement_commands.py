@@ -147,8 +147,7 @@ def debit(world, customer_id: int, now: datetime | None = None, kind: str = OPT)
             session=session,
             customer_id=customer_id,
             kind=kind,
-            actor="csm.one",
-            actor_id=world["csm"].id,
+            actor=Actor.of(world["csm"]),
             reason="Delivered outside a request",
             now=now,
         )
@@ -175,8 +174,7 @@ def advance(world, request_id: int, to_state: str, **extra):
             session=session,
             request_id=request_id,
             to_state=to_state,
-            actor="csm.one",
-            actor_id=world["csm"].id,
+            actor=Actor.of(world["csm"]),
             **extra,
         )
 
@@ -218,8 +216,7 @@ def test_caps_count_the_models_enrolled_now(world):
                 model_id=model_id,
                 which="monitoring",
                 enrolled=True,
-                actor="csm.one",
-                actor_id=world["csm"].id,
+                actor=Actor.of(world["csm"]),
             )
     row = balance_of(world["engine"], customer["id"], Entitlement.MONITORED_MODELS.value)
     cap = world["policies"][Tier.PROFESSIONAL].monitored_models_cap
@@ -279,8 +276,7 @@ def test_invalid_ledger_input_is_refused_and_writes_nothing(world, kind, reason,
                 session=session,
                 customer_id=customer["id"],
                 kind=kind,
-                actor="csm.one",
-                actor_id=None,
+                actor=Actor.of(world["csm"]),
                 reason=reason,
             )
         assert str(refused.value) == message
@@ -343,8 +339,7 @@ def grant(world, customer_id: int, reason: str = "Goodwill after the outage in M
             session=session,
             customer_id=customer_id,
             kind=OPT,
-            actor="boss",
-            actor_id=world["manager"].id,
+            actor=Actor.of(world["manager"]),
             reason=reason,
         )
 
@@ -390,8 +385,7 @@ def test_a_request_is_never_given_back_more_than_it_was_debited(world):
             session=session,
             customer_id=customer["id"],
             kind=OPT,
-            actor="csm.one",
-            actor_id=None,
+            actor=Actor.of(world["csm"]),
             reason="Second give-back",
             request_id=request.id,
         )
@@ -413,8 +407,7 @@ def test_a_credit_for_another_customers_request_is_refused(world):
             session=session,
             customer_id=mine["id"],
             kind=OPT,
-            actor="x",
-            actor_id=None,
+            actor=Actor.of(world["csm"]),
             reason="r",
             request_id=request.id,
         )
@@ -594,8 +587,7 @@ def enrol(world, model_id: int, which: str = "monitoring", enrolled: bool = True
             model_id=model_id,
             which=which,
             enrolled=enrolled,
-            actor="csm.one",
-            actor_id=world["csm"].id,
+            actor=Actor.of(world["csm"]),
         )
 
 
@@ -666,7 +658,9 @@ def test_over_cap_attempts_are_recorded_apart_and_shown_within_scope(world):
         enrol(world, customer["production_ids"][0])
     assert count(world["engine"], AuditLog) == 0
     with session_scope(world["engine"]) as session:
-        ent.record_over_cap_attempt(session=session, refusal=refused.value, actor="csm.one")
+        ent.record_over_cap_attempt(
+            session=session, actor=Actor.of(world["csm"]), refusal=refused.value
+        )
     with Session(world["engine"]) as session:
         attempts = ent.over_cap_attempts(
             session=session, scope=Scope(user_id=world["manager"].id, all_customers=True)
@@ -696,8 +690,7 @@ def change_tier(world, customer_id: int, tier: str, keep: list[int] | None = Non
             customer_id=customer_id,
             new_tier=tier,
             keep_model_ids=keep,
-            actor="boss",
-            actor_id=world["manager"].id,
+            actor=Actor.of(world["manager"]),
         )
 
 
@@ -909,8 +902,7 @@ def test_concurrent_debits_for_the_last_optimisation_let_exactly_one_win(world):
             session=session,
             customer_id=customer["id"],
             kind=OPT,
-            actor="csm.one",
-            actor_id=None,
+            actor=Actor.of(world["csm"]),
             reason="race",
         )
 
@@ -929,7 +921,10 @@ def test_concurrent_acceptances_for_the_last_optimisation_let_exactly_one_win(wo
 
     def accept(request_id):
         return lambda session: ent.advance_request(
-            session=session, request_id=request_id, to_state="accepted", actor="x", actor_id=None
+            session=session,
+            request_id=request_id,
+            to_state="accepted",
+            actor=Actor.of(world["csm"]),
         )
 
     wins, refusals = race(world, [accept(r.id) for r in requests])
@@ -950,7 +945,10 @@ def test_accepting_the_same_request_twice_at_once_debits_once(world):
 
     def accept(session):
         ent.advance_request(
-            session=session, request_id=request.id, to_state="accepted", actor="x", actor_id=None
+            session=session,
+            request_id=request.id,
+            to_state="accepted",
+            actor=Actor.of(world["csm"]),
         )
 
     wins, refusals = race(world, [accept] * RACERS)
@@ -996,8 +994,7 @@ def test_no_ledger_row_is_dated_before_the_hypercare_start(world):
             session=session,
             customer_id=customer["id"],
             kind=OPT,
-            actor="csm.one",
-            actor_id=world["csm"].id,
+            actor=Actor.of(world["csm"]),
             reason="Back-dated correction",
             request_id=request.id,
             now=at_noon(TODAY - timedelta(days=11)),

@@ -13,6 +13,7 @@ from data_access.db import session_scope
 from data_access.metric_loader import MetricFileRefused, load_metric_csv, main
 from data_access.models import AuditLog, ModelMetricDaily, PlanningModel
 from domain.monitoring import METRICS
+from tests.data_access.actors import admin
 from tests.data_access.monitoring_estate import build_estate
 
 TODAY = date(2026, 11, 2)
@@ -40,7 +41,12 @@ def csv_text(*lines: str) -> str:
 def load(engine, text: str | bytes, **kwargs):
     with session_scope(engine) as session:
         return load_metric_csv(
-            session=session, actor="admin", source=text, today=TODAY, file_name="m.csv", **kwargs
+            session=session,
+            actor=admin(session),
+            source=text,
+            today=TODAY,
+            file_name="m.csv",
+            **kwargs,
         )
 
 

@@ -270,8 +270,7 @@ def test_a_qbr_held_with_no_input_left_is_refused_with_the_balance(world):
                 session=session,
                 customer_id=world["own"],
                 kind=QBR,
-                actor="boss",
-                actor_id=world["manager"].id,
+                actor=world["manager"],
                 reason="Earlier QBR",
                 now=datetime.combine(date(2026, 1, 10), time(12), tzinfo=UTC),
             )

@@ -19,6 +19,7 @@ from data_access.scope import Scope
 from domain.lifecycle import OPEN_STATUSES
 from domain.sla import DEFAULT_WEEKLY_HOURS, BusinessCalendar
 from tests.conftest import SEED_TODAY
+from tests.data_access.actors import admin
 
 NOW = datetime.combine(SEED_TODAY, time(12, 0), tzinfo=UTC)
 
@@ -135,7 +136,9 @@ def test_queue_rows_carry_names_zones_and_the_shown_clock(mixed_queue, session):
 
 
 def test_priority_tiers_come_from_the_policy_rows(mixed_queue, session):
-    update_policy(session=session, actor="admin", tier="basic", changes={"priority_queueing": True})
+    update_policy(
+        session=session, actor=admin(session), tier="basic", changes={"priority_queueing": True}
+    )
     session.commit()
     queue = queue_reads.queue_frame(session=session, scope=manager_scope(session), now=NOW)
     basic = queue[queue["case_id"].isin([mixed_queue["basic_old"], mixed_queue["basic_new"]])]

@@ -12,6 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from data_access import surveys
+from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.customers import CustomerFields, create_customer
 from data_access.db import session_scope
@@ -28,8 +29,8 @@ from data_access.models import (
 )
 from data_access.policies import seed_default_policies
 from data_access.scope import Scope
-from domain.surveys import SUS_ITEMS
 from domain.csv_safe import csv_bytes
+from domain.surveys import SUS_ITEMS
 from domain.tiers import Tier
 
 START = date(2024, 3, 15)
@@ -65,6 +66,15 @@ class World:
     basic_user: int
 
 
+def act(user_id: int, username: str) -> Actor:
+    """The signed-in person; commands re-read their roles from the database."""
+    return Actor(id=user_id, username=username, roles=())
+
+
+def staff_actor(world, staff: int) -> Actor:
+    return act(staff, "surveys2" if staff == world.staff2 else "surveys")
+
+
 def add_user(session, username, roles):
     user = User(
         username=username,
@@ -97,6 +107,7 @@ def add_end_users(session, customer_id, count, prefix="user", active=True):
 def world(engine) -> World:
     with session_scope(engine) as session:
         seed_default_policies(session=session)
+        admin = add_user(session, "admin", "admin")
         region = Region(code="EMEA", name="EMEA", timezone="Europe/London", holiday_country="GB")
         session.add(region)
         session.flush()
@@ -107,7 +118,7 @@ def world(engine) -> World:
         other_csm = add_user(session, "csm.na", "csm")
         pro = create_customer(
             session=session,
-            actor="admin",
+            actor=act(admin, "admin"),
             fields=CustomerFields(
                 name="Acme Planning",
                 tier=Tier.PROFESSIONAL,
@@ -119,7 +130,7 @@ def world(engine) -> World:
         ).id
         basic = create_customer(
             session=session,
-            actor="admin",
+            actor=act(admin, "admin"),
             fields=CustomerFields(
                 name="Basic Co",
                 tier=Tier.BASIC,
@@ -153,7 +164,7 @@ def world(engine) -> World:
 def open_campaign(engine, world, now=NOW) -> int:
     with session_scope(engine) as session:
         return surveys.create_campaign(
-            session=session, actor="manager", actor_id=world.manager, customer_id=world.pro, now=now
+            session=session, actor=act(world.manager, "manager"), customer_id=world.pro, now=now
         ).id
 
 
@@ -171,8 +182,7 @@ def submit(engine, world, campaign, end_user, staff=None, **answers):
     with session_scope(engine) as session:
         return surveys.submit_response(
             session=session,
-            actor="surveys",
-            staff_id=staff or world.staff,
+            actor=staff_actor(world, staff or world.staff),
             campaign_id=campaign,
             end_user_id=end_user,
             answers=complete(**answers),
@@ -184,8 +194,7 @@ def draft(engine, world, campaign, end_user, answers, staff=None):
     with session_scope(engine) as session:
         return surveys.save_draft(
             session=session,
-            actor="surveys",
-            staff_id=staff or world.staff,
+            actor=staff_actor(world, staff or world.staff),
             campaign_id=campaign,
             end_user_id=end_user,
             answers=answers,
@@ -239,8 +248,7 @@ def test_a_tier_without_surveys_is_refused_with_the_reason(engine, world):
     ):
         surveys.create_campaign(
             session=session,
-            actor="manager",
-            actor_id=world.manager,
+            actor=act(world.manager, "manager"),
             customer_id=world.basic,
             now=NOW,
         )
@@ -266,13 +274,11 @@ def test_no_campaign_when_the_years_entitlement_is_used_up(engine, world):
     assert len(ledger(engine, world.pro)) == 1
 
 
-def request(engine, world, requested_at=NOW - timedelta(days=3), scope=None, text="E-mail"):
+def request(engine, world, requested_at=NOW - timedelta(days=3), who=None, text="E-mail"):
     with session_scope(engine) as session:
         return surveys.request_feedback_session(
             session=session,
-            scope=scope or Scope(user_id=world.manager, all_customers=True),
-            actor="manager",
-            actor_id=world.manager,
+            actor=who or act(world.manager, "manager"),
             customer_id=world.pro,
             contact_id=world.contact,
             requested_at=requested_at,
@@ -311,9 +317,7 @@ def test_feedback_session_for_a_basic_customer_is_refused(engine, world):
         session.flush()
         surveys.request_feedback_session(
             session=session,
-            scope=Scope(user_id=world.manager, all_customers=True),
-            actor="manager",
-            actor_id=world.manager,
+            actor=act(world.manager, "manager"),
             customer_id=world.basic,
             contact_id=contact.id,
             requested_at=NOW,
@@ -386,8 +390,7 @@ def test_submitting_with_missing_items_names_them_and_changes_nothing(engine, wo
     ):
         surveys.submit_response(
             session=session,
-            actor="surveys",
-            staff_id=world.staff,
+            actor=act(world.staff, "surveys"),
             campaign_id=campaign,
             end_user_id=world.users[0],
             answers=answers,
@@ -404,8 +407,7 @@ def test_submit_completes_the_staff_members_own_draft(engine, world):
     with session_scope(engine) as session:
         surveys.submit_response(
             session=session,
-            actor="surveys",
-            staff_id=world.staff,
+            actor=act(world.staff, "surveys"),
             campaign_id=campaign,
             end_user_id=world.users[0],
             answers={"csat": 5, "interview_date": date(2026, 11, 1)},
@@ -457,8 +459,7 @@ def test_a_campaign_closes_when_the_subscription_year_renews(engine, world):
     ):
         surveys.submit_response(
             session=session,
-            actor="surveys",
-            staff_id=world.staff,
+            actor=act(world.staff, "surveys"),
             campaign_id=campaign,
             end_user_id=world.users[0],
             answers=complete(),
@@ -521,8 +522,7 @@ def test_fifty_staff_submitting_at_once_all_land(engine, world):
         with session_scope(engine) as session:
             return surveys.submit_response(
                 session=session,
-                actor=f"staff{index}",
-                staff_id=world.staff if index % 2 else world.staff2,
+                actor=staff_actor(world, world.staff if index % 2 else world.staff2),
                 campaign_id=campaign,
                 end_user_id=crowd[index],
                 answers=complete(nps=index % 11),
@@ -632,8 +632,7 @@ def test_trend_and_per_campaign_results(engine, world):
     with session_scope(engine) as session:
         surveys.submit_response(
             session=session,
-            actor="surveys",
-            staff_id=world.staff,
+            actor=act(world.staff, "surveys"),
             campaign_id=next_year,
             end_user_id=world.users[0],
             answers=complete(**BEST, nps=10, csat=5, interview_date=date(2027, 4, 1)),
@@ -673,8 +672,7 @@ def test_feedback_session_life_cycle(engine, world):
         with pytest.raises(CommandRefused, match="Schedule the session before"):
             surveys.record_feedback_findings(
                 session=session,
-                scope=scope,
-                actor="csm.emea",
+                actor=act(world.csm, "csm.emea"),
                 feedback_session_id=session_id,
                 findings="x",
                 recommendations="y",
@@ -683,23 +681,20 @@ def test_feedback_session_life_cycle(engine, world):
         with pytest.raises(CommandRefused, match="active HyperCare resource"):
             surveys.schedule_feedback_session(
                 session=session,
-                scope=scope,
-                actor="csm.emea",
+                actor=act(world.csm, "csm.emea"),
                 feedback_session_id=session_id,
                 scheduled_for=NOW + timedelta(days=7),
                 resource_id=world.staff,
             )
         surveys.schedule_feedback_session(
             session=session,
-            scope=scope,
-            actor="csm.emea",
+            actor=act(world.csm, "csm.emea"),
             feedback_session_id=session_id,
             scheduled_for=NOW + timedelta(days=7),
             resource_id=world.csm,
         )
     record = dict(
-        scope=scope,
-        actor="csm.emea",
+        actor=act(world.csm, "csm.emea"),
         feedback_session_id=session_id,
         findings="Planners export to Excel to filter.",
         recommendations="Train on saved views.",
@@ -738,15 +733,14 @@ def test_feedback_session_life_cycle(engine, world):
 def test_feedback_sessions_stay_within_the_csms_portfolio(engine, world):
     outsider = Scope(world.other_csm, False)
     with pytest.raises(CommandRefused, match="not in your portfolio"):
-        request(engine, world, scope=outsider)
+        request(engine, world, who=act(world.other_csm, "csm.na"))
     session_id = request(engine, world)
     with Session(engine) as session:
         assert surveys.feedback_sessions(session=session, scope=outsider).empty
         with pytest.raises(CommandRefused, match="not in your portfolio"):
             surveys.schedule_feedback_session(
                 session=session,
-                scope=outsider,
-                actor="csm.na",
+                actor=act(world.other_csm, "csm.na"),
                 feedback_session_id=session_id,
                 scheduled_for=NOW,
                 resource_id=world.other_csm,
@@ -764,9 +758,7 @@ def test_feedback_sessions_stay_within_the_csms_portfolio(engine, world):
 )
 def test_invalid_feedback_requests_are_refused(engine, world, changes, message):
     values = dict(
-        scope=Scope(world.manager, True),
-        actor="manager",
-        actor_id=world.manager,
+        actor=act(world.manager, "manager"),
         customer_id=world.pro,
         contact_id=world.contact,
         requested_at=NOW,

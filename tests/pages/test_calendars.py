@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from data_access import calendar_commands as calendars
 from data_access.models import AuditLog, Region
 from data_access.policies import tier_labels, tier_policies
+from tests.data_access.actors import actor_of
 from tests.pages.conftest import db_engine, page_path, signed_in
 from ui.format import local_time_text
 
@@ -62,7 +63,10 @@ def emea_hours():
     yield before
     with Session(db_engine()) as session:
         calendars.set_weekly_hours(
-            session=session, actor="test", region_id=region_of("EMEA").id, hours=before
+            session=session,
+            actor=actor_of(session, "admin"),
+            region_id=region_of("EMEA").id,
+            hours=before,
         )
         session.commit()
 
