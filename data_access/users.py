@@ -593,11 +593,13 @@ def operator_unlock(*, session: Session, operator: str, username: str) -> User:
 def operator_reset_password(
     *, session: Session, operator: str, username: str, new_password: str
 ) -> User:
-    """Set a password, unlock and end every session (for the operator with shell access)."""
+    """Set a password, unlock and end every session (for the operator with shell access).
+    Password sign-in is switched back on: the way in when the identity provider is down."""
     user = session.exec(for_update(select(User).where(User.username == username))).first()
     if user is None:
         raise CommandRefused(f"There is no user {username!r}.")
     _new_password(user, new_password)
+    user.password_sign_in = True
     session.add(user)
     record_audit(
         session=session, actor=operator, action="reset_password", entity="user", entity_id=user.id

@@ -246,3 +246,17 @@ def test_issue_time_reads_the_iat_claim():
     assert sso.issue_time(True) is None
     assert sso.issue_time(None) is None
     assert sso.issue_time(1e20) is None
+
+
+def test_an_operator_password_reset_switches_password_sign_in_back_on(engine, session):
+    root = add_user(session, "root", roles=("admin",))
+    alice = add_user(session, "alice", roles=("admin",))
+    with session_scope(engine) as s:
+        sso.set_password_sign_in(session=s, actor=actor(root), user_id=alice.id, allowed=False)
+
+    with session_scope(engine) as s:
+        users.operator_reset_password(
+            session=s, operator="ops", username="alice", new_password="another-Passw0rd!"
+        )
+
+    assert users.sign_in(engine=engine, username="alice", password="another-Passw0rd!")
