@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -16,11 +18,22 @@ from sqlalchemy.engine import Engine, make_url
 
 from data_access.db import make_engine
 
+STAMP = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d:\d\d)?$")
 REPO = Path(__file__).resolve().parents[2]
 
 
-def fingerprints(engine: Engine, where: dict[str, str] | None = None) -> dict[str, tuple[int, str]]:
-    """Every table's row count and a checksum of its rows (ordered by every column)."""
+def fingerprints(
+    engine: Engine,
+    where: dict[str, str] | None = None,
+    *,
+    stamped_after: datetime | None = None,
+    drop_columns: set[str] = frozenset(),
+) -> dict[str, tuple[int, str]]:
+    """Every table's row count and a checksum of its rows (ordered by every column).
+
+    `stamped_after` replaces timestamps at or after that moment with a marker (clock stamps a
+    run wrote); `drop_columns` leaves columns out (e.g. surrogate ids).
+    """
     where = where or {}
     result: dict[str, tuple[int, str]] = {}
     inspector = inspect(engine)
@@ -29,20 +42,33 @@ def fingerprints(engine: Engine, where: dict[str, str] | None = None) -> dict[st
         for name in sorted(inspector.get_table_names()):
             if name == "alembic_version":
                 continue
-            columns = [column["name"] for column in inspector.get_columns(name)]
+            columns = [
+                column["name"]
+                for column in inspector.get_columns(name)
+                if column["name"] not in drop_columns
+            ]
             ordered = ", ".join(preparer.quote(column) for column in columns)
             clause = f" WHERE {where[name]}" if name in where else ""
             rows = connection.execute(
                 text(f"SELECT {ordered} FROM {preparer.quote(name)}{clause} ORDER BY {ordered}")
             ).all()
             digest = hashlib.sha256()
-            for row in rows:
-                digest.update(repr(tuple(_plain(value) for value in row)).encode())
+            shown = sorted(
+                repr(tuple(_plain(value, stamped_after) for value in row)) for row in rows
+            )
+            for row in shown:
+                digest.update(row.encode())
             result[name] = (len(rows), digest.hexdigest())
     return result
 
 
-def _plain(value):
+def _plain(value, stamped_after: datetime | None = None):
+    if stamped_after is not None and isinstance(value, str) and STAMP.match(value):
+        value = datetime.fromisoformat(value)  # SQLite hands back text for raw SELECTs
+    if stamped_after is not None and isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        if aware >= stamped_after:
+            return "<stamped by the run>"
     if hasattr(value, "isoformat"):
         # SQLite hands back naive datetimes, PostgreSQL aware ones; compare the instant.
         return (
