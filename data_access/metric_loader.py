@@ -43,6 +43,23 @@ _LOOKUP_BATCH = 5_000
 
 Progress = Callable[[float, str], None]
 
+EARLIEST_DAY = date(2000, 1, 1)
+"""No planning model has figures before this day; an earlier day is a typing error."""
+MAX_COUNT = 2**31 - 1
+"""The largest count a day can hold (a 32-bit integer column on PostgreSQL)."""
+MAX_SECONDS = 10**12
+"""No duration in a day's figures comes near this; larger values would overflow sums."""
+
+
+def _iso_day(text: object) -> date | None:
+    """`YYYY-MM-DD` as a date (any year 1–9999), None when it is no calendar day."""
+    if not isinstance(text, str):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
 
 def _no_progress(_fraction: float, _what: str) -> None:
     return None
@@ -214,13 +231,17 @@ def _validated(
         )
 
     days = raw["day"]
-    parsed = pd.to_datetime(
-        days.where(days.str.fullmatch(r"\d{4}-\d{2}-\d{2}")), format="%Y-%m-%d", errors="coerce"
+    calendar_days = days.where(days.str.fullmatch(r"\d{4}-\d{2}-\d{2}")).map(_iso_day)
+    not_date = calendar_days.isna().to_numpy()
+    refuse(not_date, lambda p: f"day {days.iat[p]!r} is not a date written YYYY-MM-DD")
+    too_early = ~not_date & (calendar_days.fillna(EARLIEST_DAY) < EARLIEST_DAY).to_numpy()
+    refuse(
+        too_early,
+        lambda p: f"day {days.iat[p]} is before {EARLIEST_DAY}, earlier than any product history",
     )
-    refuse(parsed.isna(), lambda p: f"day {days.iat[p]!r} is not a date written YYYY-MM-DD")
-    future = parsed.notna() & (parsed > pd.Timestamp(today))
+    future = ~not_date & (calendar_days.fillna(today) > today).to_numpy()
     refuse(future, lambda p: f"day {days.iat[p]} is in the future")
-    typed["day"] = parsed.dt.date
+    typed["day"] = calendar_days
 
     for metric in METRICS:
         text = raw[metric]
@@ -231,10 +252,19 @@ def _validated(
         refuse(not_number, lambda p, m=metric, t=text: f"{m} {t.iat[p]!r} is not a number")
         negative = finite & (numbers < 0)
         refuse(negative, lambda p, m=metric, t=text: f"{m} {t.iat[p]} is negative")
+        limit = MAX_COUNT if metric in COUNT_METRICS else MAX_SECONDS
+        too_large = finite & ~negative & (numbers > limit)
+        refuse(
+            too_large,
+            lambda p, m=metric, t=text, most=limit: (
+                f"{m} {t.iat[p]} is more than {most:,} "
+                f"({'a count' if m in COUNT_METRICS else 'seconds'} no day can reach)"
+            ),
+        )
         if metric in COUNT_METRICS:
-            fractional = finite & ~negative & (numbers % 1 != 0)
+            fractional = finite & ~negative & ~too_large & (numbers % 1 != 0)
             refuse(fractional, lambda p, m=metric, t=text: f"{m} {t.iat[p]} is not a whole number")
-        typed[metric] = numbers.where(finite)
+        typed[metric] = numbers.where(finite & ~too_large)
 
     keyed = typed["model_id"].notna() & typed["day"].notna()
     keys = typed.loc[keyed, ["model_id", "day"]]

@@ -83,10 +83,13 @@ def back_to_queue() -> None:
 
 
 def requested_case_id() -> int | None:
+    """The case named in the URL (`?id=123`); None for anything no case id can be (text, or a
+    number beyond the database's 64-bit integers, which the driver would refuse)."""
     try:
-        return int(str(st.query_params.get("id", "")).removeprefix("#"))
+        case_id = int(str(st.query_params.get("id", "")).removeprefix("#"))
     except ValueError:
         return None
+    return case_id if 0 < case_id < 2**63 else None
 
 
 def text_or_dash(value) -> str:

@@ -90,6 +90,10 @@ def load_trend(customer_id: int, granularity: str, end_week: date) -> pd.DataFra
         )
 
 
+EARLIEST_LINKED_WEEK = date(2000, 1, 3)
+"""No product usage is older than this Monday; a link to an earlier week shows the default."""
+
+
 def chosen_week(column, today: date) -> date:
     """A week of the last 26 complete ones, or the week in progress once a day of it is over;
     a link may name an older week (?week=2026-06-01). The last complete week is the default."""
@@ -103,6 +107,8 @@ def chosen_week(column, today: date) -> date:
         linked = week_start(date.fromisoformat(requested)) if requested else None
     except ValueError:
         linked = None
+    if linked is not None and linked < EARLIEST_LINKED_WEEK:
+        linked = None  # the trend counts weeks back from it: year 1 has none before it
     if linked is not None and linked <= last_complete and linked not in weeks:
         weeks = sorted([*weeks, linked], reverse=True)
     current = linked if linked in weeks else last_complete
