@@ -233,9 +233,12 @@ def _settle_attempt(
     """Under the row lock again: a right password for an active, unlocked account clears the
     count and runs `on_success`; otherwise the failure (already counted) is audited and locks
     the account when it is the fifth. Returns `on_success`'s result; raises CommandRefused."""
-    if attempt.user_id is None:
-        raise CommandRefused(wrong)
     with session_scope(engine) as session:
+        if attempt.user_id is None:
+            # Unknown username: the same second transaction as for an account, then the same
+            # sentence as a wrong password.
+            session.exec(for_update(select(User.id).where(User.id == -1))).first()
+            raise CommandRefused(wrong)
         user = session.exec(for_update(select(User).where(User.id == attempt.user_id))).first()
         if user is None:
             raise CommandRefused(wrong)

@@ -216,7 +216,9 @@ def test_a_lock_set_while_the_right_password_was_checked_is_not_cleared(
     engine, session, monkeypatch
 ):
     """The outcome is recorded after re-reading the lock: a lock that another session set
-    during the bcrypt check stays, and the right password is refused."""
+    during the bcrypt check stays, and the right password is refused. That other session can
+    write at all because no transaction is open during the check (on SQLite a sign-in holding
+    its write lock through bcrypt made it wait out the busy timeout: "database is locked")."""
     add_user(session, "alice")
     real = users.password_matches
 
