@@ -98,22 +98,6 @@ def _dummy_hash() -> str:
     return hash_password("no account has this password 0")
 
 
-def credentials(*, session: Session) -> dict:
-    """Active users in the shape streamlit-authenticator takes (bcrypt hashes, never plaintext)."""
-    rows = session.exec(select(User).where(User.is_active)).all()
-    return {
-        "usernames": {
-            user.username: {
-                "name": user.name,
-                "email": user.email,
-                "password": user.password_hash,
-                "roles": list(parse_roles(user.roles)),
-            }
-            for user in rows
-        }
-    }
-
-
 def get_user(*, session: Session, username: str) -> User | None:
     return session.exec(select(User).where(User.username == username)).first()
 

@@ -143,18 +143,6 @@ def test_duplicate_username_refused(session, root):
         make_user(session, root)
 
 
-def test_credentials_dict_holds_only_active_users_and_hashes(session, root):
-    alice = make_user(session, root)
-    make_user(session, root, "carol", roles=("manager", "admin"))
-    users.set_active(session=session, actor=root, user_id=alice.id, active=False)
-    session.commit()
-    creds = users.credentials(session=session)
-    assert set(creds["usernames"]) == {"root", "carol"}
-    carol = creds["usernames"]["carol"]
-    assert carol["roles"] == ["manager", "admin"]
-    assert carol["password"].startswith("$2") and PASSWORD not in str(creds)
-
-
 # --- Sign-in and lockout ------------------------------------------------------------------------
 
 
