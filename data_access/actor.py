@@ -58,8 +58,10 @@ class Actor:
 
 
 def _role_names(roles: Iterable[str]) -> str:
+    """The roles that may, in words: "a manager or administrator", "an administrator"."""
     names = [ROLE_LABELS.get(role, role).lower() for role in roles]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    words = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return ("an " if words[:1] in "aeiou" else "a ") + words
 
 
 def authorise(
@@ -83,7 +85,7 @@ def authorise(
         raise CommandRefused("Your account is no longer active; sign in again.")
     held = parse_roles(account.roles)
     if not set(held) & set(allowed):
-        raise CommandRefused(f"Only a {_role_names(allowed)} may do that.")
+        raise CommandRefused(f"Only {_role_names(allowed)} may do that.")
     if customer_id is None:
         return None
     customer = session.exec(for_update(select(Customer).where(Customer.id == customer_id))).first()
@@ -99,7 +101,7 @@ def _authorise_system(
 ) -> Customer | None:
     """A shell job (`Actor.system`): its role is checked like anyone's; it sees every customer."""
     if not set(actor.roles) & set(allowed):
-        raise CommandRefused(f"Only a {_role_names(allowed)} may do that.")
+        raise CommandRefused(f"Only {_role_names(allowed)} may do that.")
     if customer_id is None:
         return None
     customer = session.exec(for_update(select(Customer).where(Customer.id == customer_id))).first()

@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[2]
 NOW = utc_now()
 START = NOW.date() - timedelta(days=100)
 NINE_TO_FIVE = {day: [(time(9), time(17))] for day in range(5)}
-ROLE_REFUSAL = r"^Only a .+ may do that\.$"
+ROLE_REFUSAL = r"^Only an? .+ may do that\.$"
 
 
 @dataclass
