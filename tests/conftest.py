@@ -88,8 +88,17 @@ def empty_all_tables(engine: Engine) -> None:
             quoted = ", ".join(f'"{name}"' for name in tables)
             connection.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
         else:
+            # SQLite cannot switch triggers off: the append-only ones are dropped for the
+            # emptying and put back as they were, in the same transaction.
+            triggers = connection.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            for name, _ in triggers:
+                connection.execute(text(f'DROP TRIGGER "{name}"'))
             for name in tables:
                 connection.execute(text(f'DELETE FROM "{name}"'))
+            for _, sql in triggers:
+                connection.execute(text(sql))
 
 
 @pytest.fixture
