@@ -18,12 +18,21 @@ that is in production and enrolled in monitoring (of an active customer), scores
 Idempotent: everything written is derived from the stored metrics and alerts, so running D twice
 opens nothing twice and closes nothing twice (only the audit trail gains a row per run).
 
-History window: the detector's windows are short (level 1 week, seasonal profile 4 weeks,
-residuals 8 weeks), but its state is not: how the level and the seasonal offsets split a value
-carries arbitrarily old history. Against two years of history, a 13-week window moves the band
-edges by a median 5 % of the band's half-width and a 26-week one by 0.5 % (a year: 0.004 %),
-and flips 0.01–1 % of verdicts depending on the data (`bench/monitor_bench.py --window-check`).
-The job therefore scores a full year, and the chart recomputes its band over the same year.
+Bounded state: a day's verdict is defined as the detector's pass over the fixed window of the
+`HISTORY_DAYS` days ending that day, never over older history. The detector's own windows are
+short (level 1 week, seasonal profile 4 weeks, residuals 8 weeks); how it settled earlier
+excursions is the only longer memory, and against two years of history a 26-week window already
+moves the band edges by a median 0.5 % of the band's half-width (`bench/monitor_bench.py
+--window-check`). So the job's cost per day is flat in the length of history (1 year or 3 years
+of stored metrics read the same 365 rows per series), and the chart recomputes its band over the
+same window, so it shows the band the job used on the last day. Metrics re-loaded with
+corrections are re-scored by re-running the affected days, oldest first:
+`python -m data_access.monitor --day FIRST --through LAST` (each day idempotent; alerts the
+corrected data now calls for open, with the cool-down applied as on the day itself).
+
+No alert storms: the detector's `alert` fires once per incident, and an incident reopening
+within the cool-down after it closed raises none (`domain.anomaly`); the job opens only on that
+flag's incident and never twice for one incident, so a bursty series opens one alert.
 """
 
 from __future__ import annotations
@@ -43,8 +52,15 @@ from sqlmodel import Session, select
 from data_access.audit import record_audit
 from data_access.bulk import bulk_insert
 from data_access.models import Alert, Contact, Customer, ModelMetricDaily, PlanningModel
-from domain.anomaly import detect_many
-from domain.monitoring import METRIC_DIRECTIONS, METRICS, OPEN_ALERT_STATES, judge_alert
+from domain.anomaly import SETTINGS, detect_many, explain, history_weeks
+from domain.monitoring import (
+    METRIC_DIRECTIONS,
+    METRIC_LABELS,
+    METRIC_UNITS,
+    METRICS,
+    OPEN_ALERT_STATES,
+    judge_alert,
+)
 
 HISTORY_DAYS = 365
 CHUNK_MODELS = 1_000
@@ -145,6 +161,46 @@ def score_day(history: pd.DataFrame, model_ids: np.ndarray, start: date, day: da
             "incident_start": [day_values[p] if p >= 0 else None for p in last_opening],
             "back_in_band_on": [day_values[p] if p >= 0 else None for p in first_in_band],
         }
+    )
+
+
+def alert_explanation(
+    *,
+    session: Session,
+    model_id: int,
+    metric: str,
+    opened_on: date,
+    value: float,
+    lower: float,
+    upper: float,
+) -> str:
+    """Why an alert opened, from its stored value and band and the days of history behind it.
+
+    The history counted is the model's days with this metric in the detector's residual window
+    before the alert's day, so a young model's alert says how little it was judged on.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"{metric!r} is not a monitored metric.")
+    table = ModelMetricDaily.__table__
+    window = SETTINGS.residual_cycles * 7
+    days = session.exec(
+        select(func.count())
+        .select_from(table)
+        .where(
+            table.c.model_id == model_id,
+            table.c.day >= opened_on - timedelta(days=window),
+            table.c.day < opened_on,
+            table.c[metric].is_not(None),
+        )
+    ).one()
+    return explain(
+        what=METRIC_LABELS[metric],
+        unit=METRIC_UNITS[metric],
+        value=float(value),
+        lower=float(lower),
+        upper=float(upper),
+        day=opened_on,
+        weeks=history_weeks(int(days[0] if isinstance(days, tuple) else days)),
     )
 
 
@@ -433,6 +489,12 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the day to score, YYYY-MM-DD (default: yesterday in UTC)",
     )
     parser.add_argument(
+        "--through",
+        type=date.fromisoformat,
+        default=None,
+        help="score every day from --day to this day, oldest first (re-scoring corrected metrics)",
+    )
+    parser.add_argument(
         "--database-url", default=None, help="database address (default: DATABASE_URL or SQLite)"
     )
     return parser.parse_args(argv)
@@ -451,22 +513,27 @@ def main(argv: list[str] | None = None) -> int:
     except DatabaseUnavailable as exc:
         print(exc, file=sys.stderr)
         return 2
-    with tqdm(total=0, unit="model", desc=f"Scoring {day}", disable=None) as bar:
+    last = args.through or day
+    if last < day:
+        print("--through must not be before --day.", file=sys.stderr)
+        return 2
+    for current in pd.date_range(day, last, freq="D").date:
+        with tqdm(total=0, unit="model", desc=f"Scoring {current}", disable=None) as bar:
 
-        def advance(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
+            def advance(done: int, total: int) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
 
-        with Session(engine) as reading:
-            scores = score_enrolled(session=reading, day=day, progress=advance)
-        with session_scope(engine) as session:
-            run = apply_scores(session=session, scores=scores)
-    print(
-        f"{run.day}: {run.models} models, {run.series} series ({run.scored} with a band), "
-        f"{run.anomalous} outside their band; opened {run.opened}, closed {run.closed}, "
-        f"{run.open_alerts} alerts open. Load {run.load_seconds:.1f} s, score "
-        f"{run.score_seconds:.1f} s, write {run.write_seconds:.1f} s."
-    )
+            with Session(engine) as reading:
+                scores = score_enrolled(session=reading, day=current, progress=advance)
+            with session_scope(engine) as session:
+                run = apply_scores(session=session, scores=scores)
+        print(
+            f"{run.day}: {run.models} models, {run.series} series ({run.scored} with a band), "
+            f"{run.anomalous} outside their band; opened {run.opened}, closed {run.closed}, "
+            f"{run.open_alerts} alerts open. Load {run.load_seconds:.1f} s, score "
+            f"{run.score_seconds:.1f} s, write {run.write_seconds:.1f} s."
+        )
     engine.dispose()
     return 0
 

@@ -1,31 +1,49 @@
 """Dynamic thresholds for monitored metrics: a robust seasonal band and one alert per incident.
 
 `detect` turns a metric series into a band (`baseline`, `lower`, `upper`), a per-point `anomalous`
-flag and an `alert` that fires once when an incident opens. The rules, in the order they apply:
+flag and an `alert` that fires once when an incident opens.
 
-- The step is the median spacing of the timestamps, so gaps and jitter don't matter. It sets the
-  *cycle* that every window is counted in: a week of daily data, a day of intraday data (seven
-  points when the step is longer than a day and no calendar season applies).
-- Baseline = robust level + seasonal offset. The level is the median of the last cycle of
-  deseasonalised values; the offset is the median deviation from the level in the point's slot
-  (weekday for daily data; weekday-and-hour, else hour of day, for intraday data).
-- Band = baseline ± 4 one-sided robust sigmas of the recent residuals, each side measured from its
-  own tail quantile, and never narrower than 5 % of the baseline.
-- A point inside the band joins the statistics at once. Points outside it are held back: a
-  stray excursion (shorter than the alert's persistence) joins when it ends; an incident's points
-  join only if it is still running one cycle later (a level shift becomes the new normal) and
-  are dropped if it has ended (an outage never drags the baseline after it).
-- An alert opens when 3 of the last 5 points are outside the band on the watched side and no
-  incident is open; the incident closes after 5 points back inside.
+What it assumes about the interval. It is built for the product's daily metrics: one point a day
+with a weekly rhythm. The step is the median spacing of the timestamps (gaps and jitter don't
+matter) and it sets the *cycle* every window is counted in, and the calendar slots:
 
-Every band uses only the points before it, so changing a future value never changes a past band,
-flag or alert. The state is path-dependent (what was held back, what was dropped), so the pass is
-one loop in plain Python over sorted windows (a binary search and a short memmove per point):
-about 1.5 ms for a year of daily points and a few tenths of a second for 20,000 five-minute points.
-`detect_many` runs the same pass over many series sharing one index at once, stepping through time
-with numpy across the series (a sorted copy of each small window per step instead of `insort`); it
-equals `detect` column by column, bit for bit, and scores the nightly job's ~70,000 daily series in
-seconds. A `detect_latest` would cost the same as either, since the last band needs the whole pass.
+- daily data (step from 12 h to 1.5 days): cycle = 7 points, seasonal slot = weekday;
+- intraday data (step under 12 h, e.g. 5-minute or hourly): cycle = one day of points (288 for
+  5-minute data), slots = hour of the week, else hour of day, each fed by all the points of that
+  hour. So 5-minute data is never treated as if each point were a day: a "week" of windows is a
+  week of time, not 7 points;
+- coarser data (step over 1.5 days): no calendar slot, a plain 7-point cycle.
+
+The rules, in the order they apply (numbers are the fields of `SETTINGS`):
+
+- Baseline = robust level + seasonal offset. The level is the median of the last `level_cycles`
+  of deseasonalised values; the offset is the median deviation from the level in the point's slot
+  over the last `profile_cycles`.
+- Band = baseline ± `band_sigmas` one-sided robust sigmas of the last `residual_cycles` of
+  residuals, each side measured from its own tail quantile, never narrower than
+  `min_relative_width` of the baseline.
+- A point inside the band joins the statistics at once. Points outside it are held back: a stray
+  excursion (shorter than `persistence`) joins when it ends; an incident's points join only if it
+  is still running one cycle later (a level shift becomes the new normal) and are dropped if it
+  has ended (an outage never drags the baseline after it).
+- An incident opens when `persistence` of the last `persistence_window` points are outside the
+  band on the watched side, or at once on a point `spike_widths` band widths beyond the band (a
+  single-day spike); it closes after `close_after` points back inside.
+- No alert storms: an incident that reopens within `cooldown_cycles` cycles of closing is the
+  same incident again and raises no new alert (bursts join it); only after the cool-down can a
+  new alert open. The daily job (data_access/monitor.py) relies on this `alert` flag.
+
+Settings are chosen by bench/anomaly_eval.py (leave-one-folder-out over the NAB folders and
+generated daily model metrics); the one set below is the one shipped and the one evaluated.
+
+Bounded state: every band uses only the points before it, within windows of at most
+`residual_cycles` (+ `hold_cycles`) cycles, plus how earlier excursions were settled. The daily
+job defines a day's verdict as this pass over the fixed window of `HISTORY_DAYS` days ending that
+day (data_access/monitor.py), so its cost does not grow with history and a corrected day can be
+re-scored by re-running the days whose window holds it. The pass is one loop in plain Python
+(about 1.5 ms for a year of daily points, a few tenths of a second for 20,000 five-minute
+points); `detect_many` runs the same pass over many series sharing one index with numpy across
+the series, equal to `detect` column by column, bit for bit.
 """
 
 from __future__ import annotations
@@ -35,6 +53,7 @@ from bisect import bisect_left, insort
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from statistics import NormalDist
 from typing import NamedTuple
 
@@ -73,6 +92,8 @@ class DetectorSettings:
     persistence: int = 3
     persistence_window: int = 5
     close_after: int = 5
+    cooldown_cycles: float = 2.0
+    spike_widths: float = 2.0
     profile_bucket_seconds: float = 3_600.0
 
 
@@ -94,15 +115,11 @@ def _detect(values: pd.Series, direction: str, settings: DetectorSettings) -> pd
     checked = _checked_values(values)
     order = np.argsort(_epoch_seconds(values.index), kind="stable")
     x = checked[order]
-    centre, below_width, above_width = _band_in_time_order(values.index[order], x, settings)
-    outside_above = x > centre + above_width
-    outside_below = x < centre - below_width
-    watched = {
-        "above": outside_above,
-        "below": outside_below,
-        "both": outside_above | outside_below,
-    }[direction]
-    alerts = _opening_alerts(watched, ~np.isnan(x), settings)
+    calendar = _calendar(values.index[order], settings)
+    centre, below_width, above_width = _band_in_time_order(calendar, x, settings)
+    watched, severe = _outside(x, centre, below_width, above_width, np.array(direction), settings)
+    cooldown = _cooldown(calendar, settings)
+    alerts = _opening_alerts(watched, severe, ~np.isnan(x), settings, cooldown)
     frame = pd.DataFrame(
         {
             "baseline": centre,
@@ -359,7 +376,7 @@ class _Baseline:
 
 
 def _band_in_time_order(
-    index: pd.DatetimeIndex, x: np.ndarray, settings: DetectorSettings
+    calendar: _Calendar, x: np.ndarray, settings: DetectorSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Band centre and the widths below and above it for each point of a time-sorted series.
 
@@ -370,7 +387,7 @@ def _band_in_time_order(
     """
     n = len(x)
     centre, below_width, above_width = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
-    state = _Baseline(_calendar(index, settings), settings)
+    state = _Baseline(calendar, settings)
     for i, value in enumerate(x.tolist()):
         state.release_due(i)
         offset = state.offset(i)
@@ -393,28 +410,64 @@ def _band_in_time_order(
 # --- alerts ---
 
 
+def _cooldown(calendar: _Calendar, settings: DetectorSettings) -> int:
+    """Points after an incident closes during which it reopens silently instead of alerting."""
+    return round(settings.cooldown_cycles * calendar.cycle)
+
+
+def _outside(
+    x: np.ndarray,
+    centre: np.ndarray,
+    below_width: np.ndarray,
+    above_width: np.ndarray,
+    direction: np.ndarray,
+    settings: DetectorSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points outside the band on the watched side, and those `spike_widths` band widths beyond it.
+
+    `direction` is one direction, or one per column of a 2-D `x`.
+    """
+    with np.errstate(invalid="ignore"):
+        above = (x - centre) / above_width - 1
+        below = (centre - x) / below_width - 1
+    excess = np.where(
+        direction == "above",
+        above,
+        np.where(direction == "below", below, np.fmax(above, below)),
+    )
+    with np.errstate(invalid="ignore"):
+        return excess > 0, excess >= settings.spike_widths
+
+
 def _opening_alerts(
-    outside: np.ndarray, valid: np.ndarray, settings: DetectorSettings
+    outside: np.ndarray,
+    severe: np.ndarray,
+    valid: np.ndarray,
+    settings: DetectorSettings,
+    cooldown: int,
 ) -> np.ndarray:
     """True where an incident opens: k of the last m points outside and no incident open.
 
-    An open incident closes after `close_after` points back inside, and only then can the next
-    one open. The edge case: missing points neither extend an incident nor count towards closing.
+    A `severe` point (a spike `spike_widths` band widths beyond the band) opens one at once.
+    An open incident closes after `close_after` points back inside. Within `cooldown` points of
+    its closing it reopens without a new alert (a burst joins the incident it belongs to); only
+    after the cool-down can the next incident open with an alert. The edge case: missing points
+    neither extend an incident nor count towards closing.
     """
     alerts = np.zeros(len(outside), dtype=bool)
     recent: deque[bool] = deque(maxlen=settings.persistence_window)
-    is_open, inside_run = False, 0
+    is_open, inside_run, closed_at = False, 0, None
     for i in np.flatnonzero(valid).tolist():
         is_outside = bool(outside[i])
         recent.append(is_outside)
         if is_open:
             inside_run = 0 if is_outside else inside_run + 1
             if inside_run >= settings.close_after:
-                is_open = False
+                is_open, closed_at = False, i
                 recent.clear()
-        elif is_outside and sum(recent) >= settings.persistence:
-            alerts[i] = is_open = True
-            inside_run = 0
+        elif is_outside and (severe[i] or sum(recent) >= settings.persistence):
+            is_open, inside_run = True, 0
+            alerts[i] = closed_at is None or i - closed_at >= cooldown
     return alerts
 
 
@@ -456,16 +509,12 @@ def _detect_many(
     x = np.array(ordered.to_numpy(dtype=float, na_value=np.nan), dtype=float, ndmin=2)
     x = x.reshape(len(ordered), columns)
     x[~np.isfinite(x)] = np.nan
-    centre, below_width, above_width = _bands_in_time_order(ordered.index, x, settings)
+    calendar = _calendar(ordered.index, settings) if len(ordered) else _Calendar(7, ())
+    centre, below_width, above_width = _bands_in_time_order(calendar, x, settings)
     lower, upper = centre - below_width, centre + above_width
-    outside_above, outside_below = x > upper, x < lower
-    kinds = np.array(chosen)
-    watched = np.where(
-        kinds == "above",
-        outside_above,
-        np.where(kinds == "below", outside_below, outside_above | outside_below),
-    )
-    alerts, incident = _incidents(watched, ~np.isnan(x), settings)
+    watched, severe = _outside(x, centre, below_width, above_width, np.array(chosen), settings)
+    cooldown = _cooldown(calendar, settings)
+    alerts, incident = _incidents(watched, severe, ~np.isnan(x), settings, cooldown)
     return {
         "baseline": centre,
         "lower": lower,
@@ -679,14 +728,14 @@ class _Baselines:
 
 
 def _bands_in_time_order(
-    index: pd.DatetimeIndex, x: np.ndarray, settings: DetectorSettings
+    calendar: _Calendar, x: np.ndarray, settings: DetectorSettings
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`_band_in_time_order` for every column of `x` (rows in time order), point by point."""
     steps, series = x.shape
     centre, below_width, above_width = (np.full(x.shape, np.nan) for _ in range(3))
     if not steps or not series:
         return centre, below_width, above_width
-    state = _Baselines(series, _calendar(index, settings), settings)
+    state = _Baselines(series, calendar, settings)
     everyone = np.arange(series)
     for i in range(steps):
         state.release_due(i)
@@ -718,7 +767,11 @@ def _bands_in_time_order(
 
 
 def _incidents(
-    outside: np.ndarray, valid: np.ndarray, settings: DetectorSettings
+    outside: np.ndarray,
+    severe: np.ndarray,
+    valid: np.ndarray,
+    settings: DetectorSettings,
+    cooldown: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`_opening_alerts` for every column at once, plus whether an incident is open after each point."""
     steps, series = outside.shape
@@ -728,6 +781,7 @@ def _incidents(
     recent_next = np.zeros(series, dtype=np.int64)
     is_open = np.zeros(series, dtype=bool)
     inside_run = np.zeros(series, dtype=np.int64)
+    closed_at = np.full(series, -1, dtype=np.int64)
     everyone = np.arange(series)
     for i in range(steps):
         rows = everyone[valid[i]]
@@ -739,11 +793,56 @@ def _incidents(
         inside_run[running] = np.where(is_outside[was_open], 0, inside_run[running] + 1)
         closing = running[inside_run[running] >= settings.close_after]
         is_open[closing] = False
+        closed_at[closing] = i
         recent[closing] = False
         recent_next[closing] = 0
-        opening = rows[~was_open & is_outside & (recent[rows].sum(axis=1) >= settings.persistence)]
-        alerts[i, opening] = True
+        qualifies = severe[i, rows] | (recent[rows].sum(axis=1) >= settings.persistence)
+        opening = rows[~was_open & is_outside & qualifies]
+        cooled = (closed_at[opening] < 0) | (i - closed_at[opening] >= cooldown)
+        alerts[i, opening[cooled]] = True
         is_open[opening] = True
         inside_run[opening] = 0
         incident[i] = is_open
     return alerts, incident
+
+
+# --- explanation ---
+
+
+def history_weeks(days_with_data: int, settings: DetectorSettings = SETTINGS) -> int:
+    """Whole weeks of daily history behind a band: the days seen, capped at the residual window."""
+    return max(0, min(days_with_data, settings.residual_cycles * _DAYS_PER_WEEK) // _DAYS_PER_WEEK)
+
+
+def explain(
+    *,
+    what: str,
+    unit: str,
+    value: float,
+    lower: float,
+    upper: float,
+    day: date,
+    weeks: int,
+) -> str:
+    """Why a daily alert opened, in words a CSM can repeat to a customer.
+
+    E.g. "Import duration was 2,460 s on Tuesday 3 Nov 2026; usual for a Tuesday is 720–1,080 s
+    (8 weeks of history)." The usual range is the band the detector used that day; metrics are
+    never negative, so a band reaching below zero is shown from 0. The edge case: a band learnt
+    from less than a week says "less than a week of history".
+    """
+    weekday = f"{day:%A}"
+    history = (
+        "less than a week of history"
+        if weeks < 1
+        else f"{weeks} week{'s' if weeks != 1 else ''} of history"
+    )
+    return (
+        f"{what} was {_number(value)} {unit} on {weekday} {day.day} {day:%b %Y}; usual for a "
+        f"{weekday} is {_number(max(lower, 0.0))}–{_number(upper)} {unit} ({history})."
+    )
+
+
+def _number(value: float) -> str:
+    """Thousands separated; whole numbers from 100 up, one decimal below."""
+    return f"{value:,.0f}" if abs(value) >= 100 or float(value).is_integer() else f"{value:,.1f}"

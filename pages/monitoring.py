@@ -5,7 +5,7 @@ from ui.auth import require_access
 user = require_access(__file__)
 
 from collections.abc import Callable  # noqa: E402
-from datetime import UTC, datetime  # noqa: E402
+from datetime import UTC, date, datetime  # noqa: E402
 from zoneinfo import ZoneInfo  # noqa: E402
 
 import altair as alt  # noqa: E402
@@ -13,7 +13,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from data_access import alerts  # noqa: E402
+from data_access import alerts, monitor  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
 from data_access.customers import contacts_of  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
@@ -88,6 +88,22 @@ def load_series(scope: Scope, model_id: int, metric: str, days: int) -> pd.DataF
 def load_bands(scope: Scope, model_id: int, days: int) -> pd.DataFrame:
     with read_session() as session:
         return alerts.model_metric_bands(session=session, scope=scope, model_id=model_id, days=days)
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def load_explanation(
+    model_id: int, metric: str, opened_on: date, value: float, lower: float, upper: float
+) -> str:
+    with read_session() as session:
+        return monitor.alert_explanation(
+            session=session,
+            model_id=model_id,
+            metric=metric,
+            opened_on=opened_on,
+            value=value,
+            lower=lower,
+            upper=upper,
+        )
 
 
 def run_and_refresh(command: Callable[[Session], object], success: str) -> None:
@@ -353,6 +369,18 @@ with inbox_tab:
                 facts[1].metric("Band", band_text(alert))
                 facts[2].metric("Severity", SEVERITY_LABELS[alert["severity"]])
                 facts[3].metric("State", status_text(alert))
+                st.markdown(
+                    plain_markdown(
+                        load_explanation(
+                            int(alert["model_id"]),
+                            str(alert["metric"]),
+                            pd.Timestamp(alert["opened_on"]).date(),
+                            float(alert["value"]),
+                            float(alert["lower"]),
+                            float(alert["upper"]),
+                        )
+                    )
+                )
                 contact_parts = [
                     str(alert[c])
                     for c in ("contact_email", "contact_phone", "contact_chat")

@@ -15,6 +15,7 @@ from data_access.db import session_scope
 from data_access.models import Alert, AuditLog, Contact
 from data_access.monitor import (
     HISTORY_DAYS,
+    alert_explanation,
     main,
     metric_history,
     run_monitor,
@@ -85,14 +86,14 @@ def test_a_three_day_spike_opens_one_alert_with_the_detectors_band_and_the_prima
         "processing_s",
         "above",
     )
-    third_day = SPIKE + timedelta(days=2)
-    assert pd.Timestamp(alert["opened_on"]).date() == third_day
+    first_day = SPIKE  # four times the level: a spike, alerted on its first day
+    assert pd.Timestamp(alert["opened_on"]).date() == first_day
     expected = detect(series_of(metrics[estate.model_a], "processing_s"), direction="above")
-    expected = expected.loc[: pd.Timestamp(third_day)]
+    expected = expected.loc[: pd.Timestamp(first_day)]
     assert bool(expected["alert"].iloc[-1])
     for column in ("baseline", "lower", "upper"):
         assert alert[column] == pytest.approx(expected[column].iloc[-1], rel=1e-12)
-    day_row = metrics[estate.model_a].iloc[day_index(third_day)]
+    day_row = metrics[estate.model_a].iloc[day_index(first_day)]
     assert alert["value"] == pytest.approx(day_row["processing_s"])
     assert alert["customer_id"] == estate.customer_a
     assert alert["contact_id"] == estate.primary_contact_a
@@ -121,15 +122,16 @@ def test_running_a_day_twice_changes_nothing_but_the_audit_trail(engine, estate)
         estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
     )
     write_metrics(engine, list(metrics.values()))
-    run_days(engine, SPIKE, SPIKE + timedelta(days=9))
+    last = SPIKE + timedelta(days=3 + SETTINGS.close_after)  # the incident has closed
+    run_days(engine, SPIKE, last)
     before = alerts(engine)
     assert len(before) == 1 and before.iloc[0]["state"] == "resolved"
-    for day in pd.date_range(SPIKE, SPIKE + timedelta(days=9)).date:
+    for day in pd.date_range(SPIKE, last).date:
         run(engine, day)  # every day again, including the opening and the closing day
     pd.testing.assert_frame_equal(alerts(engine), before)
     with Session(engine) as session:
         runs = session.exec(select(AuditLog).where(AuditLog.action == "monitor_run")).all()
-    assert len(runs) == 20 and {r.actor for r in runs} == {"monitor"}
+    assert len(runs) == 2 * ((last - SPIKE).days + 1) and {r.actor for r in runs} == {"monitor"}
     assert '"opened": 0' in runs[-1].detail and '"closed": 0' in runs[-1].detail
 
 
@@ -138,7 +140,7 @@ def test_an_alert_closes_itself_after_close_after_days_back_in_band(engine, esta
         estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
     )
     write_metrics(engine, list(metrics.values()))
-    opening = SPIKE + timedelta(days=2)
+    opening = SPIKE
     back = SPIKE + timedelta(days=3)
     closing = back + timedelta(days=SETTINGS.close_after - 1)
     run_days(engine, SPIKE, closing - timedelta(days=1))
@@ -162,11 +164,50 @@ def test_a_long_incident_opens_one_alert_and_a_later_one_opens_another(engine, e
     write_metrics(engine, list(metrics.values()))
     run_days(engine, SPIKE, later + timedelta(days=3))
     opened = alerts(engine)
-    assert [pd.Timestamp(d).date() for d in opened["opened_on"]] == [
-        SPIKE + timedelta(days=2),
-        later + timedelta(days=2),
-    ]
+    assert [pd.Timestamp(d).date() for d in opened["opened_on"]] == [SPIKE, later]
     assert opened["state"].tolist() == ["resolved", "new"]
+
+
+def test_a_bursty_series_opens_one_alert_not_ten(engine, estate):
+    """One-day bursts (up to ten), each inside the cool-down after the last: one alert."""
+    cooldown = round(SETTINGS.cooldown_cycles * 7)
+    assert cooldown >= 2, "the shipped settings have a cool-down of at least two days"
+    metrics = standard_metrics(estate)
+    first, spacing = FIRST_DAY + timedelta(weeks=4), SETTINGS.close_after + cooldown - 1
+    count = min(10, (LAST_DAY - timedelta(days=SETTINGS.close_after) - first).days // spacing + 1)
+    assert count >= 3
+    bursts = [first + timedelta(days=k * spacing) for k in range(count)]
+    for day in bursts:
+        with_spike(estate, metrics, estate.model_a, "import_s", day, 1, 5)
+    write_metrics(engine, list(metrics.values()))
+    for day in bursts:
+        run(engine, day)
+        run(engine, day + timedelta(days=SETTINGS.close_after))  # the day its incident closes
+    opened = alerts(engine)
+    assert [pd.Timestamp(d).date() for d in opened["opened_on"]] == [first]
+    history = series_of(metrics[estate.model_a], "import_s")
+    flags = detect(history, direction="above")["anomalous"]
+    assert flags.loc[[pd.Timestamp(d) for d in bursts]].all()  # every burst was outside the band
+
+
+def test_an_alert_explains_itself_with_the_band_it_used(engine, estate):
+    metrics = with_spike(estate, standard_metrics(estate), estate.model_a, "import_s", SPIKE, 1, 5)
+    write_metrics(engine, list(metrics.values()))
+    run(engine, SPIKE)
+    alert = alerts(engine).iloc[0]
+    with Session(engine) as session:
+        text = alert_explanation(
+            session=session,
+            model_id=estate.model_a,
+            metric="import_s",
+            opened_on=SPIKE,
+            value=alert["value"],
+            lower=alert["lower"],
+            upper=alert["upper"],
+        )
+    assert text.startswith(f"Import duration was {alert['value']:,.0f} s on Monday 15 Jun 2026;")
+    assert f"usual for a Monday is {max(alert['lower'], 0):,.1f}–{alert['upper']:,.1f} s" in text
+    assert text.endswith("(8 weeks of history).")
 
 
 def test_an_alert_a_csm_closed_is_not_reopened_while_its_incident_runs_on(engine, estate):
@@ -277,3 +318,25 @@ def test_the_command_line_scores_a_day(engine, estate, capsys):
     assert main(["--day", day.isoformat(), "--database-url", url]) == 0
     assert "opened 0" in capsys.readouterr().out
     assert len(alerts(engine)) == 1
+
+
+def test_the_command_line_rescores_a_range_of_days_oldest_first(engine, estate, capsys):
+    metrics = with_spike(
+        estate, standard_metrics(estate), estate.model_a, "processing_s", SPIKE, 3, 4
+    )
+    write_metrics(engine, list(metrics.values()))
+    url = engine.url.render_as_string(hide_password=False)
+    first, last = SPIKE - timedelta(days=1), SPIKE + timedelta(days=2)
+    args = ["--day", first.isoformat(), "--through", last.isoformat(), "--database-url", url]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        d.isoformat() for d in pd.date_range(first, last).date
+    ]
+    assert "opened 1" in lines[1]  # the spike's first day
+    opened = alerts(engine)
+    assert [pd.Timestamp(d).date() for d in opened["opened_on"]] == [SPIKE]
+    assert (
+        main(["--day", last.isoformat(), "--through", first.isoformat(), "--database-url", url])
+        == 2
+    )

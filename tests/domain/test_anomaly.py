@@ -57,21 +57,56 @@ def test_empty_series_gives_an_empty_frame():
 # --- spikes, incidents and level shifts ---
 
 
-def test_a_one_day_spike_is_anomalous_but_does_not_open_an_alert_alone():
+def beyond_band(values: pd.Series, at: int, widths: float) -> float:
+    """The value `widths` band widths beyond the upper edge of the band at position `at`."""
+    band = detect(values).iloc[at]
+    return band["upper"] + widths * (band["upper"] - band["baseline"])
+
+
+def test_a_one_day_excursion_just_outside_the_band_does_not_open_an_alert_alone():
     values = daily(200, weekend_drop=30)
-    values.iloc[150] += 80
+    values.iloc[150] = beyond_band(values, 150, 0.5 * SETTINGS.spike_widths)
     result = detect(values)
     assert result["anomalous"].iloc[150]
     assert result["anomalous"].sum() <= 2
     assert alert_positions(result) == []
 
 
-def test_a_three_day_spike_opens_exactly_one_alert_on_its_third_day():
+def test_a_one_day_spike_far_beyond_the_band_opens_an_alert_that_day():
+    values = daily(200, weekend_drop=30)
+    values.iloc[150] = beyond_band(values, 150, SETTINGS.spike_widths + 0.5)
+    assert alert_positions(detect(values)) == [150]
+
+
+def test_a_modest_three_day_excursion_opens_one_alert_on_its_third_day():
+    values = daily(200, weekend_drop=30)
+    for day in range(150, 153):
+        values.iloc[day] = beyond_band(values, day, 0.5 * SETTINGS.spike_widths)
+    result = detect(values)
+    assert result["anomalous"].iloc[150:153].all()
+    assert alert_positions(result) == [152]
+
+
+def test_a_large_three_day_spike_opens_exactly_one_alert_on_its_first_day():
     values = daily(200, weekend_drop=30)
     values.iloc[150:153] += 80
     result = detect(values)
     assert result["anomalous"].iloc[150:153].all()
-    assert alert_positions(result) == [152]
+    assert alert_positions(result) == [150]
+
+
+def test_bursts_within_the_cool_down_join_the_incident_instead_of_alerting_again():
+    cooldown = round(SETTINGS.cooldown_cycles * WEEK)
+    assert cooldown >= 2, "the shipped settings have a cool-down of at least two days"
+    values = daily(300, weekend_drop=30)
+    burst, start = [], 150
+    for _ in range(5):  # one-day bursts, each the day before the previous cool-down ends
+        values.iloc[start] += 80
+        burst.append(start)
+        start += 1 + SETTINGS.close_after + cooldown - 2
+    result = detect(values)
+    assert result["anomalous"].iloc[burst].all()
+    assert alert_positions(result) == [150]
 
 
 def test_an_incident_that_flickers_in_and_out_of_the_band_gives_one_alert():
@@ -79,7 +114,7 @@ def test_an_incident_that_flickers_in_and_out_of_the_band_gives_one_alert():
     incident = np.arange(150, 180)
     values.iloc[incident[incident % 4 != 0]] += 60  # every fourth day (152, 156, ...) looks normal
     result = detect(values)
-    assert alert_positions(result) == [153]
+    assert alert_positions(result) == [150]
 
 
 def test_an_incident_stays_out_of_the_band_as_if_it_were_missing():
@@ -94,7 +129,7 @@ def test_after_an_incident_ends_the_band_does_not_swing_to_the_other_side():
     values = daily(200)
     values.iloc[150:155] -= 60
     result = detect(values)
-    assert alert_positions(result) == [152]
+    assert alert_positions(result) == [150]
     assert not result["anomalous"].iloc[155:].any()
 
 
@@ -102,7 +137,8 @@ def test_a_lasting_level_shift_alerts_once_then_becomes_the_new_normal():
     values = daily(365)
     values.iloc[200:] += 50
     result = detect(values)
-    assert alert_positions(result) == [202]
+    jump = beyond_band(daily(365), 200, SETTINGS.spike_widths) <= values.iloc[200]
+    assert alert_positions(result) == ([200] if jump else [202])  # a spike at once, else day 3
     assert not result["anomalous"].iloc[200 + 3 * WEEK : 200 + 8 * WEEK].any()
     assert result["baseline"].iloc[200 + 8 * WEEK :].median() == pytest.approx(150, abs=2)
 
@@ -111,7 +147,7 @@ def test_a_second_incident_after_recovery_opens_a_second_alert():
     values = daily(300)
     values.iloc[150:155] += 60
     values.iloc[250:255] -= 60
-    assert alert_positions(detect(values)) == [152, 252]
+    assert alert_positions(detect(values)) == [150, 250]
 
 
 # --- seasonality, flat series, gaps, history ---
@@ -155,7 +191,7 @@ def test_gaps_and_jitter_in_the_timestamps_change_nothing_essential():
     assert alert_positions(clean) == []
     assert not clean["anomalous"].iloc[[40, 90, 91]].any()
     values.iloc[200:206] += 70
-    assert alert_positions(detect(values)) == [202]
+    assert alert_positions(detect(values)) == [200]
 
 
 def test_no_band_and_no_alert_before_two_weeks_of_history():
@@ -217,11 +253,11 @@ def test_direction_picks_the_side_that_alerts_and_leaves_the_band_alone():
     rise.iloc[150:155] += 60
     drop = daily(200)
     drop.iloc[150:155] -= 60
-    assert alert_positions(detect(rise, direction="above")) == [152]
+    assert alert_positions(detect(rise, direction="above")) == [150]
     assert alert_positions(detect(rise, direction="below")) == []
-    assert alert_positions(detect(drop, direction="below")) == [152]
+    assert alert_positions(detect(drop, direction="below")) == [150]
     assert alert_positions(detect(drop, direction="above")) == []
-    assert alert_positions(detect(drop, direction="both")) == [152]
+    assert alert_positions(detect(drop, direction="both")) == [150]
     above, below = detect(rise, direction="above"), detect(rise, direction="below")
     pd.testing.assert_frame_equal(above[BAND], below[BAND])
     assert not below["anomalous"].iloc[150:155].any()

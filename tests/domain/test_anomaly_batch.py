@@ -142,8 +142,11 @@ def test_edge_shapes_are_handled():
     assert np.isnan(many["baseline"][:, 0]).all() and not many["anomalous"][:, 0].any()
 
 
-def reference_incidents(outside: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Whether an incident is open after each point, straight from the rule in `detect`."""
+def reference_incidents(outside: np.ndarray, severe: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Whether an incident is open after each point, straight from the rule in `detect`.
+
+    An incident reopened within the cool-down is open again (it just raises no new alert).
+    """
     open_after = np.zeros(len(outside), dtype=bool)
     recent: list[bool] = []
     is_open, inside_run = False, 0
@@ -154,7 +157,7 @@ def reference_incidents(outside: np.ndarray, valid: np.ndarray) -> np.ndarray:
                 inside_run = 0 if outside[i] else inside_run + 1
                 if inside_run >= SETTINGS.close_after:
                     is_open, recent = False, []
-            elif outside[i] and sum(recent) >= SETTINGS.persistence:
+            elif outside[i] and (severe[i] or sum(recent) >= SETTINGS.persistence):
                 is_open, inside_run = True, 0
         open_after[i] = is_open
     return open_after
@@ -165,20 +168,24 @@ def test_incident_is_open_from_each_alert_until_close_after_points_back_in_band(
     many = detect_many(frame, directions="above")
     valid = ~np.isnan(frame.to_numpy())
     for k in range(frame.shape[1]):
-        expected = reference_incidents(many["anomalous"][:, k], valid[:, k])
+        x, baseline, upper = frame.to_numpy()[:, k], many["baseline"][:, k], many["upper"][:, k]
+        with np.errstate(invalid="ignore"):
+            severe = (x - baseline) / (upper - baseline) - 1 >= SETTINGS.spike_widths
+        expected = reference_incidents(many["anomalous"][:, k], severe, valid[:, k])
         np.testing.assert_array_equal(many["incident"][:, k], expected)
         opens = np.flatnonzero(many["alert"][:, k])
         assert many["incident"][opens, k].all()
         assert not many["incident"][opens - 1, k].any()
 
 
-def test_a_three_day_spike_opens_then_closes_after_five_days_back_in_band():
+def test_a_three_day_spike_opens_on_its_first_day_then_closes_after_close_after_days_in_band():
     index = pd.date_range("2024-01-01", periods=200, freq="D")
     values = 100 + np.random.default_rng(0).normal(0, 3, 200)
     values[150:153] += 80
     many = detect_many(pd.DataFrame({"m": values}, index=index), directions="above")
-    assert np.flatnonzero(many["alert"][:, 0]).tolist() == [152]
-    assert np.flatnonzero(many["incident"][:, 0]).tolist() == list(range(152, 157))
+    assert np.flatnonzero(many["alert"][:, 0]).tolist() == [150]
+    closes = 153 + SETTINGS.close_after - 1  # the close_after-th point back in band
+    assert np.flatnonzero(many["incident"][:, 0]).tolist() == list(range(150, closes))
 
 
 @pytest.mark.parametrize(
