@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from data_access.models import AuditLog, utc_now
@@ -33,9 +36,75 @@ def record_audit(
     return row
 
 
-def recent_audit(*, session: Session, limit: int = 200) -> pd.DataFrame:
+@dataclass(frozen=True)
+class AuditFilters:
+    """What the admin narrows the audit log to; None (or blank) means any."""
+
+    actor: str | None = None
+    action: str | None = None
+    entity: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    search: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of matching audit rows, newest first, and where it sits among them."""
+
+    rows: pd.DataFrame
+    total: int
+    page: int
+    pages: int
+    page_size: int
+
+    @property
+    def first_row(self) -> int:
+        return 0 if self.total == 0 else (self.page - 1) * self.page_size + 1
+
+    @property
+    def last_row(self) -> int:
+        return min(self.page * self.page_size, self.total)
+
+
+def _matching(filters: AuditFilters) -> list:
+    conditions = []
+    if filters.actor:
+        conditions.append(AuditLog.actor == filters.actor)
+    if filters.action:
+        conditions.append(AuditLog.action == filters.action)
+    if filters.entity:
+        conditions.append(AuditLog.entity == filters.entity)
+    if filters.since is not None:
+        conditions.append(AuditLog.at >= filters.since)
+    if filters.until is not None:
+        conditions.append(AuditLog.at < filters.until)
+    if filters.search and filters.search.strip():
+        needle = f"%{filters.search.strip().lower()}%"
+        conditions.append(
+            or_(
+                func.lower(AuditLog.detail).like(needle),
+                func.lower(func.coalesce(AuditLog.entity_id, "")).like(needle),
+            )
+        )
+    return conditions
+
+
+def audit_page(
+    *, session: Session, filters: AuditFilters, page: int = 1, page_size: int = 50
+) -> AuditPage:
+    """The audit rows matching `filters`, newest first, `page_size` at a time.
+
+    A page beyond the last shows the last one (a filter may have shrunk the list under the
+    admin's page number); every row stays reachable, however old.
+    """
+    conditions = _matching(filters)
+    total = session.exec(select(func.count()).select_from(AuditLog).where(*conditions)).one()
+    pages = max(1, -(-int(total) // page_size))
+    page = min(max(1, page), pages)
     statement = (
         select(
+            AuditLog.id,
             AuditLog.at,
             AuditLog.actor,
             AuditLog.action,
@@ -43,10 +112,23 @@ def recent_audit(*, session: Session, limit: int = 200) -> pd.DataFrame:
             AuditLog.entity_id,
             AuditLog.detail,
         )
+        .where(*conditions)
         .order_by(AuditLog.id.desc())
-        .limit(limit)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     )
-    return pd.read_sql(statement, session.connection())
+    rows = pd.read_sql(statement, session.connection())
+    return AuditPage(rows=rows, total=int(total), page=page, pages=pages, page_size=page_size)
+
+
+def audit_choices(*, session: Session) -> dict[str, list[str]]:
+    """The actors, actions and entities present in the log, for the admin's filter lists."""
+    return {
+        column.key: sorted(
+            str(value) for value in session.exec(select(column).distinct()) if value is not None
+        )
+        for column in (AuditLog.actor, AuditLog.action, AuditLog.entity)
+    }
 
 
 def record_export(*, session: Session, actor: Actor, file_name: str, rows: int) -> AuditLog:

@@ -4,7 +4,8 @@ from ui.auth import require_access
 
 user = require_access(__file__)
 
-from datetime import date  # noqa: E402
+from datetime import date, datetime, time, timedelta  # noqa: E402
+from zoneinfo import ZoneInfo  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
@@ -14,7 +15,7 @@ from data_access import policies as policy_commands  # noqa: E402
 from data_access import sso  # noqa: E402
 from data_access import users as user_commands  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
-from data_access.audit import recent_audit  # noqa: E402
+from data_access.audit import AuditFilters, audit_choices, audit_page  # noqa: E402
 from data_access.customers import ContactFields, CustomerFields  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.roles import ROLE_LABELS, Role, parse_roles  # noqa: E402
@@ -411,13 +412,60 @@ with policies_tab:
         if run_command(save_all, "Tier policies saved."):
             st.rerun()
 
+AUDIT_PAGE_SIZE = 50
+ANY = "Any"
+
+
+def day_start(day: date | None) -> datetime | None:
+    """Midnight at the start of `day` in the viewer's time zone (an aware time), or None."""
+    return None if day is None else datetime.combine(day, time(), ZoneInfo(user.timezone))
+
+
 with audit_tab:
     with read_session() as session:
-        audit = recent_audit(session=session)
-    st.dataframe(
-        audit.assign(at=to_zone(audit["at"], user.timezone)),
-        hide_index=True,
-        column_config={
-            "at": st.column_config.DatetimeColumn("When", format=DATETIME_COLUMN_FORMAT)
-        },
+        choices = audit_choices(session=session)
+    who, what, on = st.columns(3)
+    actor = who.selectbox("Who", [ANY, *choices["actor"]], key="audit_actor")
+    action = what.selectbox("Action", [ANY, *choices["action"]], key="audit_action")
+    entity = on.selectbox("On", [ANY, *choices["entity"]], key="audit_entity")
+    since_column, until_column, search_column = st.columns(3)
+    since = since_column.date_input("From", value=None, key="audit_since", format="DD/MM/YYYY")
+    until = until_column.date_input("To", value=None, key="audit_until", format="DD/MM/YYYY")
+    search = search_column.text_input("Detail contains", key="audit_search")
+    filters = AuditFilters(
+        actor=None if actor == ANY else actor,
+        action=None if action == ANY else action,
+        entity=None if entity == ANY else entity,
+        since=day_start(since),
+        until=day_start(until + timedelta(days=1) if until else None),
+        search=search,
     )
+    requested = int(st.session_state.get("audit_page", 1))
+    with read_session() as session:
+        audit = audit_page(
+            session=session, filters=filters, page=requested, page_size=AUDIT_PAGE_SIZE
+        )
+    if audit.total == 0:
+        st.info("No audit entry matches these filters.")
+    else:
+        st.dataframe(
+            audit.rows.drop(columns=["id"]).assign(at=to_zone(audit.rows["at"], user.timezone)),
+            hide_index=True,
+            key="audit_rows",
+            column_config={
+                "at": st.column_config.DatetimeColumn("When", format=DATETIME_COLUMN_FORMAT)
+            },
+        )
+        position, pager = st.columns([3, 1], vertical_alignment="center")
+        position.caption(
+            f"Entries {audit.first_row:,}–{audit.last_row:,} of {audit.total:,}, newest first."
+        )
+        if requested != audit.page:  # the filters left fewer pages than the one asked for
+            st.session_state["audit_page"] = audit.page
+        pager.number_input(
+            f"Page (of {audit.pages:,})",
+            min_value=1,
+            max_value=audit.pages,
+            step=1,
+            key="audit_page",
+        )
