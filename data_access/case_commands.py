@@ -93,7 +93,7 @@ def open_case(
         CaseEvent(
             case_id=case.id,
             at=now,
-            actor_id=actor.id,
+            actor_id=actor.user_id,
             kind="status",
             to_status="new",
             note=reporter,
@@ -150,23 +150,31 @@ def record_case_event(
     detail: dict[str, object] = {"action": action, "from": old_status}
     if action == "assign":
         assignee = _checked_assignee(session, assignee_id, case, customer)
-        event = _event(case, now, actor.id, "assign", note=_assign_note(assignee, note))
+        event = _event(case, now, actor.user_id, "assign", note=_assign_note(assignee, note))
         events = [event]
         detail["assignee_id"] = assignee.id
         case.assignee_id = assignee.id
     elif action == "public_reply":
-        event = _event(case, now, actor.id, "public_reply", note=note)
+        event = _event(case, now, actor.user_id, "public_reply", note=note)
         events = [event]
         if case.first_response_at is None:
             case.first_response_at = now
         if new_status is not None:
             # After the reply, at the same instant: the reply is what opened the case.
             events.append(
-                _event(case, now, actor.id, "status", from_status=old_status, to_status=new_status)
+                _event(
+                    case, now, actor.user_id, "status", from_status=old_status, to_status=new_status
+                )
             )
     else:
         event = _event(
-            case, now, actor.id, "status", from_status=old_status, to_status=new_status, note=note
+            case,
+            now,
+            actor.user_id,
+            "status",
+            from_status=old_status,
+            to_status=new_status,
+            note=note,
         )
         events = [event]
     session.add_all(events)
@@ -201,7 +209,7 @@ def add_internal_note(
         raise CommandRefused(
             "A closed case is final and cannot be changed; open a new case instead."
         )
-    event = _event(case, now, actor.id, "internal_note", note=note)
+    event = _event(case, now, actor.user_id, "internal_note", note=note)
     session.add(event)
     _touch(session, case, now)
     record_audit(
@@ -244,7 +252,7 @@ def change_severity(
         raise CommandRefused(f"The case is already {SEVERITY_LABELS[severity]}.")
     old = case.severity
     note = f"{SEVERITY_LABELS[old]} → {SEVERITY_LABELS[severity]}: {reason}"
-    event = _event(case, now, actor.id, "severity", note=note)
+    event = _event(case, now, actor.user_id, "severity", note=note)
     session.add(event)
     case.severity = int(severity)
     _touch(session, case, now)
@@ -302,7 +310,7 @@ def _checked_now(now: datetime | None) -> datetime:
 def _event(
     case: Case,
     now: datetime,
-    actor_id: int,
+    actor_id: int | None,
     kind: str,
     *,
     from_status: str | None = None,

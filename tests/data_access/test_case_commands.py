@@ -737,3 +737,21 @@ def test_internal_note_is_kept_apart_from_replies(session, world):
         closed = case_in(session, world, status)
         with pytest.raises(CommandRefused, match="^A closed case is final"):
             add_internal_note(session=session, actor=world.csm, case_id=closed, note="late")
+
+
+def test_a_shell_job_opens_a_case_with_no_staff_actor(session, world):
+    portal = Actor.system("portal import")
+    case = open_case(
+        session=session,
+        actor=portal,
+        customer_id=world.customer_id,
+        subject="From the portal",
+        severity=3,
+        channel="portal",
+        now=MONDAY,
+    )
+    session.commit()
+    [event] = events_of(session, case.id)
+    assert event.actor_id is None and event.to_status == "new"
+    audit = session.exec(select(AuditLog).where(AuditLog.action == "open_case")).one()
+    assert audit.actor == "portal import"
