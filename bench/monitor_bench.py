@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import delete, func, select  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from data_access.actor import Actor  # noqa: E402
 from data_access.bulk import bulk_insert, reset_sequences  # noqa: E402
 from data_access.db import make_engine, session_scope  # noqa: E402
 from data_access.migrate import upgrade  # noqa: E402
@@ -45,7 +46,7 @@ from data_access.models import (  # noqa: E402
     Region,
     Workspace,
 )
-from data_access.monitor import HISTORY_DAYS, run_monitor  # noqa: E402
+from data_access.monitor import ACTOR, HISTORY_DAYS, run_monitor  # noqa: E402
 from data_access.policies import seed_default_policies  # noqa: E402
 from domain.anomaly import detect_many  # noqa: E402
 from domain.monitoring import COUNT_METRICS, METRICS  # noqa: E402
@@ -211,7 +212,7 @@ def time_job(url: str, days_to_time: list[date], reruns: int) -> None:
     def one(day: date):
         started = time.perf_counter()
         with session_scope(engine) as session:
-            run = run_monitor(session=session, day=day)
+            run = run_monitor(session=session, actor=Actor.system(ACTOR), day=day)
         return run, time.perf_counter() - started
 
     print(

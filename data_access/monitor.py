@@ -49,6 +49,7 @@ import pandas as pd
 from sqlalchemy import String, bindparam, cast, func, or_, text, update
 from sqlmodel import Session, select
 
+from data_access.actor import Actor, authorise
 from data_access.audit import record_audit
 from data_access.bulk import bulk_insert
 from data_access.models import Alert, Contact, Customer, ModelMetricDaily, PlanningModel
@@ -61,6 +62,7 @@ from domain.monitoring import (
     OPEN_ALERT_STATES,
     judge_alert,
 )
+from domain.roles import Role
 
 HISTORY_DAYS = 365
 CHUNK_MODELS = 1_000
@@ -280,13 +282,15 @@ def score_enrolled(*, session: Session, day: date, progress: Progress = _no_prog
 
 
 def apply_scores(
-    *, session: Session, scores: DayScores, now: datetime | None = None, actor: str = ACTOR
+    *, session: Session, actor: Actor, scores: DayScores, now: datetime | None = None
 ) -> MonitorRun:
     """Open, update and close alerts from `scores`, and append one audit row for the run.
 
     Writes in the caller's transaction (does not commit); re-reads the alerts under the job's
-    lock, so two runs of the same day cannot open the same alert twice.
+    lock, so two runs of the same day cannot open the same alert twice. The job of an operator:
+    an admin, or the shell's `Actor.system(ACTOR)`.
     """
+    authorise(session, actor, roles=(Role.ADMIN,))
     now = now or datetime.now(UTC)
     writing = time.perf_counter()
     _lock_job(session)
@@ -310,7 +314,7 @@ def apply_scores(
     )
     record_audit(
         session=session,
-        actor=actor,
+        actor=actor.username,
         action="monitor_run",
         entity="model_metric_daily",
         entity_id=day.isoformat(),
@@ -322,9 +326,9 @@ def apply_scores(
 def run_monitor(
     *,
     session: Session,
+    actor: Actor,
     day: date,
     now: datetime | None = None,
-    actor: str = ACTOR,
     progress: Progress = _no_progress,
 ) -> MonitorRun:
     """Score `day` for every enrolled model, open and close alerts, append one audit row.
@@ -527,7 +531,7 @@ def main(argv: list[str] | None = None) -> int:
             with Session(engine) as reading:
                 scores = score_enrolled(session=reading, day=current, progress=advance)
             with session_scope(engine) as session:
-                run = apply_scores(session=session, scores=scores)
+                run = apply_scores(session=session, actor=Actor.system(ACTOR), scores=scores)
         print(
             f"{run.day}: {run.models} models, {run.series} series ({run.scored} with a band), "
             f"{run.anomalous} outside their band; opened {run.opened}, closed {run.closed}, "

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
 
+from data_access.actor import Actor
 from data_access.bulk import bulk_insert, reset_sequences
 from data_access.db import session_scope
 from data_access.models import (
@@ -45,6 +46,7 @@ from data_access.models import (
     UserActivityDaily,
     Workspace,
 )
+from data_access.monitor import ACTOR as MONITOR_ACTOR
 from data_access.monitor import run_monitor
 from data_access.policies import seed_default_policies, tier_policies
 from data_access.users import hash_password
@@ -313,12 +315,13 @@ def seed_database(engine: Engine, options: SeedOptions, progress: Progress = _si
 def _monitor_recent_days(engine: Engine, options: SeedOptions, progress: Progress) -> int:
     """Run the daily monitoring job over the last fortnight, as it would have run each night."""
     opened = 0
+    monitor = Actor.system(MONITOR_ACTOR)
     first = options.today - timedelta(days=min(MONITORED_DAYS, options.days))
     for offset in range((options.today - first).days):
         day = first + timedelta(days=offset)
         progress(f"Monitoring {day:%d %b}", 0.95)
         with session_scope(engine) as session:
-            opened += run_monitor(session=session, day=day).opened
+            opened += run_monitor(session=session, actor=monitor, day=day).opened
     return opened
 
 

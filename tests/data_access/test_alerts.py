@@ -22,7 +22,7 @@ from data_access.alerts import (
 from data_access.audit import CommandRefused
 from data_access.db import session_scope
 from data_access.models import Alert, AlertContactLog, AuditLog
-from data_access.monitor import HISTORY_DAYS, run_monitor
+from data_access.monitor import ACTOR, HISTORY_DAYS, run_monitor
 from data_access.scope import Scope
 from domain.anomaly import detect
 from domain.monitoring import METRICS, deviation, severity
@@ -47,7 +47,7 @@ def estate(engine):
     write_metrics(engine, list(metrics.values()))
     for day in pd.date_range(SPIKE, OPENED).date:
         with session_scope(engine) as session:
-            run_monitor(session=session, day=day)
+            run_monitor(session=session, actor=Actor.system(ACTOR), day=day)
     estate.metrics = metrics
     return estate
 

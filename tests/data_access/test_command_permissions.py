@@ -21,7 +21,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from data_access import calendar_commands as calendars
-from data_access import case_commands, customers, metric_loader, policies, surveys
+from data_access import case_commands, customers, metric_loader, monitor, policies, surveys
 from data_access import entitlements as ent
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused
@@ -450,6 +450,19 @@ COMMANDS: dict[str, Case_] = {
         wrong_role="manager",
         out_of_scope=None,
     ),
+    # the monitoring job (an operator's: the shell runs it as Actor.system)
+    "run_monitor": Case_(
+        lambda s, w, a: monitor.run_monitor(session=s, actor=a, day=NOW.date()),
+        wrong_role="manager",
+        out_of_scope=None,
+    ),
+    "apply_scores": Case_(
+        lambda s, w, a: monitor.apply_scores(
+            session=s, actor=a, scores=monitor.score_enrolled(session=s, day=NOW.date())
+        ),
+        wrong_role="manager",
+        out_of_scope=None,
+    ),
 }
 
 
@@ -497,7 +510,7 @@ def _commands_of(*modules) -> dict[str, inspect.Signature]:
     }
 
 
-MODULES = (ent, surveys, calendars, customers, policies, metric_loader)
+MODULES = (ent, surveys, calendars, customers, policies, metric_loader, monitor)
 
 
 def test_every_write_command_of_these_modules_is_in_the_table():

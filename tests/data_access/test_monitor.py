@@ -14,6 +14,7 @@ from data_access.alerts import close_alert
 from data_access.db import session_scope
 from data_access.models import Alert, AuditLog, Contact
 from data_access.monitor import (
+    ACTOR,
     HISTORY_DAYS,
     alert_explanation,
     main,
@@ -35,6 +36,7 @@ from tests.data_access.monitoring_estate import (
 
 SPIKE = date(2026, 6, 15)  # processing time of model A is 4× its level for three days
 NOW = datetime(2026, 8, 1, 6, 0, tzinfo=UTC)
+MONITOR = Actor.system(ACTOR)
 
 
 @pytest.fixture
@@ -44,7 +46,7 @@ def estate(engine):
 
 def run(engine, day: date) -> None:
     with session_scope(engine) as session:
-        run_monitor(session=session, day=day, now=NOW)
+        run_monitor(session=session, actor=MONITOR, day=day, now=NOW)
 
 
 def run_days(engine, first: date, last: date) -> None:
@@ -237,7 +239,7 @@ def test_only_production_models_enrolled_in_monitoring_of_active_customers_are_s
         with_spike(estate, metrics, model_id, "processing_s", SPIKE, 3, 4)
     write_metrics(engine, list(metrics.values()))
     with session_scope(engine) as session:
-        result = run_monitor(session=session, day=SPIKE + timedelta(days=2), now=NOW)
+        result = run_monitor(session=session, actor=MONITOR, day=SPIKE + timedelta(days=2), now=NOW)
     assert result.models == 2 and result.series == 2 * len(METRICS)
     assert alerts(engine).empty
 
@@ -250,7 +252,7 @@ def test_a_day_without_metrics_opens_nothing(engine, estate):
     metrics[estate.model_a] = frame[frame["day"] != str(SPIKE + timedelta(days=2))]
     write_metrics(engine, list(metrics.values()))
     with session_scope(engine) as session:
-        result = run_monitor(session=session, day=SPIKE + timedelta(days=2), now=NOW)
+        result = run_monitor(session=session, actor=MONITOR, day=SPIKE + timedelta(days=2), now=NOW)
     assert result.opened == 0 and alerts(engine).empty
     assert result.scored == len(METRICS) * 2  # the band exists, the value is missing
 
