@@ -25,7 +25,7 @@ from data_access.surveys import (  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
-from ui.format import local_time_text, to_zone  # noqa: E402
+from ui.format import local_time_text, sentence_markdown, to_zone  # noqa: E402
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -152,7 +152,11 @@ with request_tab:
     else:
         contacts = load_contacts(int(customer_id))
         if contacts.empty:
-            st.info(f"{names[customer_id]} has no contacts yet; an administrator adds them.")
+            st.info(
+                sentence_markdown(
+                    f"{names[customer_id]} has no contacts yet; an administrator adds them."
+                )
+            )
         else:
             contact_names = dict(zip(contacts["id"], contacts["name"], strict=True))
             with st.form("request_feedback", clear_on_submit=False):

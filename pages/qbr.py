@@ -33,7 +33,12 @@ from reports.qbr_document import DocumentFontMissing, qbr_pdf  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
-from ui.format import date_text, local_time_text, plain_markdown  # noqa: E402
+from ui.format import (  # noqa: E402
+    date_text,
+    local_time_text,
+    plain_markdown,
+    sentence_markdown,
+)
 from ui.pickers import customer_picker  # noqa: E402
 from ui.presentation import (  # noqa: E402
     current_slide,
@@ -465,7 +470,7 @@ else:
 try:
     report = load_report(scope, customer_id, quarter.code)
 except CommandRefused as refusal:
-    st.error(str(refusal))
+    st.error(sentence_markdown(str(refusal)))
     st.stop()
 
 if present:

@@ -34,6 +34,7 @@ from ui.format import (  # noqa: E402
     DATETIME_COLUMN_FORMAT,
     date_text,
     local_time_text,
+    sentence_markdown,
     to_zone,
 )
 
@@ -153,10 +154,10 @@ def open_campaign(customer_id: int, name: str) -> None:
                 now=datetime.now(UTC),
             )
     except CommandRefused as exc:
-        st.error(str(exc))
+        st.error(sentence_markdown(str(exc)))
         return
     st.cache_data.clear()
-    st.success(f"The adoption survey campaign for {name} is open.")
+    st.success(sentence_markdown(f"The adoption survey campaign for {name} is open."))
 
 
 def option_index(options: list, value) -> int | None:

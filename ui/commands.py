@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from data_access.audit import CommandRefused
 from ui.auth import write_session
+from ui.format import sentence_markdown
 
 NOTICE_KEY = "command_notice"
 
@@ -20,7 +21,8 @@ def run_command(
 ) -> bool:
     """Run `command(session)` in one transaction.
 
-    A refusal is shown as its one sentence and nothing is written (`on_refused` may then record
+    A refusal is shown as its one sentence (customer names in it shown literally, never as
+    Markdown) and nothing is written (`on_refused` may then record
     the attempt in a transaction of its own). On success the cached reads are cleared and
     `success` is kept to be shown by `show_notice()` after the page reruns.
     """
@@ -28,7 +30,7 @@ def run_command(
         with write_session() as session:
             command(session)
     except CommandRefused as exc:
-        st.error(str(exc))
+        st.error(sentence_markdown(str(exc)))
         if on_refused is not None:
             on_refused(exc)
         return False
@@ -41,4 +43,4 @@ def show_notice() -> None:
     """The success of the last command, once (call it near the top of the page)."""
     notice = st.session_state.pop(NOTICE_KEY, None)
     if notice:
-        st.success(notice, icon=":material/check_circle:")
+        st.success(sentence_markdown(notice), icon=":material/check_circle:")

@@ -68,6 +68,28 @@ def plain_markdown(text: str) -> str:
     return _MARKDOWN_SPECIALS.sub(r"\\\1", text)
 
 
+_MARKUP_ANYWHERE = re.compile(r"([\\`*_\[\]<>~$|]|:(?=//))")
+_MARKUP_AT_LINE_START = re.compile(r"^(\s*)(?:([#>+\-=])|(\d+)([.)]))", re.MULTILINE)
+
+
+def _escape_line_start(match: re.Match) -> str:
+    indent, mark, number, after_number = match.groups()
+    return f"{indent}\\{mark}" if mark else f"{indent}{number}\\{after_number}"
+
+
+def sentence_markdown(text: str) -> str:
+    """A sentence that may quote people's text, escaped only where Markdown would act on it.
+
+    Links, images, emphasis, code, HTML, maths and strikethrough need `[ ] * _ ` < > $ ~`, a
+    bare address needs `://`; headings, quotes and lists need a line start. Full stops,
+    hyphens, colons, parentheses and `#` inside a line stay as they are, so a refusal such as
+    "case #12 was refused: …" reads as its sentence while a customer named `![x](https://…)`
+    shows literally.
+    """
+    escaped = _MARKUP_ANYWHERE.sub(r"\\\1", text)
+    return _MARKUP_AT_LINE_START.sub(_escape_line_start, escaped)
+
+
 def contact_labels(contacts: pd.DataFrame) -> dict[int, str]:
     """Each contact's name by id; two contacts of the same name are told apart by their e-mail.
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from streamlit.testing.v1 import AppTest
 
 from data_access.db import make_engine
@@ -22,8 +23,26 @@ def app_database(tmp_path_factory) -> str:
     engine = make_engine(url)
     upgrade(engine)
     small_seed(engine)
+    allow_cleaning_history(engine)
     engine.dispose()
     return url
+
+
+def allow_cleaning_history(engine) -> None:
+    """Drop the append-only triggers of this shared test database only.
+
+    Page tests remove the audit and ledger rows they add, so the next test sees the seed; that
+    the app's database refuses such deletes is shown in tests/data_access/test_append_only.py.
+    """
+    with engine.begin() as connection:
+        triggers = connection.execute(
+            text(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                "AND tbl_name IN ('audit_log', 'entitlement_ledger')"
+            )
+        ).scalars()
+        for name in list(triggers):
+            connection.execute(text(f'DROP TRIGGER "{name}"'))
 
 
 @pytest.fixture(autouse=True)
