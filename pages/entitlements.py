@@ -14,6 +14,7 @@ from sqlmodel import Session  # noqa: E402
 
 from data_access import entitlements as ent  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
+from data_access.audit import CommandRefused  # noqa: E402
 from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
 from data_access.policies import tier_labels  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
@@ -94,10 +95,14 @@ def load_tier_labels() -> dict[str, str]:
 
 
 def record_over_cap(refusal: Exception) -> None:
-    """Managers see refused enrolments: the refusal wrote nothing, so record it separately."""
+    """Managers see refused enrolments: the refusal wrote nothing, so record it separately
+    (the command checks again that this user may act on the customer)."""
     if isinstance(refusal, ent.EnrolmentRefused):
-        with write_session() as session:
-            ent.record_over_cap_attempt(session=session, actor=Actor.of(user), refusal=refusal)
+        try:
+            with write_session() as session:
+                ent.record_over_cap_attempt(session=session, actor=Actor.of(user), refusal=refusal)
+        except CommandRefused:
+            return  # the enrolment's own refusal is already on screen
         st.cache_data.clear()
 
 
