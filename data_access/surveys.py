@@ -449,6 +449,13 @@ def _respondent(session: Session, customer: Customer, end_user_id: int) -> EndUs
     return end_user
 
 
+def _interviewer(actor: Actor) -> int:
+    """Responses are held by the person who interviewed: a signed-in user, never a shell job."""
+    if actor.user_id is None:
+        raise CommandRefused("Survey responses are entered by a signed-in staff member.")
+    return actor.user_id
+
+
 def _check_may_change(
     session: Session, existing: SurveyResponse | None, staff_id: int, end_user: EndUser
 ) -> None:
@@ -509,7 +516,7 @@ def save_draft(
     Survey staff, managers and admins; each writes only their own draft.
     """
     authorise(session, actor, roles=RESPONSE_ROLES)
-    staff_id = actor.id
+    staff_id = _interviewer(actor)
     now = _require_aware(now or utc_now(), "save time")
     campaign, customer = _open_campaign(session, campaign_id, now.date())
     end_user = _respondent(session, customer, end_user_id)
@@ -558,7 +565,7 @@ def submit_response(
     own draft or a new response.
     """
     authorise(session, actor, roles=RESPONSE_ROLES)
-    staff_id = actor.id
+    staff_id = _interviewer(actor)
     now = _require_aware(now or utc_now(), "submission time")
     campaign, customer = _open_campaign(session, campaign_id, now.date())
     end_user = _respondent(session, customer, end_user_id)

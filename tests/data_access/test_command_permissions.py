@@ -551,6 +551,21 @@ def test_survey_staff_cannot_continue_someone_elses_draft(world, command):
         )
 
 
+def test_a_shell_job_cannot_enter_a_survey_response(world):
+    with (
+        pytest.raises(CommandRefused, match="signed-in staff member"),
+        session_scope(world.engine) as session,
+    ):
+        surveys.save_draft(
+            session=session,
+            actor=Actor.system("import"),
+            campaign_id=world.campaign,
+            end_user_id=world.end_users[2],
+            answers={"sus_1": 1},
+            now=NOW,
+        )
+
+
 def test_a_response_is_always_held_by_the_actor(world):
     with session_scope(world.engine) as session:
         response = surveys.save_draft(
