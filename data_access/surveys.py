@@ -1070,7 +1070,11 @@ def schedule_feedback_session(
     scheduled_for = _require_aware(scheduled_for, "session time")
     if scheduled_for < feedback.requested_at:
         raise CommandRefused("The session cannot take place before it was requested.")
-    resource = session.exec(for_update(select(User).where(User.id == resource_id))).first()
+    # Read fresh but not locked: locking a second user row after the customer's could deadlock
+    # with that user's own command (which locks their row first, then the customer's).
+    resource = session.exec(
+        select(User).where(User.id == resource_id).execution_options(populate_existing=True)
+    ).first()
     if resource is None or not resource.is_active or Role.CSM not in parse_roles(resource.roles):
         raise CommandRefused(
             "The person running the session must be an active HyperCare resource (csm role)."
