@@ -70,8 +70,12 @@ def _in_write_transaction(url: str) -> bool:
             return bool(
                 connection.execute(
                     text(
+                        # Inside the job's transaction: it has written, or it is past the
+                        # connection checks (SELECT 1, version and catalogue probes).
                         "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                        "AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL"
+                        "AND pid <> pg_backend_pid() AND (backend_xid IS NOT NULL OR "
+                        "(xact_start IS NOT NULL AND query NOT ILIKE 'select 1%' "
+                        "AND query NOT ILIKE '%pg_catalog%' AND query NOT ILIKE 'show %'))"
                     )
                 ).scalar_one()
             )
