@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz soak clean
 
 $(VENV)/.installed: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "HyperCare Desk needs Python 3.11 or newer; set PYTHON=python3.11 (or newer).")'
@@ -38,6 +38,16 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/weekly_report_bench.py
 	$(PY) bench/qbr_bench.py
 	$(PY) bench/anomaly_eval.py
+
+# Hostile input with a larger budget than `make test` runs (HYPERCARE_FUZZ_EXAMPLES per test).
+FUZZ_EXAMPLES ?= 30
+fuzz: $(VENV)/.dev-installed
+	HYPERCARE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q tests/reliability/test_fuzz.py
+
+# 20 sessions against a local server for SOAK_MINUTES; memory, log errors and database size.
+SOAK_MINUTES ?= 30
+soak: $(VENV)/.dev-installed
+	$(PY) bench/soak.py --minutes $(SOAK_MINUTES) --sessions 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
