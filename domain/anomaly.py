@@ -76,8 +76,11 @@ class DetectorSettings:
     band_sigmas and tail_quantile set the band: that many robust sigmas, each side's sigma read
     off its own tail quantile. The cycles size the windows for the level, the seasonal profile
     (and how much of it is needed before it is used), the residuals, the hold on points outside
-    the band and the history needed before any band. An alert needs `persistence` of the last
-    `persistence_window` points outside; its incident closes after `close_after` points inside.
+    the band and the history needed before any band. An incident opens on `persistence` of the
+    last `persistence_window` points outside, or on one point `spike_widths` band widths beyond
+    the band; it closes after `close_after` points inside, and reopening within
+    `cooldown_cycles` cycles of closing raises no new alert. The values are the ones
+    bench/anomaly_eval.py chose on all folders together (and scores held out, folder by folder).
     """
 
     band_sigmas: float = 4.0
