@@ -38,7 +38,6 @@ from data_access.migrate import upgrade  # noqa: E402
 from data_access.models import (  # noqa: E402
     Alert,
     AlertContactLog,
-    AuditLog,
     Contact,
     Customer,
     ModelMetricDaily,
@@ -207,7 +206,6 @@ def time_job(url: str, days_to_time: list[date], reruns: int) -> None:
     with session_scope(engine) as session:
         session.execute(delete(AlertContactLog))
         session.execute(delete(Alert))
-        session.execute(delete(AuditLog).where(AuditLog.action == "monitor_run"))
 
     def one(day: date):
         started = time.perf_counter()
