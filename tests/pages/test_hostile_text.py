@@ -29,6 +29,13 @@ from tests.conftest import small_seed
 from tests.pages.conftest import ROOT, page_path, signed_in
 
 FORMULA = '=HYPERLINK("https://evil.example/x","open")'
+# Other columns start with the other characters a spreadsheet runs.
+OTHER_FORMULAS = {
+    ("contact", "name"): "+cmd|' /C calc'!A0",
+    ("entitlement_ledger", "reason"): "@SUM(1+1)",
+    ("survey_response", "comments"): "-2+3",
+    ("feedback_session", "findings"): "\t=1+1",
+}
 PIXEL = "![x](https://evil.example/b.png)"
 LINK = "[link](javascript:alert(1))"
 HOSTILE = f"{PIXEL} **bold** <img src=x> {LINK}"
@@ -77,10 +84,10 @@ def hostile_database(tmp_path_factory) -> str:
             # unique names unique.
             connection.execute(
                 text(
-                    f"UPDATE {table} SET {column} = "
-                    f"'{FORMULA.replace(chr(39), chr(39) * 2)} ' || id || ' {HOSTILE} ' "
+                    f"UPDATE {table} SET {column} = :formula || ' ' || id || ' {HOSTILE} ' "
                     f"|| substr(COALESCE({column}, ''), 1, 40)"
-                )
+                ),
+                {"formula": OTHER_FORMULAS.get((table, column), FORMULA)},
             )
         for _, sql in triggers:
             connection.execute(text(sql))
@@ -89,9 +96,12 @@ def hostile_database(tmp_path_factory) -> str:
             text(
                 "INSERT INTO feedback_session (customer_id, requested_by_contact_id, requested_at, "
                 "request_text, state, findings) SELECT customer_id, id, '2026-11-20 10:00:00', "
-                ":hostile, 'done', :hostile FROM contact ORDER BY id LIMIT 1"
+                ":hostile, 'done', :findings FROM contact ORDER BY id LIMIT 1"
             ),
-            {"hostile": f"{FORMULA} {HOSTILE}"},
+            {
+                "hostile": f"{FORMULA} {HOSTILE}",
+                "findings": f"{OTHER_FORMULAS['feedback_session', 'findings']} {HOSTILE}",
+            },
         )
     engine.dispose()
     return url
