@@ -19,7 +19,8 @@ from data_access.db import (
     private_files,
 )
 from data_access.migrate import upgrade
-from seed.demo import SeedOptions, database_is_empty, seed_database
+from seed.demo import SeedOptions, database_is_empty
+from seed.staging import seed_all_or_nothing
 
 LOGINS_FILE = REPO_ROOT / "data" / "demo-logins.txt"
 
@@ -95,7 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             bar.set_description(step)
             bar.update(round(fraction * 100) - bar.n)
 
-        report = seed_database(engine, options, progress)
+        # All or nothing: seeded in a staging copy and swapped in (a killed seed leaves no part).
+        report = seed_all_or_nothing(engine, options, progress)
     elapsed = time.perf_counter() - started
     print(f"Seeded in {elapsed:.1f}s: " + ", ".join(f"{k} {v:,}" for k, v in report.counts.items()))
     if arguments.database_url is None:
