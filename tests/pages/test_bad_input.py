@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
@@ -38,3 +39,22 @@ def test_a_malformed_database_url_never_shows_its_password(monkeypatch):
     (error,) = at.error
     assert "not a valid database address" in error.value
     assert "Hunter2-secret" not in error.value and "app:***@db.internal" in error.value
+
+
+@pytest.mark.parametrize(
+    ("page", "query"),
+    [
+        ("qbr.py", {"quarter": "0001Q1"}),
+        ("qbr.py", {"quarter": "9999Q4"}),
+        ("qbr.py", {"quarter": "99999999999999999999Q1"}),
+        ("coe_benchmark.py", {"quarter": "0001Q1"}),
+        ("coe_benchmark.py", {"quarter": "99999999999999999999Q1"}),
+        ("monitoring.py", {"alert": "99999999999999999999"}),
+        ("entitlements.py", {"customer": "99999999999999999999"}),
+        ("weekly_report.py", {"week": "9999-12-31"}),
+        ("case_queue.py", {"q": "%' OR 1=1 --"}),
+    ],
+)
+def test_out_of_range_url_values_never_crash(page, query):
+    at = open_page(page, **query)
+    assert not at.exception, at.exception
