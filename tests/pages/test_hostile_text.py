@@ -200,6 +200,8 @@ CSV_PAGES = (
     ("manager", "qbr.py", {"customer": "{customer}"}),
     ("manager", "events.py", {}),
     ("manager", "coe_benchmark.py", {"customer": "{coe}"}),
+    ("admin", "coe_benchmark.py", {"customer": "{coe}"}),
+    ("admin", "metric_upload.py", {}),
 )
 
 
@@ -217,7 +219,9 @@ def formula_cells(data: bytes) -> list[str]:
     return cells
 
 
-@pytest.mark.parametrize(("username", "page", "query"), CSV_PAGES, ids=[p for _, p, _ in CSV_PAGES])
+@pytest.mark.parametrize(
+    ("username", "page", "query"), CSV_PAGES, ids=[f"{u}-{p}" for u, p, _ in CSV_PAGES]
+)
 def test_every_csv_download_quotes_formulas(username, page, query, downloads):
     values = {"customer": first_customer_with_cases()}
     if "{metrics}" in query.values():
