@@ -4,7 +4,8 @@
 embedded SQLite file) to FILE: SQLite's online backup API (a consistent copy of one committed
 moment, taken while other connections keep writing), or `pg_dump` on PostgreSQL (one snapshot
 transaction). The copy is written beside FILE and renamed into place only when complete and
-checked, so FILE is never half-written.
+checked, so FILE is never half-written; it is readable by its owner only (it holds password
+hashes).
 
 `python -m data_access.backup restore FILE [--force]` checks FILE first (a SQLite file that passes
 `PRAGMA integrity_check`, or a pg_dump archive `pg_restore --list` can read, in both cases with an
@@ -26,7 +27,13 @@ from pathlib import Path
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
-from data_access.db import DatabaseUnavailable, check_connection, database_url, make_engine
+from data_access.db import (
+    DatabaseUnavailable,
+    check_connection,
+    database_url,
+    make_engine,
+    private_files,
+)
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PGDUMP_MAGIC = b"PGDMP"
@@ -239,7 +246,8 @@ def _sqlite_restore(engine: Engine, source: Path) -> None:
     engine.dispose()
     target_path = engine.url.database
     backup = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-    target = sqlite3.connect(target_path, timeout=30)
+    with private_files():  # a new database file (it holds password hashes) is owner-only
+        target = sqlite3.connect(target_path, timeout=30)
     try:
         # The backup API replaces the target's pages in one write transaction: readers see the
         # old database or the restored one, never a mixture.

@@ -133,6 +133,7 @@ def test_command_line_create_and_restore(engine, tmp_path):
     backup_file = tmp_path / "cli.backup"
     created = run_module("data_access.backup", "create", str(backup_file), url=url)
     assert created.returncode == 0, created.stderr
+    assert backup_file.stat().st_mode & 0o077 == 0, "a backup holds password hashes: owner only"
     refused = run_module("data_access.backup", "restore", str(backup_file), url=url)
     assert refused.returncode == 1
     assert "--force" in refused.stderr and "Traceback" not in refused.stderr
