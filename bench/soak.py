@@ -3,6 +3,9 @@
     .venv/bin/python bench/soak.py --minutes 30 --sessions 20
 
 What it does (not part of `make test`):
+  0. exports the committed tree (`git archive HEAD`, or --tree for the working tree) into a
+     temporary folder and runs everything from there: a shared working tree edited meanwhile
+     would otherwise be read by the server halfway through an edit;
   1. seeds a fresh SQLite database in a temporary folder (or uses --database-url, which must be a
      throw-away database: the soak writes to it);
   2. starts `streamlit run app.py` on 127.0.0.1 (a free port), logging to the folder;
@@ -39,7 +42,6 @@ from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 LOADTEST = ROOT.parent / "shared" / "tools" / "loadtest.py"
 PASSWORD = "soak-Password-1"
 USERS = "csm.apac,csm.emea,csm.na,csm.na2,manager"
@@ -95,7 +97,18 @@ def seed(url: str) -> None:
     engine.dispose()
 
 
-def start_server(url: str, port: int, folder: Path) -> tuple[subprocess.Popen, Path]:
+def snapshot(folder: Path, revision: str) -> Path:
+    """The code to soak: `revision` exported from git into `folder/app`."""
+    target = folder / "app"
+    target.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
+
+
+def start_server(url: str, port: int, folder: Path, code: Path) -> tuple[subprocess.Popen, Path]:
     log = folder / "server.log"
     env = dict(
         os.environ,
@@ -120,7 +133,7 @@ def start_server(url: str, port: int, folder: Path) -> tuple[subprocess.Popen, P
             "--browser.gatherUsageStats",
             "false",
         ],  # fmt: skip
-        cwd=ROOT,
+        cwd=code,
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
@@ -224,16 +237,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--think", type=float, default=2.0, help="mean pause between page actions")
     parser.add_argument("--database-url", default=None, help="a throw-away database (default: new)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "soak.json")
+    parser.add_argument("--revision", default="HEAD", help="the git revision to soak")
+    parser.add_argument(
+        "--tree", action="store_true", help="soak the working tree as it is instead of a revision"
+    )
     args = parser.parse_args(argv)
     if not LOADTEST.is_file():
         raise SystemExit(f"The soak drives sessions with {LOADTEST}, which is missing.")
     loadtest = load_loadtest()
     folder = Path(tempfile.mkdtemp(prefix="hypercare-soak-"))
+    code = ROOT if args.tree else snapshot(folder, args.revision)
+    sys.path.insert(0, str(code))  # seed and writers use the same code as the server
     url = args.database_url or f"sqlite:///{folder / 'soak.db'}"
     print(f"Seeding {url} …", flush=True)
     seed(url)
     port = free_port()
-    server, log = start_server(url, port, folder)
+    server, log = start_server(url, port, folder, code)
     total_s = args.minutes * 60
     reference_at_s = 300.0 if args.minutes >= 10 else total_s / 2
     samples: list[dict] = []
@@ -336,6 +355,14 @@ def main(argv: list[str] | None = None) -> int:
         "per_minute": samples,
         "checks": checks,
         "server_log": str(log),
+        "code": "working tree"
+        if args.tree
+        else f"git {args.revision} "
+        + subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", args.revision],
+            capture_output=True,
+            text=True,
+        ).stdout.strip(),
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
