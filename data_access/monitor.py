@@ -54,6 +54,7 @@ from data_access.audit import record_audit
 from data_access.bulk import bulk_insert
 from data_access.models import Alert, Contact, Customer, ModelMetricDaily, PlanningModel
 from domain.anomaly import SETTINGS, detect_many, explain, history_weeks
+from domain.dates import day_text
 from domain.monitoring import (
     METRIC_DIRECTIONS,
     METRIC_LABELS,
@@ -442,7 +443,7 @@ def _settle_open_alerts(
                     "b_id": int(row.id),
                     "b_back": verdict.back_in_band_on,
                     "b_closed_at": now,
-                    "b_reason": f"Back in band since {verdict.back_in_band_on:%d %b %Y}.",
+                    "b_reason": f"Back in band since {day_text(verdict.back_in_band_on)}.",
                 }
             )
         elif verdict.back_in_band_on != row.back_in_band_on_alert:

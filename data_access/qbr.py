@@ -42,6 +42,7 @@ from data_access.scope import Scope
 from data_access.surveys import feedback_sessions, survey_results
 from data_access.weekly_report import weekly_trend
 from domain.clocks import duration_text
+from domain.dates import day_text
 from domain.entitlements import (
     CAP_KINDS,
     OPEN_REQUEST_STATES,
@@ -1127,4 +1128,4 @@ def _comparison_table(
 
 def _day(day: date) -> str:
     """A date as shown in the QBR: 1 Apr 2026."""
-    return f"{day.day} {day:%b %Y}"
+    return day_text(day)

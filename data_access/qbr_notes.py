@@ -20,6 +20,7 @@ from data_access.calendars import region_timezone
 from data_access.entitlements import debit_entitlement
 from data_access.locking import for_update
 from data_access.models import Customer, QbrAction, QbrNote, utc_now
+from domain.dates import day_text
 from domain.entitlements import Entitlement
 from domain.qbr import Figure, Section, Table, change_text
 from domain.qbr_actions import (
@@ -110,7 +111,7 @@ def qbr_actions(
 
 
 def _date_text(day: date | None) -> str:
-    return "" if day is None else day.strftime("%d %b %Y")
+    return "" if day is None else day_text(day)
 
 
 def _status(row: ActionRow, horizon: datetime, as_of: date) -> str:

@@ -23,6 +23,7 @@ from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.format import (  # noqa: E402
     DATE_COLUMN_FORMAT,
+    DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
     plain_markdown,
     to_zone,
@@ -194,6 +195,7 @@ def customer_form(key: str, current: pd.Series | None) -> CustomerFields | None:
             "HyperCare start",
             value=date.today() if current is None else current["hypercare_start"],
             max_value=date.today(),
+            format=DATE_INPUT_FORMAT,
         )
         csm = cols[0].selectbox(
             "CSM",
@@ -429,8 +431,8 @@ with audit_tab:
     action = what.selectbox("Action", [ANY, *choices["action"]], key="audit_action")
     entity = on.selectbox("On", [ANY, *choices["entity"]], key="audit_entity")
     since_column, until_column, search_column = st.columns(3)
-    since = since_column.date_input("From", value=None, key="audit_since", format="DD/MM/YYYY")
-    until = until_column.date_input("To", value=None, key="audit_until", format="DD/MM/YYYY")
+    since = since_column.date_input("From", value=None, key="audit_since", format=DATE_INPUT_FORMAT)
+    until = until_column.date_input("To", value=None, key="audit_until", format=DATE_INPUT_FORMAT)
     search = search_column.text_input("Detail contains", key="audit_search")
     filters = AuditFilters(
         actor=None if actor == ANY else actor,

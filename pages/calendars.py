@@ -18,7 +18,7 @@ from data_access.policies import tier_labels, tier_policies  # noqa: E402
 from domain.clocks import duration_text  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
-from ui.format import local_time_text  # noqa: E402
+from ui.format import DATE_INPUT_FORMAT, local_time_text  # noqa: E402
 
 
 @st.cache_data(ttl=300)
@@ -191,7 +191,7 @@ with settings:
             )
         with st.form(f"add_closure_{key}", clear_on_submit=True):
             cols = st.columns([1, 2])
-            day = cols[0].date_input("Day", value=None, format="YYYY-MM-DD")
+            day = cols[0].date_input("Day", value=None, format=DATE_INPUT_FORMAT)
             reason = cols[1].text_input("Reason", max_chars=calendars.REASON_MAX_CHARS)
             is_open = st.checkbox(
                 "Worked public holiday (the region works on this public holiday)",

@@ -28,6 +28,7 @@ from domain.clocks import (  # noqa: E402
     countdown_text,
     duration_text,
 )
+from domain.dates import CHART_MOMENT_FORMAT  # noqa: E402
 from domain.lifecycle import (  # noqa: E402
     ACTION_LABELS,
     OPEN_STATUSES,
@@ -37,7 +38,7 @@ from domain.lifecycle import (  # noqa: E402
 )
 from ui.auth import read_session  # noqa: E402
 from ui.commands import NOTICE_KEY, run_command, show_notice  # noqa: E402
-from ui.format import local_time_text, plain_markdown  # noqa: E402
+from ui.format import DATETIME_COLUMN_FORMAT, local_time_text, plain_markdown  # noqa: E402
 from ui.navigation import PAGES_DIR  # noqa: E402
 
 CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
@@ -265,8 +266,8 @@ def timeline(case: dict, now: datetime) -> None:
     replies = pd.DataFrame(
         {"at": viewer_wall_clock(replies["at"]), "actor": replies["actor"].map(text_or_dash)}
     )
-    when = f"%d %b %H:%M ({user.timezone})"
-    axis = alt.Axis(title=None, format="%d %b %H:%M")
+    when = f"{CHART_MOMENT_FORMAT} ({user.timezone})"
+    axis = alt.Axis(title=None, format=CHART_MOMENT_FORMAT)
     chart = (
         alt.Chart(spells)
         .mark_bar(height=24)
@@ -312,7 +313,7 @@ def timeline(case: dict, now: datetime) -> None:
         column_order=["at", "actor", "kind", "change", "note"],
         column_config={
             "at": st.column_config.DatetimeColumn(
-                f"When ({user.timezone})", format="D MMM YYYY HH:mm"
+                f"When ({user.timezone})", format=DATETIME_COLUMN_FORMAT
             ),
             "actor": "Who",
             "kind": "What",

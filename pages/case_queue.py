@@ -36,7 +36,7 @@ from domain.queue import queue_changes, search_matches  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
-from ui.format import DATETIME_FORMAT, MISSING, plain_markdown, to_zone  # noqa: E402
+from ui.format import MISSING, datetime_text, plain_markdown  # noqa: E402
 from ui.navigation import PAGES_DIR  # noqa: E402
 from ui.url_filters import (  # noqa: E402
     apply_query,
@@ -183,7 +183,7 @@ def show_toasts() -> None:
 
 
 def due_text(due: pd.Series) -> pd.Series:
-    return to_zone(due, user.timezone).dt.strftime(DATETIME_FORMAT).where(due.notna(), MISSING)
+    return due.map(lambda moment: datetime_text(moment, user.timezone, missing=MISSING))
 
 
 def table_frame(shown: pd.DataFrame) -> pd.DataFrame:

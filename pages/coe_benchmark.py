@@ -19,7 +19,13 @@ from reports.coe_charts import history_trend, percentile_bars  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
-from ui.format import date_text, plain_markdown, to_zone  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATE_COLUMN_FORMAT,
+    DATETIME_COLUMN_FORMAT,
+    date_text,
+    plain_markdown,
+    to_zone,
+)
 from ui.pickers import customer_picker  # noqa: E402
 
 UPLOAD_RESULT_KEY = "coe_upload_result"
@@ -148,7 +154,7 @@ def show_history(history: pd.DataFrame, customer_id: int) -> None:
         ],
         column_config={
             "quarter": "Quarter",
-            "taken_on": st.column_config.DateColumn("Taken on", format="D MMM YYYY"),
+            "taken_on": st.column_config.DateColumn("Taken on", format=DATE_COLUMN_FORMAT),
             **{name: FIELD_LABELS[name] for name in FIELD_LABELS if name != "maturity_stage"},
             "workspace_size_gb": st.column_config.NumberColumn(
                 FIELD_LABELS["workspace_size_gb"], format="%.1f"
@@ -157,7 +163,7 @@ def show_history(history: pd.DataFrame, customer_id: int) -> None:
             "maturity": FIELD_LABELS["maturity_stage"],
             "recorded_by": "Recorded by",
             "updated_local": st.column_config.DatetimeColumn(
-                f"Updated ({user.timezone})", format="D MMM YYYY HH:mm"
+                f"Updated ({user.timezone})", format=DATETIME_COLUMN_FORMAT
             ),
         },
     )

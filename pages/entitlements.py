@@ -33,6 +33,7 @@ from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
 from ui.format import (  # noqa: E402
     DATE_COLUMN_FORMAT,
+    DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
     contact_labels,
     date_text,
@@ -341,13 +342,18 @@ def log_request_form(
             key="log_model",
         )
         requested_on = left.date_input(
-            "Requested on", value=local_today, max_value=local_today, key="log_requested_on"
+            "Requested on",
+            value=local_today,
+            max_value=local_today,
+            key="log_requested_on",
+            format=DATE_INPUT_FORMAT,
         )
         target = right.date_input(
             "Target completion",
             value=earliest_target_completion(local_today),
             key="log_target",
             help="At least 4 weeks after the request.",
+            format=DATE_INPUT_FORMAT,
         )
         text = st.text_area(
             "Written request",

@@ -36,7 +36,13 @@ from domain.roles import Role  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
-from ui.format import DATE_COLUMN_FORMAT, DATETIME_COLUMN_FORMAT, to_zone  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATE_COLUMN_FORMAT,
+    DATE_INPUT_FORMAT,
+    DATETIME_COLUMN_FORMAT,
+    date_text,
+    to_zone,
+)
 
 MEASURES = {"offered": "Offered", "accepted": "Accepted", "attended": "Attended"}
 
@@ -151,7 +157,7 @@ def create_event_form(actor: Actor) -> None:
         name = st.text_input("Name", max_chars=200, placeholder="CPX 2027")
         left, right = st.columns(2)
         kind = left.selectbox("Kind", list(EVENT_KIND_LABELS), format_func=EVENT_KIND_LABELS.get)
-        starts_on = right.date_input("Starts on", format="DD/MM/YYYY")
+        starts_on = right.date_input("Starts on", format=DATE_INPUT_FORMAT)
         offers = st.multiselect(
             "Offers", list(OFFER_LABELS), default=["ticket_discount"], format_func=OFFER_LABELS.get
         )
@@ -180,7 +186,7 @@ def offer_form(actor: Actor, data: dict[str, pd.DataFrame], today: date) -> None
         st.info("No upcoming event to offer; create one first.")
         return
     labels = {
-        int(row.event_id): f"{row.event} · {row.starts_on:%d %b %Y}"
+        int(row.event_id): f"{row.event} · {date_text(row.starts_on)}"
         for row in upcoming.itertuples()
     }
     event_id = st.selectbox("Event", list(labels), format_func=labels.get, key="offer_event")

@@ -25,7 +25,13 @@ from data_access.surveys import (  # noqa: E402
 from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
-from ui.format import local_time_text, sentence_markdown, to_zone  # noqa: E402
+from ui.format import (  # noqa: E402
+    DATE_INPUT_FORMAT,
+    DATETIME_COLUMN_FORMAT,
+    local_time_text,
+    sentence_markdown,
+    to_zone,
+)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -124,10 +130,12 @@ else:
             "customer": "Customer",
             "state_label": "State",
             "requested_by": "Requested by",
-            "requested_at": st.column_config.DatetimeColumn("Requested", format="D MMM YYYY HH:mm"),
+            "requested_at": st.column_config.DatetimeColumn(
+                "Requested", format=DATETIME_COLUMN_FORMAT
+            ),
             "request_text": st.column_config.TextColumn("Written request", width="medium"),
             "scheduled_for": st.column_config.DatetimeColumn(
-                "Scheduled for", format="D MMM YYYY HH:mm"
+                "Scheduled for", format=DATETIME_COLUMN_FORMAT
             ),
             "resource": "Run by",
             "findings": st.column_config.TextColumn("Findings", width="medium"),
@@ -165,7 +173,10 @@ with request_tab:
                 )
                 when = st.columns(2)
                 requested_on = when[0].date_input(
-                    "Request received on", value=now_local.date(), max_value=now_local.date()
+                    "Request received on",
+                    value=now_local.date(),
+                    max_value=now_local.date(),
+                    format=DATE_INPUT_FORMAT,
                 )
                 requested_time = when[1].time_input(
                     "at (your time)", value=now_local.time().replace(second=0, microsecond=0)
@@ -210,7 +221,9 @@ with schedule_tab:
                 placeholder="Nobody with the csm role can see this customer",
             )
             when = st.columns(2)
-            day = when[0].date_input("Date", value=now_local.date(), min_value=now_local.date())
+            day = when[0].date_input(
+                "Date", value=now_local.date(), min_value=now_local.date(), format=DATE_INPUT_FORMAT
+            )
             clock = when[1].time_input("Time (your time)", value=time(10, 0))
             if st.form_submit_button("Schedule", type="primary"):
                 act(

@@ -18,6 +18,7 @@ from data_access.metric_loader import (  # noqa: E402
 from domain.monitoring import COUNT_METRICS, METRICS, metric_label  # noqa: E402
 from ui.auth import write_session  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
+from ui.format import date_text  # noqa: E402
 
 RESULT_KEY = "metric_upload_result"
 EXAMPLE = pd.DataFrame(
@@ -93,7 +94,7 @@ if uploaded is not None and st.button("Check and load", type="primary", key="loa
         st.session_state[RESULT_KEY] = (
             "loaded",
             f"Loaded {report.rows:,} rows for {report.models} models, "
-            f"{report.first_day:%d %b %Y} to {report.last_day:%d %b %Y}: {report.inserted:,} new, "
+            f"{date_text(report.first_day)} to {date_text(report.last_day)}: {report.inserted:,} new, "
             f"{report.updated:,} changed, {report.unchanged:,} already stored.",
             [],
         )

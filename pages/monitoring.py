@@ -18,6 +18,7 @@ from data_access.actor import Actor  # noqa: E402
 from data_access.customers import contacts_of  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.anomaly import SETTINGS  # noqa: E402
+from domain.dates import CHART_DAY_FORMAT  # noqa: E402
 from domain.monitoring import (  # noqa: E402
     ALERT_STATE_LABELS,
     CHANNEL_LABELS,
@@ -34,6 +35,7 @@ from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
 from ui.format import (  # noqa: E402
     DATE_COLUMN_FORMAT,
+    DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
     contact_labels,
     date_text,
@@ -140,7 +142,7 @@ def metric_layers(unit: str) -> list[alt.Chart]:
     """
     base = alt.Chart().encode(x=alt.X("day:T", title=None))
     tooltip = [
-        alt.Tooltip("day:T", title="Day", format="%a %d %b %Y"),
+        alt.Tooltip("day:T", title="Day", format="%a " + CHART_DAY_FORMAT),
         alt.Tooltip("value:Q", title=f"Value ({unit})", format=",.2f"),
         alt.Tooltip("baseline:Q", title="Baseline", format=",.2f"),
         alt.Tooltip("lower:Q", title="Band from", format=",.2f"),
@@ -166,7 +168,7 @@ def metric_layers(unit: str) -> list[alt.Chart]:
         .mark_rule(color=ANOMALY_COLOUR, strokeWidth=2, strokeDash=[2, 2])
         .encode(
             tooltip=[
-                alt.Tooltip("day:T", title="Alert opened", format="%d %b %Y"),
+                alt.Tooltip("day:T", title="Alert opened", format=CHART_DAY_FORMAT),
                 alt.Tooltip("alert_id:Q", title="Alert #"),
                 alt.Tooltip("alert_state:N", title="State"),
             ]
@@ -478,6 +480,7 @@ with inbox_tab:
                             value=now_local.date(),
                             max_value=now_local.date(),
                             key=f"contact_day_{form_key}",
+                            format=DATE_INPUT_FORMAT,
                         )
                         at_time = when[1].time_input(
                             "Time",

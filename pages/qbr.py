@@ -34,6 +34,8 @@ from ui.auth import read_session  # noqa: E402
 from ui.commands import run_command, show_notice  # noqa: E402
 from ui.downloads import csv_download  # noqa: E402
 from ui.format import (  # noqa: E402
+    DATE_COLUMN_FORMAT,
+    DATE_INPUT_FORMAT,
     date_text,
     local_time_text,
     plain_markdown,
@@ -309,7 +311,7 @@ def actions_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
                 "owner": st.column_config.TextColumn(
                     "Owner", max_chars=OWNER_MAX_CHARS, required=True
                 ),
-                "due_on": st.column_config.DateColumn("Due", format="DD MMM YYYY"),
+                "due_on": st.column_config.DateColumn("Due", format=DATE_COLUMN_FORMAT),
                 "done": st.column_config.CheckboxColumn("Done"),
             },
             num_rows="fixed",
@@ -336,7 +338,9 @@ def new_action_form(customer_id: int, quarter: Quarter) -> None:
         what, who, when = st.columns([3, 2, 1])
         text = what.text_input("Action", max_chars=TEXT_MAX_CHARS)
         owner = who.text_input("Owner", max_chars=OWNER_MAX_CHARS)
-        due_on = when.date_input("Due", value=None, min_value=quarter.first_day)
+        due_on = when.date_input(
+            "Due", value=None, min_value=quarter.first_day, format=DATE_INPUT_FORMAT
+        )
         submitted = st.form_submit_button("Add action", icon=":material/add_task:")
     if submitted and run_command(
         lambda session: qbr_notes.add_qbr_action(

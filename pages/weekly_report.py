@@ -19,6 +19,7 @@ from data_access.weekly_report import (  # noqa: E402
     weekly_report_cap,
     weekly_trend,
 )
+from domain.dates import CHART_SHORT_DAY_FORMAT  # noqa: E402
 from domain.weekly import (  # noqa: E402
     DATA_POINTS,
     GRANULARITIES,
@@ -233,7 +234,7 @@ def trend_chart(trend: pd.DataFrame, point: str, week: date, entity_label: str) 
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("week:T", title=None, axis=alt.Axis(format="%d %b")),
+            x=alt.X("week:T", title=None, axis=alt.Axis(format=CHART_SHORT_DAY_FORMAT)),
             y=alt.Y(f"{point}:Q", title=axis_title),
             color=alt.Color(
                 "entity:N",

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import altair as alt
 import pandas as pd
 
+from domain.dates import CHART_DAY_FORMAT, CHART_SHORT_DAY_FORMAT
 from domain.lifecycle import SEVERITY_LABELS
 from domain.monitoring import SEVERITY_LABELS as ALERT_SEVERITY_LABELS
 from domain.monitoring import SEVERITY_LEVELS
@@ -53,7 +54,7 @@ def cases_weekly(data: pd.DataFrame) -> alt.Chart:
             ),
             order=alt.Order("severity:N", sort="ascending"),
             tooltip=[
-                alt.Tooltip("week_start:T", title="Week starting", format="%d %b %Y"),
+                alt.Tooltip("week_start:T", title="Week starting", format=CHART_DAY_FORMAT),
                 alt.Tooltip("severity:N", title="Severity"),
                 alt.Tooltip("cases:Q", title="Cases"),
             ],
@@ -74,7 +75,7 @@ def usage_small_multiples(data: pd.DataFrame) -> alt.VConcatChart:
             x=alt.X("yearmonthdate(week_start):O", title=None, axis=_date_axis()),
             y=alt.Y("value:Q", title=None, scale=alt.Scale(zero=False)),
             tooltip=[
-                alt.Tooltip("week_start:T", title="Week starting", format="%d %b %Y"),
+                alt.Tooltip("week_start:T", title="Week starting", format=CHART_DAY_FORMAT),
                 alt.Tooltip("value:Q", title=measure, format=",.1f"),
             ],
         )
@@ -120,7 +121,7 @@ def _coe_percentiles(data: pd.DataFrame) -> alt.Chart:
 
 
 def _date_axis() -> alt.Axis:
-    return alt.Axis(format="%d %b", labelAngle=-45, labelOverlap=True)
+    return alt.Axis(format=CHART_SHORT_DAY_FORMAT, labelAngle=-45, labelOverlap=True)
 
 
 def _readable(chart: alt.TopLevelMixin) -> alt.TopLevelMixin:

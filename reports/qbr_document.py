@@ -26,6 +26,7 @@ import vl_convert
 from fpdf import FPDF, XPos, YPos
 from fpdf.fonts import FontFace
 
+from domain.dates import day_text, moment_text
 from domain.qbr import Chart, Figure, QbrReport, Section, Table
 from reports.qbr_charts import build_chart
 
@@ -68,7 +69,7 @@ def font_files() -> dict[str, Path]:
 def generated_text(report: QbrReport) -> str:
     """'Generated 30 Nov 2026 14:05 AEDT (Australia/Sydney)': in the customer's region time zone."""
     local = report.generated_at.astimezone(ZoneInfo(report.timezone))
-    return f"Generated {local:%d %b %Y %H:%M} {local.tzname()} ({report.timezone})"
+    return f"Generated {moment_text(local)} {local.tzname()} ({report.timezone})"
 
 
 def quarter_text(report: QbrReport) -> str:
@@ -88,9 +89,9 @@ def cell_text(value: Any) -> str:
     except (TypeError, ValueError):
         pass
     if isinstance(value, (pd.Timestamp, datetime)):
-        return pd.Timestamp(value).strftime("%d %b %Y %H:%M")
+        return moment_text(pd.Timestamp(value).to_pydatetime())
     if isinstance(value, date):
-        return value.strftime("%d %b %Y")
+        return day_text(value)
     if isinstance(value, float) and math.isfinite(value):
         return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}".rstrip("0").rstrip(".")
     if isinstance(value, int):

@@ -8,14 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from domain.dates import day_text, moment_text
+
 MISSING = "—"
 """What a page shows for a value that is not there, instead of a literal 'None' or 'nan'."""
 
-DATE_FORMAT = "%d %b %Y"
-DATETIME_FORMAT = "%d %b %Y %H:%M"
 DATE_COLUMN_FORMAT = "D MMM YYYY"
 DATETIME_COLUMN_FORMAT = "D MMM YYYY HH:mm"
-"""One date format everywhere: '28 Nov 2026' in text, the same in `st.column_config` columns."""
+"""One date format everywhere: '1 Oct 2026' in text (`domain.dates`), the same in
+`st.column_config` columns."""
+DATE_INPUT_FORMAT = "DD/MM/YYYY"
+"""Every date picker: day first, like the dates shown (`st.date_input` offers no month names)."""
 
 
 def _missing(value) -> bool:
@@ -40,7 +43,7 @@ def datetime_text(
     """'28 Nov 2026 14:05' in `timezone`; '—' for a missing time."""
     if _missing(moment):
         return missing
-    return pd.Timestamp(moment).tz_convert(ZoneInfo(timezone)).strftime(DATETIME_FORMAT)
+    return moment_text(pd.Timestamp(moment).tz_convert(ZoneInfo(timezone)).to_pydatetime())
 
 
 def local_time_text(moment: datetime | pd.Timestamp | None, timezone: str) -> str:
@@ -57,7 +60,7 @@ def date_text(value, missing: str = "") -> str:
     """'28 Nov 2026' for a date (or the calendar date of a timestamp); `missing` when absent."""
     if _missing(value):
         return missing
-    return pd.Timestamp(value).strftime(DATE_FORMAT)
+    return day_text(pd.Timestamp(value))
 
 
 _MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")

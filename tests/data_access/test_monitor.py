@@ -23,6 +23,7 @@ from data_access.monitor import (
     score_day,
 )
 from domain.anomaly import SETTINGS, detect
+from domain.dates import day_text
 from domain.monitoring import COUNT_METRICS, METRIC_DIRECTIONS, METRICS
 from tests.data_access.monitoring_estate import (
     FIRST_DAY,
@@ -154,7 +155,7 @@ def test_an_alert_closes_itself_after_close_after_days_back_in_band(engine, esta
     assert pd.Timestamp(closed["opened_on"]).date() == opening
     assert closed["state"] == "resolved"
     assert pd.Timestamp(closed["back_in_band_on"]).date() == back
-    assert closed["close_reason"] == f"Back in band since {back:%d %b %Y}."
+    assert closed["close_reason"] == f"Back in band since {day_text(back)}."
     assert pd.Timestamp(closed["closed_at"]).tz_convert(UTC) == pd.Timestamp(NOW)
 
 

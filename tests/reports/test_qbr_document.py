@@ -93,7 +93,7 @@ def test_the_cover_names_customer_quarter_generation_time_and_author():
     assert "Acme Planning Ltd" in cover
     assert "Q4 2026 to date" in cover
     assert "Compared with Q3 2026" in cover
-    assert "Generated 01 Dec 2026 00:05 AEDT (Australia/Sydney)" in cover
+    assert "Generated 1 Dec 2026 00:05 AEDT (Australia/Sydney)" in cover
     assert "Prepared by HyperCare Desk" in cover
 
 
