@@ -145,3 +145,10 @@ def record_export(*, session: Session, actor: Actor, file_name: str, rows: int) 
         entity_id=file_name,
         detail={"rows": rows},
     )
+
+
+def record_sign_out(*, session: Session, username: str) -> AuditLog:
+    """A person signing out (the button, not a session ended by someone else) is audited."""
+    return record_audit(
+        session=session, actor=username, action="sign_out", entity="user", entity_id=None
+    )

@@ -31,11 +31,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from data_access import users
-from data_access.audit import CommandRefused
+from data_access.audit import CommandRefused, record_sign_out
 from data_access.db import DatabaseUnavailable, check_connection, make_engine, session_scope
 from data_access.migrate import upgrade
 from data_access.users import SignedInUser
 from ui import oidc
+from ui.format import plain_markdown
 from ui.navigation import PAGES, spec_for
 from ui.presentation import presenting
 from ui.secrets import MissingSecret, cookie_key
@@ -47,6 +48,7 @@ COOKIE_EXPIRY_DAYS = 1
 TOKEN_ALGORITHM = "HS256"
 SESSION_VERSION_KEY = "session_version"
 REFUSED_KEY = "refused_session_cookie"
+SIGNED_OUT_KEY = "signed_out_by"
 AUTH_KEYS = ("authentication_status", "username", "name", "roles", "email", SESSION_VERSION_KEY)
 SESSION_ENDED = (
     "Your session has ended (your password or roles changed, or you signed out everywhere); "
@@ -282,9 +284,24 @@ def _request_sign_out() -> None:
     oidc.request_end_identity()  # and st.logout() from the provider, once the cookie is gone
 
 
+def _sign_out_clicked() -> None:
+    """The Sign out button: who left is kept for the next run to audit (callbacks never write)."""
+    st.session_state[SIGNED_OUT_KEY] = st.session_state.get("username")
+    _request_sign_out()
+
+
+def _audit_sign_out() -> None:
+    """The run after the Sign out button (app.py's or a page's, whichever runs) audits it once."""
+    leaving = st.session_state.pop(SIGNED_OUT_KEY, None)
+    if leaving:
+        with write_session() as session:
+            record_sign_out(session=session, username=leaving)
+
+
 def start_session() -> SignedInUser:
     """For `app.py`: restore or ask for a sign-in, then return the active signed-in user."""
     engine()  # an unusable database stops here with its one sentence, before any sign-in form
+    _audit_sign_out()
     authenticator = _authenticator()
     if st.session_state.pop("cookie_to_delete", False):
         _delete_cookie(authenticator)
@@ -308,9 +325,9 @@ def start_session() -> SignedInUser:
         _set_cookie(authenticator)
     if not presenting():  # the meeting-room screen shows the presentation only
         with st.sidebar:
-            st.caption(f"Signed in as **{user.name}** · {', '.join(user.roles)}")
+            st.caption(f"Signed in as **{plain_markdown(user.name)}** · {', '.join(user.roles)}")
             st.button(
-                "Sign out", icon=":material/logout:", key="sign_out", on_click=_request_sign_out
+                "Sign out", icon=":material/logout:", key="sign_out", on_click=_sign_out_clicked
             )
     return user
 
@@ -339,6 +356,7 @@ def require_access(page_file: str) -> SignedInUser:
     A page file can be run directly (its URL opened on a fresh server before `app.py` ran),
     so this must not rely on anything `app.py` set up.
     """
+    _audit_sign_out()
     if not st.session_state.get("authentication_status"):
         st.info("Please sign in to use HyperCare Desk.", icon=":material/lock:")
         st.link_button("Go to sign-in", "./", icon=":material/login:")
