@@ -57,6 +57,7 @@ HOSTILE_COLUMNS = (
     ("qbr_action", "text"),
     ("alert_contact_log", "note"),
     ("planning_model", "name"),
+    ("app_user", "name"),
 )
 
 
@@ -319,7 +320,10 @@ def rendered_markdown(at: AppTest) -> list[tuple[str, str]]:
         if proto is not None and kind not in LITERAL and isinstance(proto, Message):
             if kind == "html":
                 return
-            shown.extend((str(kind), s) for s in strings(proto))
+            if kind == "metric":  # a metric's value and delta are plain text; its label is not
+                shown.extend(("metric", s) for s in (proto.label, proto.help) if s)
+            else:
+                shown.extend((str(kind), s) for s in strings(proto))
         for child in getattr(node, "children", {}).values():
             walk(child)
 
