@@ -123,7 +123,7 @@ def start_server(url: str, port: int, folder: Path, code: Path) -> tuple[subproc
             "-m",
             "streamlit",
             "run",
-            str(ROOT / "app.py"),
+            str(code / "app.py"),
             "--server.address",
             "127.0.0.1",
             "--server.port",
