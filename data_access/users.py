@@ -177,6 +177,11 @@ def record_failed_login(
     return None
 
 
+UNKNOWN_ACTOR = "(unknown user)"
+"""The audit actor of a failed sign-in for a username no account has (the typed name is kept
+in the row's detail, so repeated guessing shows in the audit view)."""
+
+
 @dataclass(frozen=True)
 class _Attempt:
     """A counted password attempt, to be checked outside any transaction and then settled."""
@@ -184,6 +189,7 @@ class _Attempt:
     user_id: int | None
     password_hash: str
     refusal: str | None = None
+    username: str = ""
 
 
 def _begin_attempt(engine: Engine, username: str, now: datetime) -> _Attempt:
@@ -194,14 +200,27 @@ def _begin_attempt(engine: Engine, username: str, now: datetime) -> _Attempt:
         if user is None or not user.password_sign_in:
             # Unknown, or signs in only through the identity provider (data_access.sso): the
             # same check and sentence as a wrong password, so nothing tells which is which.
-            return _Attempt(user_id=None, password_hash=_dummy_hash())
+            return _Attempt(user_id=None, password_hash=_dummy_hash(), username=username)
         if is_locked(user.locked_until, now):
+            _audit_locked_attempt(session, user)
             return _Attempt(user.id, "", refusal=locked_message(user.locked_until))
         if user.failed_logins >= MAX_FAILED_LOGINS:
+            _audit_locked_attempt(session, user)
             return _Attempt(user.id, "", refusal=locked_message(_lock(session, user, now)))
         user.failed_logins += 1
         session.add(user)
         return _Attempt(user_id=user.id, password_hash=user.password_hash)
+
+
+def _audit_locked_attempt(session: Session, user: User) -> None:
+    """A password tried while the account is locked: not checked, but on the record."""
+    record_audit(
+        session=session,
+        actor=user.username,
+        action="sign_in_refused_locked",
+        entity="user",
+        entity_id=user.id,
+    )
 
 
 def _settle_attempt(
@@ -220,20 +239,30 @@ def _settle_attempt(
     with session_scope(engine) as session:
         if attempt.user_id is None:
             # Unknown username: the same second transaction as for an account, then the same
-            # sentence as a wrong password.
+            # sentence as a wrong password; the audit row is written when the block commits.
             session.exec(for_update(select(User.id).where(User.id == -1))).first()
-            raise CommandRefused(wrong)
-        user = session.exec(for_update(select(User).where(User.id == attempt.user_id))).first()
-        if user is None:
-            raise CommandRefused(wrong)
-        if is_locked(user.locked_until, now):
+            record_audit(
+                session=session,
+                actor=UNKNOWN_ACTOR,
+                action=failure_action,
+                entity="user",
+                entity_id=None,
+                detail={"username": attempt.username[:64]},
+            )
+            refusal = wrong
+            user = None
+        else:
+            user = session.exec(for_update(select(User).where(User.id == attempt.user_id))).first()
+            refusal = wrong
+        if user is not None and is_locked(user.locked_until, now):
             # Another attempt locked the account meanwhile: even the right password waits.
+            _audit_locked_attempt(session, user)
             refusal = locked_message(user.locked_until)
-        elif right and user.is_active:
+        elif user is not None and right and user.is_active:
             user.failed_logins = 0
             session.add(user)
             return on_success(session, user)
-        else:
+        elif user is not None:
             record_audit(
                 session=session,
                 actor=user.username,
@@ -243,8 +272,6 @@ def _settle_attempt(
             )
             if user.failed_logins >= MAX_FAILED_LOGINS:
                 refusal = locked_message(_lock(session, user, now))
-            else:
-                refusal = wrong
     raise CommandRefused(refusal)
 
 

@@ -529,3 +529,24 @@ def test_command_line_refusals_are_one_sentence_and_exit_1(engine, session, caps
     assert users.main(["reset-password", "alice"], engine=engine, stdin=stdin) == 1
     assert "at least" in capsys.readouterr().err
     assert users.password_matches(PASSWORD, fresh(engine, "alice").password_hash)
+
+
+def test_every_failed_sign_in_is_audited_unknown_names_and_locked_accounts_too(engine, session):
+    add_user(session, "alice")
+    now = datetime.now(UTC)
+    with pytest.raises(CommandRefused):
+        users.sign_in(engine=engine, username="nobody", password="wrong-guess-1", now=now)
+    for _ in range(MAX_FAILED_LOGINS):
+        with pytest.raises(CommandRefused):
+            users.sign_in(engine=engine, username="alice", password="wrong-guess-1", now=now)
+    with pytest.raises(CommandRefused, match="locked"):
+        users.sign_in(engine=engine, username="alice", password=PASSWORD, now=now)
+    with Session(engine) as check:
+        rows = check.exec(select(AuditLog).order_by(AuditLog.id)).all()
+    assert [(row.actor, row.action) for row in rows] == [
+        (users.UNKNOWN_ACTOR, "sign_in_failed"),
+        *[("alice", "sign_in_failed")] * MAX_FAILED_LOGINS,
+        ("alice", "account_locked"),
+        ("alice", "sign_in_refused_locked"),
+    ]
+    assert '"username": "nobody"' in rows[0].detail
