@@ -48,6 +48,8 @@ COOKIE_EXPIRY_DAYS = 1
 TOKEN_ALGORITHM = "HS256"
 SESSION_VERSION_KEY = "session_version"
 REFUSED_KEY = "refused_session_cookie"
+REFUSED_DELETIONS_KEY = "refused_session_cookie_deletions"
+REFUSED_DELETIONS = 3
 SIGNED_OUT_KEY = "signed_out_by"
 AUTH_KEYS = ("authentication_status", "username", "name", "roles", "email", SESSION_VERSION_KEY)
 SESSION_ENDED = (
@@ -184,8 +186,15 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
     cookie means "signed out" and is deleted."""
     raw = cookie_token()
     # The request's cookies stay the same for the whole browser session: a cookie refused
-    # once is not read (or deleted) again on every run.
-    if raw is None or st.session_state.get("logout") or raw == st.session_state.get(REFUSED_KEY):
+    # once is not read again. Its deletion is sent on the next few runs too, since a cookie
+    # component rendered on a run that a rerun cuts short may never reach the browser.
+    if raw is not None and raw == st.session_state.get(REFUSED_KEY):
+        resent = st.session_state.get(REFUSED_DELETIONS_KEY, 0)
+        if resent < REFUSED_DELETIONS:
+            st.session_state[REFUSED_DELETIONS_KEY] = resent + 1
+            _delete_cookie(authenticator)
+        return
+    if raw is None or st.session_state.get("logout"):
         return
     token = decode_session_token(raw, authenticator.secret_key)
     user = None
@@ -196,6 +205,7 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
             )
     if user is None:
         st.session_state[REFUSED_KEY] = raw
+        st.session_state[REFUSED_DELETIONS_KEY] = 0
         _delete_cookie(authenticator)
         return
     _remember(user)
