@@ -131,10 +131,20 @@ def _start(args: list[str], url: str) -> subprocess.Popen:
     )
 
 
-def kill_mid_run(args: list[str], url: str, ready=None) -> None:
+def kill_mid_run(args: list[str], url: str, ready=None, hold_table: str | None = None) -> None:
     """Start the command and SIGKILL it once `ready()` says it is mid-work (default: it holds a
-    write transaction); fails if it finished first, so a passing test really killed something."""
+    write transaction); fails if it finished first, so a passing test really killed something.
+
+    `hold_table` (PostgreSQL): the test holds that table's write lock while the command runs, so
+    a job whose transaction lasts a few milliseconds waits inside it to be killed instead of
+    racing the poll; the lock is released after the kill, and nothing of the job is committed.
+    """
     ready = ready or (lambda: _in_write_transaction(url))
+    blocker = None
+    if hold_table is not None and not make_url(url).drivername.startswith("sqlite"):
+        blocker = make_engine(url).connect()
+        blocker.begin()
+        blocker.execute(text(f'LOCK TABLE "{hold_table}" IN EXCLUSIVE MODE'))
     process = _start(args, url)
     started = time.monotonic()
     try:
@@ -148,6 +158,9 @@ def kill_mid_run(args: list[str], url: str, ready=None) -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+        if blocker is not None:
+            blocker.rollback()
+            blocker.engine.dispose()
     assert process.returncode == -signal.SIGKILL, (
         f"{args} finished (exit {process.returncode}) before it could be killed: {output[-500:]}"
     )
@@ -176,7 +189,9 @@ def _assert_sound(engine) -> None:
     assert integrity_problems(engine) == []
 
 
-def _check_job(base_backup, tmp_path, args: list[str], ready=None) -> None:
+def _check_job(
+    base_backup, tmp_path, args: list[str], ready=None, hold_table: str | None = None
+) -> None:
     kind, backup = base_backup
     since = datetime.now(UTC) - timedelta(seconds=1)
     straight_ctx, straight_url, straight = _restored(kind, backup, tmp_path, "straight")
@@ -186,7 +201,7 @@ def _check_job(base_backup, tmp_path, args: list[str], ready=None) -> None:
         run_to_end(args, straight_url)
         after = comparable(straight, since)
         assert after != before, "the job must change something for this test to mean anything"
-        kill_mid_run(args, killed_url, ready)
+        kill_mid_run(args, killed_url, ready, hold_table)
         killed.dispose()
         _assert_sound(killed)
         assert comparable(killed, since) in (before, after), "the killed run left half its work"
@@ -241,6 +256,8 @@ def test_monitoring_job_killed_mid_write(base_backup, tmp_path):
         base_backup,
         tmp_path,
         ["-m", "data_access.monitor", "--day", str(SEED_TODAY - timedelta(days=1))],
+        # The job writes for a few milliseconds; its audit row is flushed last, at commit.
+        hold_table="audit_log",
     )
 
 
