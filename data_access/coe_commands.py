@@ -27,7 +27,7 @@ from data_access.audit import CommandRefused, record_audit
 from data_access.coe import not_included
 from data_access.entitlements import debit_entitlement
 from data_access.locking import for_update
-from data_access.metric_loader import LineError
+from data_access.metric_loader import FileRefused, LineError
 from data_access.models import CoeSnapshot, Customer, Region, utc_now
 from domain.coe import (
     COUNT_FIELDS,
@@ -189,19 +189,15 @@ def _check_included(session: Session, customer: Customer) -> None:
 # --- CSV upload -------------------------------------------------------------------------------
 
 
-class CoeFileRefused(CommandRefused):
+class CoeFileRefused(FileRefused):
     """The file has problems; `errors` lists every one of them with its line number. The message
     names only counts and line numbers, never the file's text, so a page may show it as is."""
 
-    def __init__(self, errors: list[LineError]) -> None:
-        self.errors = errors
-        rows = len({error.line for error in errors})
-        first = errors[0]
-        super().__init__(
-            f"The file was refused and nothing was recorded: {len(errors)} problem"
-            f"{'' if len(errors) == 1 else 's'} on {rows} line{'' if rows == 1 else 's'}, "
-            f"the first on line {first.line}."
-        )
+    not_done = "nothing was recorded"
+
+    @staticmethod
+    def first_text(first: LineError) -> str:
+        return f"line {first.line}"
 
 
 def csv_template() -> pd.DataFrame:

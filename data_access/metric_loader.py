@@ -74,18 +74,28 @@ class LineError:
         return f"line {self.line}: {self.reason}"
 
 
-class MetricFileRefused(CommandRefused):
-    """The file has problems; `errors` lists every one of them with its line number."""
+class FileRefused(CommandRefused):
+    """A CSV refused as a whole: `errors` lists every problem with its line number, and the
+    message counts them. Subclasses say what was not done and how the first problem reads."""
+
+    not_done = "nothing was loaded"
 
     def __init__(self, errors: list[LineError]) -> None:
         self.errors = errors
         rows = len({error.line for error in errors})
-        first = errors[0]
         super().__init__(
-            f"The file was refused and nothing was loaded: {len(errors)} problem"
+            f"The file was refused and {self.not_done}: {len(errors)} problem"
             f"{'' if len(errors) == 1 else 's'} on {rows} line{'' if rows == 1 else 's'}, "
-            f"the first on {first}."
+            f"the first on {self.first_text(errors[0])}."
         )
+
+    @staticmethod
+    def first_text(first: LineError) -> str:
+        return str(first)
+
+
+class MetricFileRefused(FileRefused):
+    """The metric file has problems; the message quotes the first one."""
 
 
 @dataclass(frozen=True)
