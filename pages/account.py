@@ -1,20 +1,18 @@
 """My account: the viewer's time zone (used for every time shown), password and sessions."""
 
-from ui.auth import require_access
+from zoneinfo import available_timezones
+
+import streamlit as st
+
+from data_access import users as user_commands
+from data_access.actor import Actor
+from data_access.audit import CommandRefused
+from domain.roles import ROLE_LABELS
+from ui.auth import engine, keep_session, require_access
+from ui.commands import NOTICE_KEY, run_command, show_notice
+from ui.format import plain_markdown
 
 user = require_access(__file__)
-
-from zoneinfo import available_timezones  # noqa: E402
-
-import streamlit as st  # noqa: E402
-
-from data_access import users as user_commands  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
-from domain.roles import ROLE_LABELS  # noqa: E402
-from ui.auth import engine, keep_session  # noqa: E402
-from ui.commands import NOTICE_KEY, run_command, show_notice  # noqa: E402
-from ui.format import plain_markdown  # noqa: E402
 
 actor = Actor.of(user)
 

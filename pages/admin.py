@@ -1,27 +1,23 @@
 """Admin: users and roles, customers and contacts, tier policies, and the audit log."""
 
-from ui.auth import require_access
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
 
-from datetime import date, datetime, time, timedelta  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access import customers as customer_commands  # noqa: E402
-from data_access import policies as policy_commands  # noqa: E402
-from data_access import sso  # noqa: E402
-from data_access import users as user_commands  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.audit import AuditFilters, audit_choices, audit_page  # noqa: E402
-from data_access.customers import ContactFields, CustomerFields  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.roles import ROLE_LABELS, Role, parse_roles  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.format import (  # noqa: E402
+from data_access import customers as customer_commands
+from data_access import policies as policy_commands
+from data_access import sso
+from data_access import users as user_commands
+from data_access.actor import Actor
+from data_access.audit import AuditFilters, audit_choices, audit_page
+from data_access.customers import ContactFields, CustomerFields
+from data_access.scope import Scope
+from domain.roles import ROLE_LABELS, Role, parse_roles
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
@@ -29,6 +25,8 @@ from ui.format import (  # noqa: E402
     to_zone,
     value_text,
 )
+
+user = require_access(__file__)
 
 ROLES = [role.value for role in Role]
 

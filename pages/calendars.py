@@ -1,24 +1,22 @@
 """Calendars: each region's time zone, weekly hours, public holidays and closures, with a preview."""
 
-from ui.auth import require_access
+from datetime import UTC, date, datetime
+from zoneinfo import available_timezones
+
+import pandas as pd
+import streamlit as st
+
+from data_access import calendar_commands as calendars
+from data_access.actor import Actor
+from data_access.audit import CommandRefused
+from data_access.customers import regions
+from data_access.policies import tier_labels, tier_policies
+from domain.clocks import duration_text
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.format import DATE_INPUT_FORMAT, local_time_text
 
 user = require_access(__file__)
-
-from datetime import UTC, date, datetime  # noqa: E402
-from zoneinfo import available_timezones  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access import calendar_commands as calendars  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
-from data_access.customers import regions  # noqa: E402
-from data_access.policies import tier_labels, tier_policies  # noqa: E402
-from domain.clocks import duration_text  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.format import DATE_INPUT_FORMAT, local_time_text  # noqa: E402
 
 
 @st.cache_data(ttl=300)

@@ -1,26 +1,22 @@
 """Case: one case's clocks, its conversation, the customer's contacts and the actions it allows."""
 
-from ui.auth import require_access
+from datetime import UTC, datetime
 
-user = require_access(__file__)
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-from datetime import UTC, datetime  # noqa: E402
-
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.actor import Actor  # noqa: E402
-from data_access.calendars import region_calendars  # noqa: E402
-from data_access.case_commands import (  # noqa: E402
+from data_access.actor import Actor
+from data_access.calendars import region_calendars
+from data_access.case_commands import (
     add_internal_note,
     change_severity,
     record_case_event,
 )
-from data_access.cases import case_assignees, case_detail  # noqa: E402
-from data_access.queue import case_clocks  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.clocks import (  # noqa: E402
+from data_access.cases import case_assignees, case_detail
+from data_access.queue import case_clocks
+from data_access.scope import Scope
+from domain.clocks import (
     AT_RISK_FRACTION,
     business_countdown_text,
     business_duration_text,
@@ -28,18 +24,20 @@ from domain.clocks import (  # noqa: E402
     countdown_text,
     duration_text,
 )
-from domain.dates import CHART_MOMENT_FORMAT  # noqa: E402
-from domain.lifecycle import (  # noqa: E402
+from domain.dates import CHART_MOMENT_FORMAT
+from domain.lifecycle import (
     ACTION_LABELS,
     OPEN_STATUSES,
     SEVERITY_LABELS,
     STATUS_LABELS,
     allowed_actions,
 )
-from ui.auth import read_session  # noqa: E402
-from ui.commands import NOTICE_KEY, run_command, show_notice  # noqa: E402
-from ui.format import DATETIME_COLUMN_FORMAT, local_time_text, plain_markdown  # noqa: E402
-from ui.navigation import PAGES_DIR  # noqa: E402
+from ui.auth import read_session, require_access
+from ui.commands import NOTICE_KEY, run_command, show_notice
+from ui.format import DATETIME_COLUMN_FORMAT, local_time_text, plain_markdown
+from ui.navigation import PAGES_DIR
+
+user = require_access(__file__)
 
 CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
 STATUS_ACTIONS = ("resume", "transfer_l2", "transfer_l3", "solve", "reopen", "close")

@@ -1,18 +1,14 @@
 """Case queue: open cases in queue order with live SLA countdowns; filters live in the URL."""
 
-from ui.auth import require_access
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
 
-from datetime import UTC, datetime, timedelta  # noqa: E402
-from urllib.parse import urlencode  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.actor import Actor  # noqa: E402
-from data_access.calendars import region_calendars  # noqa: E402
-from data_access.queue import (  # noqa: E402
+from data_access.actor import Actor
+from data_access.calendars import region_calendars
+from data_access.queue import (
     CLOCK_LABELS,
     assignees,
     cases_changed_since,
@@ -23,27 +19,29 @@ from data_access.queue import (  # noqa: E402
     search_closed_cases,
     sla_summary,
 )
-from data_access.queue_commands import BULK_ACTIONS, bulk_case_action  # noqa: E402
-from data_access.saved_views import delete_view, save_view, saved_views  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.lifecycle import (  # noqa: E402
+from data_access.queue_commands import BULK_ACTIONS, bulk_case_action
+from data_access.saved_views import delete_view, save_view, saved_views
+from data_access.scope import Scope
+from domain.lifecycle import (
     ACTION_LABELS,
     OPEN_STATUSES,
     SEVERITY_LABELS,
     STATUS_LABELS,
 )
-from domain.queue import queue_changes, search_matches  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import MISSING, datetime_text, plain_markdown  # noqa: E402
-from ui.navigation import PAGES_DIR  # noqa: E402
-from ui.url_filters import (  # noqa: E402
+from domain.queue import queue_changes, search_matches
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.downloads import csv_download
+from ui.format import MISSING, datetime_text, plain_markdown
+from ui.navigation import PAGES_DIR
+from ui.url_filters import (
     apply_query,
     current_query,
     filter_select,
     state_to_url,
 )
+
+user = require_access(__file__)
 
 PAGE = "case_queue"
 CLOCK_STATE_LABELS = {"at_risk": "At risk", "breached": "Breached", "paused": "Paused"}

@@ -1,32 +1,30 @@
 """CoE benchmark: a customer's Centre-of-Excellence footprint per quarter against peers."""
 
-from ui.auth import require_access
+from datetime import UTC, datetime
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
 
-from datetime import UTC, datetime  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access import coe, coe_commands  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.customers import customers_in_scope  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.coe import FIELD_LABELS, MATURITY_LABELS, CoeValues  # noqa: E402
-from domain.quarters import BadQuarter, Quarter, quarters_between  # noqa: E402
-from reports.coe_charts import history_trend, percentile_bars  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import (  # noqa: E402
+from data_access import coe, coe_commands
+from data_access.actor import Actor
+from data_access.customers import customers_in_scope
+from data_access.scope import Scope
+from domain.coe import FIELD_LABELS, MATURITY_LABELS, CoeValues
+from domain.quarters import BadQuarter, Quarter, quarters_between
+from reports.coe_charts import history_trend, percentile_bars
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.downloads import csv_download
+from ui.format import (
     DATE_COLUMN_FORMAT,
     DATETIME_COLUMN_FORMAT,
     date_text,
     plain_markdown,
     to_zone,
 )
-from ui.pickers import customer_picker  # noqa: E402
+from ui.pickers import customer_picker
+
+user = require_access(__file__)
 
 UPLOAD_RESULT_KEY = "coe_upload_result"
 TREND_MEASURES = {

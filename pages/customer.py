@@ -1,20 +1,16 @@
 """Customer: one customer's people, programme and open cases (only within the viewer's scope)."""
 
-from ui.auth import require_access
+from datetime import UTC, datetime
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
 
-from datetime import UTC, datetime  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.cases import open_case_clocks  # noqa: E402
-from data_access.customers import contacts_of, customers_in_scope, portfolio  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.lifecycle import SEVERITY_LABELS, STATUS_LABELS  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.format import (  # noqa: E402
+from data_access.cases import open_case_clocks
+from data_access.customers import contacts_of, customers_in_scope, portfolio
+from data_access.scope import Scope
+from domain.lifecycle import SEVERITY_LABELS, STATUS_LABELS
+from ui.auth import read_session, require_access
+from ui.format import (
     DATETIME_COLUMN_FORMAT,
     contact_labels,
     date_text,
@@ -22,7 +18,9 @@ from ui.format import (  # noqa: E402
     plain_markdown,
     value_text,
 )
-from ui.pickers import customer_picker  # noqa: E402
+from ui.pickers import customer_picker
+
+user = require_access(__file__)
 
 CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
 

@@ -1,24 +1,20 @@
 """Entitlements: allowances used, the ledger, optimisation requests and model caps per customer."""
 
-from ui.auth import require_access
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
+from sqlmodel import Session
 
-from collections.abc import Callable  # noqa: E402
-from datetime import UTC, date, datetime, time, timedelta  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-from sqlmodel import Session  # noqa: E402
-
-from data_access import entitlements as ent  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
-from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
-from data_access.policies import tier_labels  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.entitlements import (  # noqa: E402
+from data_access import entitlements as ent
+from data_access.actor import Actor
+from data_access.audit import CommandRefused
+from data_access.customers import contacts_of, customers_in_scope
+from data_access.policies import tier_labels
+from data_access.scope import Scope
+from domain.entitlements import (
     ENTITLEMENT_LABELS,
     PER_YEAR_KINDS,
     Entitlement,
@@ -27,11 +23,11 @@ from domain.entitlements import (  # noqa: E402
     is_overdue,
     sentence_case,
 )
-from domain.roles import Role  # noqa: E402
-from ui.auth import read_session, write_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import (  # noqa: E402
+from domain.roles import Role
+from ui.auth import read_session, require_access, write_session
+from ui.commands import run_command, show_notice
+from ui.downloads import csv_download
+from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
@@ -40,7 +36,9 @@ from ui.format import (  # noqa: E402
     plain_markdown,
     to_zone,
 )
-from ui.pickers import customer_picker  # noqa: E402
+from ui.pickers import customer_picker
+
+user = require_access(__file__)
 
 STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
 MOVES = {

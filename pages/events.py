@@ -1,19 +1,15 @@
 """Events and programmes: VIP event offers and product programmes, and their uptake."""
 
-from ui.auth import require_access
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
-user = require_access(__file__)
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-from datetime import UTC, date, datetime  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access import event_commands as cmd  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.events import (  # noqa: E402
+from data_access import event_commands as cmd
+from data_access.actor import Actor
+from data_access.events import (
     eligibility_in_scope,
     enrolments,
     events_overview,
@@ -21,8 +17,8 @@ from data_access.events import (  # noqa: E402
     programmes_overview,
     uptake_by_tier,
 )
-from data_access.scope import Scope  # noqa: E402
-from domain.events import (  # noqa: E402
+from data_access.scope import Scope
+from domain.events import (
     ENROLMENT_LABELS,
     ENROLMENT_MOVES,
     EVENT_KIND_LABELS,
@@ -32,17 +28,19 @@ from domain.events import (  # noqa: E402
     EnrolmentStatus,
     offers_text,
 )
-from domain.roles import Role  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import (  # noqa: E402
+from domain.roles import Role
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.downloads import csv_download
+from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
     date_text,
     to_zone,
 )
+
+user = require_access(__file__)
 
 MEASURES = {"offered": "Offered", "accepted": "Accepted", "attended": "Attended"}
 

@@ -1,20 +1,16 @@
 """Feedback sessions: written requests for remote end-user interviews, scheduling and findings."""
 
-from ui.auth import require_access
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
 
-from datetime import date, datetime, time  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.actor import Actor  # noqa: E402
-from data_access.cases import case_assignees  # noqa: E402
-from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from data_access.surveys import (  # noqa: E402
+from data_access.actor import Actor
+from data_access.cases import case_assignees
+from data_access.customers import contacts_of, customers_in_scope
+from data_access.scope import Scope
+from data_access.surveys import (
     FEEDBACK_STATE_LABELS,
     FEEDBACK_TEXT_MAX_CHARS,
     feedback_sessions,
@@ -22,16 +18,18 @@ from data_access.surveys import (  # noqa: E402
     request_feedback_session,
     schedule_feedback_session,
 )
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import (  # noqa: E402
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.downloads import csv_download
+from ui.format import (
     DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
     local_time_text,
     sentence_markdown,
     to_zone,
 )
+
+user = require_access(__file__)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

@@ -1,24 +1,22 @@
 """Metric upload: load daily model metrics from a CSV file, all rows or none."""
 
-from ui.auth import require_access
+import pandas as pd
+import streamlit as st
 
-user = require_access(__file__)
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.actor import Actor  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
-from data_access.metric_loader import (  # noqa: E402
+from data_access.actor import Actor
+from data_access.audit import CommandRefused
+from data_access.metric_loader import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
     MetricFileRefused,
     load_metric_csv,
 )
-from domain.monitoring import COUNT_METRICS, METRICS, metric_label  # noqa: E402
-from ui.auth import write_session  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import date_text  # noqa: E402
+from domain.monitoring import COUNT_METRICS, METRICS, metric_label
+from ui.auth import require_access, write_session
+from ui.downloads import csv_download
+from ui.format import date_text
+
+user = require_access(__file__)
 
 RESULT_KEY = "metric_upload_result"
 EXAMPLE = pd.DataFrame(

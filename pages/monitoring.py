@@ -1,25 +1,21 @@
 """Monitoring: the alert inbox with contact logging, and each model's metrics against their bands."""
 
-from ui.auth import require_access
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
-user = require_access(__file__)
+import altair as alt
+import pandas as pd
+import streamlit as st
+from sqlmodel import Session
 
-from collections.abc import Callable  # noqa: E402
-from datetime import UTC, date, datetime  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-from sqlmodel import Session  # noqa: E402
-
-from data_access import alerts, monitor  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.customers import contacts_of  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.anomaly import SETTINGS  # noqa: E402
-from domain.dates import CHART_DAY_FORMAT  # noqa: E402
-from domain.monitoring import (  # noqa: E402
+from data_access import alerts, monitor
+from data_access.actor import Actor
+from data_access.customers import contacts_of
+from data_access.scope import Scope
+from domain.anomaly import SETTINGS
+from domain.dates import CHART_DAY_FORMAT
+from domain.monitoring import (
     ALERT_STATE_LABELS,
     CHANNEL_LABELS,
     CONTACT_CHANNELS,
@@ -30,10 +26,10 @@ from domain.monitoring import (  # noqa: E402
     SEVERITY_LABELS,
     metric_label,
 )
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import (  # noqa: E402
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.downloads import csv_download
+from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
     DATETIME_COLUMN_FORMAT,
@@ -44,6 +40,8 @@ from ui.format import (  # noqa: E402
     to_zone,
     value_text,
 )
+
+user = require_access(__file__)
 
 SEVERITY_COLOURS = {"minor": "#F9A825", "major": "#EF6C00", "critical": "#C62828"}
 DAY_CHOICES = {30: "30 days", 90: "90 days", 180: "6 months", 365: "1 year"}

@@ -1,27 +1,25 @@
 """New case: log a case an agent took by phone or chat, then work it on the Case page."""
 
-from ui.auth import require_access
+import pandas as pd
+import streamlit as st
 
-user = require_access(__file__)
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.actor import Actor  # noqa: E402
-from data_access.case_commands import (  # noqa: E402
+from data_access.actor import Actor
+from data_access.case_commands import (
     CHANNELS,
     DESCRIPTION_MAX_CHARS,
     SUBJECT_MAX_CHARS,
     open_case,
 )
-from data_access.customers import contacts_of, customers_in_scope  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.lifecycle import SEVERITY_LABELS  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command  # noqa: E402
-from ui.format import contact_labels  # noqa: E402
-from ui.navigation import PAGES_DIR  # noqa: E402
-from ui.pickers import customer_picker  # noqa: E402
+from data_access.customers import contacts_of, customers_in_scope
+from data_access.scope import Scope
+from domain.lifecycle import SEVERITY_LABELS
+from ui.auth import read_session, require_access
+from ui.commands import run_command
+from ui.format import contact_labels
+from ui.navigation import PAGES_DIR
+from ui.pickers import customer_picker
+
+user = require_access(__file__)
 
 CHANNEL_LABELS = {"phone": "Phone call", "chat": "Chat", "email": "E-mail", "portal": "Portal"}
 

@@ -1,21 +1,19 @@
 """Portfolio: every customer in the viewer's scope, with open cases, SLA breaches and renewal."""
 
-from ui.auth import require_access
+from datetime import UTC, datetime
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from data_access.customers import portfolio
+from data_access.scope import Scope
+from ui.auth import read_session, require_access
+from ui.downloads import csv_download
+from ui.format import DATE_COLUMN_FORMAT, MISSING
+from ui.navigation import PAGES_DIR
 
 user = require_access(__file__)
-
-from datetime import UTC, datetime  # noqa: E402
-
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.customers import portfolio  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import DATE_COLUMN_FORMAT, MISSING  # noqa: E402
-from ui.navigation import PAGES_DIR  # noqa: E402
 
 
 @st.cache_data(ttl=30, show_spinner="Loading the portfolio…")

@@ -1,39 +1,35 @@
 """QBR: one customer's quarter against the previous one, the notes and agreed actions, the PDF, and
 a presentation mode for the meeting-room screen (one section per slide, nothing else)."""
 
-from ui.auth import require_access
+from collections.abc import Callable
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
+from sqlmodel import Session
 
-from collections.abc import Callable  # noqa: E402
-from datetime import date, datetime  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-from sqlmodel import Session  # noqa: E402
-
-from data_access import qbr_notes  # noqa: E402
-from data_access.actor import Actor  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
-from data_access.customers import customers_in_scope  # noqa: E402
-from data_access.qbr import qbr_report  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.qbr import Figure, QbrReport, Section  # noqa: E402
-from domain.qbr_actions import (  # noqa: E402
+from data_access import qbr_notes
+from data_access.actor import Actor
+from data_access.audit import CommandRefused
+from data_access.customers import customers_in_scope
+from data_access.qbr import qbr_report
+from data_access.scope import Scope
+from domain.qbr import Figure, QbrReport, Section
+from domain.qbr_actions import (
     NOTE_MAX_CHARS,
     OWNER_MAX_CHARS,
     TEXT_MAX_CHARS,
     ActionEdit,
     action_edits,
 )
-from domain.quarters import BadQuarter, Quarter, quarters_between  # noqa: E402
-from reports.qbr_charts import build_chart  # noqa: E402
-from reports.qbr_document import DocumentFontMissing, qbr_pdf  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.commands import run_command, show_notice  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import (  # noqa: E402
+from domain.quarters import BadQuarter, Quarter, quarters_between
+from reports.qbr_charts import build_chart
+from reports.qbr_document import DocumentFontMissing, qbr_pdf
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
+from ui.downloads import csv_download
+from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
     date_text,
@@ -41,14 +37,16 @@ from ui.format import (  # noqa: E402
     plain_markdown,
     sentence_markdown,
 )
-from ui.pickers import customer_picker  # noqa: E402
-from ui.presentation import (  # noqa: E402
+from ui.pickers import customer_picker
+from ui.presentation import (
     current_slide,
     go_to_slide,
     presenting,
     start_presenting,
     stop_presenting,
 )
+
+user = require_access(__file__)
 
 FIGURES_PER_ROW = 4
 # Long figure texts ("HyperCare Enterprise", a date range) wrap instead of being cut off.

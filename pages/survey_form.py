@@ -1,20 +1,16 @@
 """Adoption survey: record an end-user interview (SUS, NPS, CSAT), save drafts, submit once."""
 
-from ui.auth import require_access
+from datetime import UTC, date, datetime
+from functools import partial
+from zoneinfo import ZoneInfo
 
-user = require_access(__file__)
+import pandas as pd
+import streamlit as st
 
-from datetime import UTC, date, datetime  # noqa: E402
-from functools import partial  # noqa: E402
-from zoneinfo import ZoneInfo  # noqa: E402
-
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.actor import Actor  # noqa: E402
-from data_access.audit import CommandRefused  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from data_access.surveys import (  # noqa: E402
+from data_access.actor import Actor
+from data_access.audit import CommandRefused
+from data_access.scope import Scope
+from data_access.surveys import (
     ANSWER_KEYS,
     COMMENTS_MAX_CHARS,
     campaigns_for_staff,
@@ -26,10 +22,10 @@ from data_access.surveys import (  # noqa: E402
     save_draft,
     submit_response,
 )
-from domain.roles import sees_all_customers  # noqa: E402
-from domain.surveys import LIKERT_LABELS, SUS_ITEMS  # noqa: E402
-from ui.auth import read_session, write_session  # noqa: E402
-from ui.format import (  # noqa: E402
+from domain.roles import sees_all_customers
+from domain.surveys import LIKERT_LABELS, SUS_ITEMS
+from ui.auth import read_session, require_access, write_session
+from ui.format import (
     DATE_COLUMN_FORMAT,
     DATETIME_COLUMN_FORMAT,
     date_text,
@@ -37,6 +33,8 @@ from ui.format import (  # noqa: E402
     sentence_markdown,
     to_zone,
 )
+
+user = require_access(__file__)
 
 CSAT_LABELS = {
     1: "Very dissatisfied",

@@ -1,19 +1,15 @@
 """Survey results: response rate, SUS with grade, NPS, CSAT, distributions, comments and trend."""
 
-from ui.auth import require_access
+import math
+from dataclasses import asdict
 
-user = require_access(__file__)
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-import math  # noqa: E402
-from dataclasses import asdict  # noqa: E402
-
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.policies import tier_labels  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from data_access.surveys import (  # noqa: E402
+from data_access.policies import tier_labels
+from data_access.scope import Scope
+from data_access.surveys import (
     ResultFilters,
     SurveyResults,
     campaigns_in_scope,
@@ -22,10 +18,12 @@ from data_access.surveys import (  # noqa: E402
     results_by_year,
     survey_results,
 )
-from domain.surveys import LIKERT_LABELS  # noqa: E402
-from ui.auth import read_session  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import date_text  # noqa: E402
+from domain.surveys import LIKERT_LABELS
+from ui.auth import read_session, require_access
+from ui.downloads import csv_download
+from ui.format import date_text
+
+user = require_access(__file__)
 
 LIKERT_COLOURS = ["#C62828", "#EF9A9A", "#BDBDBD", "#90CAF9", "#1565C0"]
 NPS_GROUPS = {"detractors": "#C62828", "passives": "#BDBDBD", "promoters": "#2E7D32"}

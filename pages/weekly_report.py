@@ -1,26 +1,22 @@
 """Weekly report: a customer's enrolled production models, Monday to Sunday, at four granularities."""
 
-from ui.auth import require_access
+from datetime import UTC, date, datetime
 
-user = require_access(__file__)
+import altair as alt
+import pandas as pd
+import streamlit as st
 
-from datetime import UTC, date, datetime  # noqa: E402
-
-import altair as alt  # noqa: E402
-import pandas as pd  # noqa: E402
-import streamlit as st  # noqa: E402
-
-from data_access.customers import customers_in_scope  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from data_access.weekly_report import (  # noqa: E402
+from data_access.customers import customers_in_scope
+from data_access.scope import Scope
+from data_access.weekly_report import (
     enrolled_models,
     model_totals,
     weekly_report,
     weekly_report_cap,
     weekly_trend,
 )
-from domain.dates import CHART_SHORT_DAY_FORMAT  # noqa: E402
-from domain.weekly import (  # noqa: E402
+from domain.dates import CHART_SHORT_DAY_FORMAT
+from domain.weekly import (
     DATA_POINTS,
     GRANULARITIES,
     change_percent,
@@ -35,10 +31,12 @@ from domain.weekly import (  # noqa: E402
     week_option_label,
     week_start,
 )
-from ui.auth import read_session  # noqa: E402
-from ui.downloads import csv_download  # noqa: E402
-from ui.format import MISSING, plain_markdown  # noqa: E402
-from ui.pickers import customer_picker  # noqa: E402
+from ui.auth import read_session, require_access
+from ui.downloads import csv_download
+from ui.format import MISSING, plain_markdown
+from ui.pickers import customer_picker
+
+user = require_access(__file__)
 
 PICKER_WEEKS = 26
 TREND_WEEKS = 12
