@@ -42,6 +42,9 @@ def sign_in(page: Page, base: str, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=SLOW)
+    # The cookie component writes the session cookie after the signed-in run; a test that opens
+    # another URL next (a new session) must not get there first.
+    wait_for(lambda: session_cookie(page) is not None)
 
 
 def failed_logins(database_url: str, username: str) -> tuple[int, object]:

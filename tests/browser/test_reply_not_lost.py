@@ -99,10 +99,13 @@ def runs_seen(page: Page) -> int:
     return page.evaluate("window.__runs.length")
 
 
-def wait_for_next_run(page: Page) -> None:
-    """Until the page starts another run: the clock fragment's tick when nothing else happens."""
+def wait_for_next_run(page: Page, ticks: int = 1) -> None:
+    """Until the page starts another run: the clock fragment's tick when nothing else happens.
+    `ticks` > 1 allows for a tick lost to a busy machine; a page that stopped ticking still fails."""
     seen = runs_seen(page)
-    page.wait_for_function(f"window.__runs.length > {seen}", polling=20, timeout=TICK_MS + 3_000)
+    page.wait_for_function(
+        f"window.__runs.length > {seen}", polling=20, timeout=ticks * TICK_MS + 3_000
+    )
 
 
 def time_the_click(page: Page, number: int) -> None:
