@@ -6,7 +6,8 @@ Sign-in and the "current password" check share one attempt counter. An attempt i
 outside any transaction, and the outcome is recorded in a second short transaction that reads
 the lock again: a lock in force is never cleared by a right password, at most
 `MAX_FAILED_LOGINS` passwords are checked before an account locks, and SQLite's write lock is
-never held through bcrypt.
+never held through bcrypt. Attempts beyond that number wait for the counted ones to settle, so
+the same user signing in from several tabs at once is not locked out by their own right password.
 
 Each user has a `session_version`; a session (and its cookie) carries the version it signed in
 with and is valid only while it still matches. A password change or reset, a deactivation, a
@@ -23,6 +24,7 @@ import argparse
 import getpass
 import re
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,24 +194,54 @@ class _Attempt:
     username: str = ""
 
 
+IN_FLIGHT_WAIT_S = 10.0
+"""How long an attempt waits while `MAX_FAILED_LOGINS` others are counted and still being checked
+(the same person signing in from several tabs at once, or a busy server) before those count as
+failures and lock the account."""
+
+
 def _begin_attempt(engine: Engine, username: str, now: datetime) -> _Attempt:
     """Under the row lock: refuse a locked account, else count the attempt as a failure until
-    the password proves right. A sixth attempt while five are counted locks the account."""
-    with session_scope(engine) as session:
-        user = session.exec(for_update(select(User).where(User.username == username))).first()
-        if user is None or not user.password_sign_in:
-            # Unknown, or signs in only through the identity provider (data_access.sso): the
-            # same check and sentence as a wrong password, so nothing tells which is which.
-            return _Attempt(user_id=None, password_hash=_dummy_hash(), username=username)
-        if is_locked(user.locked_until, now):
-            _audit_locked_attempt(session, user)
-            return _Attempt(user.id, "", refusal=locked_message(user.locked_until))
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            _audit_locked_attempt(session, user)
-            return _Attempt(user.id, "", refusal=locked_message(_lock(session, user, now)))
-        user.failed_logins += 1
-        session.add(user)
-        return _Attempt(user_id=user.id, password_hash=user.password_hash)
+    the password proves right.
+
+    While `MAX_FAILED_LOGINS` attempts are counted and not yet settled, a further attempt is not
+    checked: it waits (outside any transaction) for them to settle. A right password among them
+    clears the count and the wait ends; wrong ones lock the account. Attempts still unsettled
+    after `IN_FLIGHT_WAIT_S` (a process killed mid-check, or a flood of guesses) lock it too.
+    """
+    deadline = time.monotonic() + IN_FLIGHT_WAIT_S
+    while True:
+        with session_scope(engine) as session:
+            user = session.exec(for_update(select(User).where(User.username == username))).first()
+            if user is None or not user.password_sign_in:
+                # Unknown, or signs in only through the identity provider (data_access.sso): the
+                # same check and sentence as a wrong password, so nothing tells which is which.
+                return _Attempt(user_id=None, password_hash=_dummy_hash(), username=username)
+            if is_locked(user.locked_until, now):
+                _audit_locked_attempt(session, user)
+                return _Attempt(user.id, "", refusal=locked_message(user.locked_until))
+            if user.failed_logins < MAX_FAILED_LOGINS:
+                user.failed_logins += 1
+                session.add(user)
+                return _Attempt(user_id=user.id, password_hash=user.password_hash)
+            if time.monotonic() >= deadline:
+                _audit_locked_attempt(session, user)
+                return _Attempt(user.id, "", refusal=locked_message(_lock(session, user, now)))
+            user_id = user.id
+        _wait_for_settled_attempts(engine, user_id, deadline)
+
+
+def _wait_for_settled_attempts(engine: Engine, user_id: int, deadline: float) -> None:
+    """Until the count drops below the limit, a lock appears or the deadline passes (plain reads,
+    no lock held)."""
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        with Session(engine) as session:
+            user = session.get(User, user_id)
+            if user is None or is_locked(user.locked_until, utc_now()):
+                return
+            if user.failed_logins < MAX_FAILED_LOGINS:
+                return
 
 
 def _audit_locked_attempt(session: Session, user: User) -> None:

@@ -228,8 +228,11 @@ def test_twelve_sign_ins_at_once_check_at_most_five_passwords_and_the_right_one_
     engine, session, monkeypatch
 ):
     """Eleven wrong passwords and one right one, all at once: the attempts are counted under
-    the row lock before any bcrypt check ends, so only five are checked, the sixth locks the
-    account, and the right password cannot clear that lock."""
+    the row lock before any bcrypt check ends, so only five are checked; the others wait for
+    them to settle, and as none does in time (the checks are held until every attempt has
+    begun), they count as failures and lock the account; the right password cannot clear that
+    lock."""
+    monkeypatch.setattr(users, "IN_FLIGHT_WAIT_S", 0.5)
     add_user(session, "alice")
     attempts = 12
     begun = threading.Semaphore(0)
@@ -550,3 +553,28 @@ def test_every_failed_sign_in_is_audited_unknown_names_and_locked_accounts_too(e
         ("alice", "sign_in_refused_locked"),
     ]
     assert '"username": "nobody"' in rows[0].detail
+
+
+def test_ten_right_sign_ins_at_once_all_succeed_and_nothing_locks(engine, session):
+    """The same person in ten tabs at once (or ten sessions of a load test): attempts beyond
+    the five being checked wait for them to settle instead of locking the account."""
+    add_user(session, "alice")
+    start = threading.Barrier(10)
+    outcomes: list[str] = []
+
+    def attempt():
+        start.wait(timeout=60)
+        try:
+            users.sign_in(engine=engine, username="alice", password=PASSWORD)
+            outcomes.append("signed in")
+        except CommandRefused as exc:
+            outcomes.append(str(exc))
+
+    threads = [threading.Thread(target=attempt) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert outcomes == ["signed in"] * 10
+    account = fresh(engine, "alice")
+    assert account.locked_until is None and account.failed_logins == 0
