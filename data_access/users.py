@@ -194,7 +194,7 @@ class _Attempt:
     username: str = ""
 
 
-IN_FLIGHT_WAIT_S = 10.0
+IN_FLIGHT_WAIT_S = 30.0
 """How long an attempt waits while `MAX_FAILED_LOGINS` others are counted and still being checked
 (the same person signing in from several tabs at once, or a busy server) before those count as
 failures and lock the account."""
