@@ -38,6 +38,9 @@ from ui.url_filters import (
     apply_query,
     current_query,
     filter_select,
+    same_query,
+    set_query,
+    start_values,
     state_to_url,
 )
 
@@ -124,9 +127,19 @@ def view_changed(queries: dict[str, tuple[str, str]]) -> None:
         apply_query(queries[chosen][1], FILTER_KEYS)
 
 
+def chosen_query(queries: dict[str, tuple[str, str]]) -> str | None:
+    """The chosen view's query string (None for filters of one's own). While a view is chosen it,
+    not the run's URL, says what the filters are: a rerun started by the poll fragment carries
+    the query string of the tick that started it, which can be older than the view."""
+    chosen = st.session_state.get("queue_view")
+    return queries[chosen][1] if chosen in queries else None
+
+
 def queue_filter(column, key: str, label: str, options: list[str], names: dict) -> list[str]:
     """A filter kept in the URL; changing it leaves the chosen view for filters of one's own."""
-    return filter_select(column, key, label, options, names, view_key="queue_view")
+    return filter_select(
+        column, key, label, options, names, view_key="queue_view", start=view_query
+    )
 
 
 # --- live: poll for new and changed cases ---------------------------------------------------------
@@ -367,6 +380,9 @@ if "queue_view" not in st.session_state or st.session_state["queue_view"] not in
     else:
         st.session_state["queue_view"] = MINE
         apply_query(queries[MINE][1], FILTER_KEYS)
+view_query = chosen_query(queries)
+if view_query is not None and not same_query(current_query(FILTER_KEYS), view_query):
+    set_query(view_query, FILTER_KEYS)  # this run's URL predates the view: the link shows it
 
 people = load_assignees()
 people_names = {str(row.id): row.name for row in people.itertuples()}
@@ -395,7 +411,7 @@ top[0].selectbox(
     args=(queries,),
 )
 if "filter_q" not in st.session_state:
-    st.session_state["filter_q"] = st.query_params.get("q", "")
+    st.session_state["filter_q"] = next(iter(start_values("q", view_query)), "")
 search = top[1].text_input(
     "Search",
     placeholder="Case number, subject or customer",

@@ -14,20 +14,43 @@ def current_query(keys: Collection[str]) -> str:
     return urlencode([(key, value) for key in keys for value in st.query_params.get_all(key)])
 
 
-def apply_query(query: str, keys: Collection[str]) -> None:
-    """Make the URL hold exactly `query`'s values for `keys`; widgets start from it next run."""
+def same_query(first: str, second: str) -> bool:
+    """Whether two query strings hold the same values for each key (in any order)."""
+    return {key: sorted(values) for key, values in parse_qs(first).items()} == {
+        key: sorted(values) for key, values in parse_qs(second).items()
+    }
+
+
+def set_query(query: str, keys: Collection[str]) -> None:
+    """Make the URL hold exactly `query`'s values for `keys`."""
     for key in keys:
         st.query_params.pop(key, None)
-        st.session_state.pop(f"filter_{key}", None)
     for key, values in parse_qs(query).items():
         if key in keys:
             st.query_params[key] = values if len(values) > 1 else values[0]
 
 
-def url_to_state(key: str, options: list[str]) -> None:
-    """First run of the page in a session: the widget starts from the URL's values."""
+def apply_query(query: str, keys: Collection[str]) -> None:
+    """Make the URL hold exactly `query`'s values for `keys`; widgets start from `query` (pass
+    it as `start`) when they draw."""
+    for key in keys:
+        st.session_state.pop(f"filter_{key}", None)
+    set_query(query, keys)
+
+
+def start_values(key: str, start: str | None) -> list[str]:
+    """A filter's first values: from `start` (a chosen view's query string) when given, else from
+    the URL. A run's URL can be older than the view: its query string is the one the browser
+    sent with the request that started the run (`st.rerun()` reuses it)."""
+    if start is not None:
+        return parse_qs(start).get(key, [])
+    return st.query_params.get_all(key)
+
+
+def url_to_state(key: str, options: list[str], start: str | None = None) -> None:
+    """A filter with no state (first run, or a view just applied) starts from `start_values`."""
     if f"filter_{key}" not in st.session_state:
-        wanted = st.query_params.get_all(key)
+        wanted = start_values(key, start)
         st.session_state[f"filter_{key}"] = [value for value in wanted if value in options]
 
 
@@ -49,9 +72,10 @@ def filter_select(
     options: list[str],
     names: dict,
     view_key: str | None = None,
+    start: str | None = None,
 ) -> list[str]:
     """A multiselect kept in the URL under `key` ("All" when nothing is chosen)."""
-    url_to_state(key, options)
+    url_to_state(key, options, start)
     return column.multiselect(
         label,
         options,
