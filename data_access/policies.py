@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, fields
 
 import pandas as pd
@@ -15,6 +16,8 @@ from domain.roles import Role
 from domain.tiers import DEFAULT_POLICIES, TIER_LABELS, TierPolicy
 
 POLICY_FIELDS = tuple(field.name for field in fields(TierPolicy))
+READ_ONLY_FIELDS = frozenset({"tier", "updated_at"})
+"""Columns of `policies_frame` that identify or stamp a row; an edit never sets them."""
 
 
 def seed_default_policies(*, session: Session) -> None:
@@ -102,3 +105,43 @@ def update_policy(*, session: Session, actor: Actor, tier: str, changes: dict) -
         detail={"from": before, "to": changes},
     )
     return row
+
+
+def set_tier_policies(
+    *, session: Session, actor: Actor, desired: Iterable[Mapping[str, object]]
+) -> list[str]:
+    """Make the tier policies read as `desired`, one mapping per tier (its `tier` and the values
+    wanted, e.g. the rows of an edited `policies_frame`); returns the tiers that changed.
+
+    Only the fields that differ from the stored row are written, each changed tier audited with
+    before and after (`update_policy`), all in the caller's one transaction: a refused value in
+    any tier leaves every tier as it was. Values come as the table editor gives them: numpy
+    scalars are taken as plain values and an emptied cell as a missing value (refused)."""
+    authorise(session, actor, roles=(Role.ADMIN,))
+    changed = []
+    for record in desired:
+        tier = str(record["tier"])
+        row = session.exec(
+            for_update(select(TierPolicyRow).where(TierPolicyRow.tier == tier))
+        ).first()
+        if row is None:
+            raise CommandRefused(f"There is no tier called {tier!r}.")
+        wanted = {
+            name: _plain(value) for name, value in record.items() if name not in READ_ONLY_FIELDS
+        }
+        changes = {
+            name: value
+            for name, value in wanted.items()
+            if not hasattr(row, name) or getattr(row, name) != value
+        }
+        if changes:
+            update_policy(session=session, actor=actor, tier=tier, changes=changes)
+            changed.append(tier)
+    return changed
+
+
+def _plain(value: object) -> object:
+    """A table cell as a plain Python value: numpy scalars unwrapped, NaN and NaT as None."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value

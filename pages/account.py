@@ -6,10 +6,9 @@ import streamlit as st
 
 from data_access import users as user_commands
 from data_access.actor import Actor
-from data_access.audit import CommandRefused
 from domain.roles import ROLE_LABELS
 from ui.auth import engine, keep_session, require_access
-from ui.commands import NOTICE_KEY, run_command, show_notice
+from ui.commands import run_command, show_notice
 from ui.format import plain_markdown
 
 user = require_access(__file__)
@@ -29,11 +28,11 @@ with st.form("timezone"):
     zone = st.selectbox(
         "Show times in", zones, index=zones.index(user.timezone) if user.timezone in zones else 0
     )
-    if st.form_submit_button("Save time zone") and run_command(
-        lambda session: user_commands.set_timezone(session=session, actor=actor, timezone=zone),
-        f"Times now show in {zone}.",
-    ):
-        st.rerun()
+    if st.form_submit_button("Save time zone"):
+        run_command(
+            lambda session: user_commands.set_timezone(session=session, actor=actor, timezone=zone),
+            f"Times now show in {zone}.",
+        )
 
 with st.form("password", clear_on_submit=True):
     st.subheader("Change password")
@@ -48,18 +47,15 @@ with st.form("password", clear_on_submit=True):
         if new != repeat:
             st.error("The two new passwords differ.")
         else:
-            try:
-                version = user_commands.change_own_password(
+            # It checks the current password like a sign-in, in short transactions of its own
+            # (a wrong one must count even though the change is refused), so it takes the engine.
+            run_command(
+                lambda _session: user_commands.change_own_password(
                     engine=engine(), actor=actor, current_password=current, new_password=new
-                )
-            except CommandRefused as exc:
-                st.error(str(exc))
-            else:
-                keep_session(version)
-                st.session_state[NOTICE_KEY] = (
-                    "Password changed; your other sessions are signed out."
-                )
-                st.rerun()
+                ),
+                "Password changed; your other sessions are signed out.",
+                on_success=keep_session,
+            )
 
 st.subheader("Sessions")
 st.caption(
@@ -67,12 +63,8 @@ st.caption(
     "click; this one stays signed in."
 )
 if st.button("Sign out everywhere", icon=":material/devices_off:"):
-    ended: list[int] = []
-    if run_command(
-        lambda session: ended.append(
-            user_commands.end_other_sessions(session=session, actor=actor)
-        ),
+    run_command(
+        lambda session: user_commands.end_other_sessions(session=session, actor=actor),
         "Every other session of yours is signed out.",
-    ):
-        keep_session(ended[0])
-        st.rerun()
+        on_success=keep_session,
+    )

@@ -89,14 +89,13 @@ with users_tab:
                 roles=tuple(roles),
                 timezone=timezone.strip(),
             )
-            if run_command(
+            run_command(
                 lambda s: user_commands.create_user(
                     session=s, actor=Actor.of(user), user_create=created
                 ),
                 f"User {username} created.",
-            ):
-                next_round("create_user")
-                st.rerun()
+                on_success=lambda _: next_round("create_user"),
+            )
 
     st.subheader("Change a user")
     chosen = st.selectbox(
@@ -115,13 +114,13 @@ with users_tab:
                 default=list(parse_roles(target["roles"])),
                 format_func=ROLE_LABELS.get,
             )
-            if st.form_submit_button("Save roles") and run_command(
-                lambda s: user_commands.set_roles(
-                    session=s, actor=Actor.of(user), user_id=int(chosen), roles=new_roles
-                ),
-                "Roles saved.",
-            ):
-                st.rerun()
+            if st.form_submit_button("Save roles"):
+                run_command(
+                    lambda s: user_commands.set_roles(
+                        session=s, actor=Actor.of(user), user_id=int(chosen), roles=new_roles
+                    ),
+                    "Roles saved.",
+                )
         with read_session() as session:
             password_allowed = sso.password_sign_in_allowed(session=session, user_id=int(chosen))
         with st.form(f"password_sign_in_{chosen}"):
@@ -131,36 +130,36 @@ with users_tab:
                 help="Switch off for people who sign in only through the company's identity "
                 "provider; a password sign-in is then refused like a wrong password.",
             )
-            if st.form_submit_button("Save sign-in method") and run_command(
-                lambda s: sso.set_password_sign_in(
-                    session=s, actor=Actor.of(user), user_id=int(chosen), allowed=allow_password
-                ),
-                "Sign-in method saved.",
-            ):
-                st.rerun()
+            if st.form_submit_button("Save sign-in method"):
+                run_command(
+                    lambda s: sso.set_password_sign_in(
+                        session=s, actor=Actor.of(user), user_id=int(chosen), allowed=allow_password
+                    ),
+                    "Sign-in method saved.",
+                )
         cols = st.columns(2)
         with cols[0].form("reset_password", clear_on_submit=True):
             new_password = st.text_input("New password", type="password")
-            if st.form_submit_button("Reset password and unlock") and run_command(
-                lambda s: user_commands.reset_password(
-                    session=s,
-                    actor=Actor.of(user),
-                    user_id=int(chosen),
-                    new_password=new_password,
-                ),
-                "Password reset; the account is unlocked.",
-            ):
-                st.rerun()
+            if st.form_submit_button("Reset password and unlock"):
+                run_command(
+                    lambda s: user_commands.reset_password(
+                        session=s,
+                        actor=Actor.of(user),
+                        user_id=int(chosen),
+                        new_password=new_password,
+                    ),
+                    "Password reset; the account is unlocked.",
+                )
         with cols[1]:
             active = bool(target["is_active"])
             label = "Deactivate user" if active else "Reactivate user"
-            if st.button(label, type="secondary") and run_command(
-                lambda s: user_commands.set_active(
-                    session=s, actor=Actor.of(user), user_id=int(chosen), active=not active
-                ),
-                f"{target['username']} {'deactivated' if active else 'reactivated'}.",
-            ):
-                st.rerun()
+            if st.button(label, type="secondary"):
+                run_command(
+                    lambda s: user_commands.set_active(
+                        session=s, actor=Actor.of(user), user_id=int(chosen), active=not active
+                    ),
+                    f"{target['username']} {'deactivated' if active else 'reactivated'}.",
+                )
 
 
 def customer_form(key: str, current: pd.Series | None) -> CustomerFields | None:
@@ -286,14 +285,14 @@ with customers_tab:
     )
     if mode == "Add a customer":
         fields = customer_form(form_key("add_customer"), None)
-        if fields and run_command(
-            lambda s: customer_commands.create_customer(
-                session=s, actor=Actor.of(user), fields=fields
-            ),
-            f"Customer {fields.name} added.",
-        ):
-            next_round("add_customer")
-            st.rerun()
+        if fields:
+            run_command(
+                lambda s: customer_commands.create_customer(
+                    session=s, actor=Actor.of(user), fields=fields
+                ),
+                f"Customer {fields.name} added.",
+                on_success=lambda _: next_round("add_customer"),
+            )
     elif not everyone.empty:
         customer_id = st.selectbox(
             "Customer",
@@ -310,16 +309,16 @@ with customers_tab:
         if note:
             st.info(plain_markdown(note), icon=":material/assignment_ind:")
         fields = customer_form(f"edit_customer_{customer_id}", current)
-        if fields and run_command(
-            lambda s: customer_commands.update_customer(
-                session=s,
-                actor=Actor.of(user),
-                customer_id=int(customer_id),
-                fields=fields,
-            ),
-            "Customer saved.",
-        ):
-            st.rerun()
+        if fields:
+            run_command(
+                lambda s: customer_commands.update_customer(
+                    session=s,
+                    actor=Actor.of(user),
+                    customer_id=int(customer_id),
+                    fields=fields,
+                ),
+                "Customer saved.",
+            )
 
 with contacts_tab:
     if everyone.empty:
@@ -363,7 +362,7 @@ with contacts_tab:
                     title=title.strip() or None,
                     is_primary=primary,
                 )
-                if run_command(
+                run_command(
                     lambda s: customer_commands.add_contact(
                         session=s,
                         actor=Actor.of(user),
@@ -371,9 +370,8 @@ with contacts_tab:
                         fields=contact,
                     ),
                     f"Contact {contact_name} added.",
-                ):
-                    next_round("add_contact")
-                    st.rerun()
+                    on_success=lambda _: next_round("add_contact"),
+                )
 
 with policies_tab:
     st.caption(
@@ -395,22 +393,12 @@ with policies_tab:
         },
     )
     if st.button("Save tier policies", type="primary"):
-
-        def save_all(session):
-            for record in edited.to_dict("records"):
-                original = policy_frame[policy_frame["tier"] == record["tier"]].iloc[0]
-                changes = {
-                    name: (value.item() if hasattr(value, "item") else value)
-                    for name, value in record.items()
-                    if name not in {"tier", "updated_at"} and value != original[name]
-                }
-                if changes:
-                    policy_commands.update_policy(
-                        session=session, actor=Actor.of(user), tier=record["tier"], changes=changes
-                    )
-
-        if run_command(save_all, "Tier policies saved."):
-            st.rerun()
+        run_command(
+            lambda session: policy_commands.set_tier_policies(
+                session=session, actor=Actor.of(user), desired=edited.to_dict("records")
+            ),
+            "Tier policies saved.",
+        )
 
 AUDIT_PAGE_SIZE = 50
 ANY = "Any"

@@ -48,12 +48,9 @@ def timezone_names() -> list[str]:
     return sorted(available_timezones())
 
 
-def save(command, success: str) -> bool:
-    """Run one write; on success start the editors afresh (a new key drops the saved edits)."""
-    if not run_command(command, success):
-        return False
+def next_revision(_saved: object) -> None:
+    """After a write the editors start afresh: a new key drops the edits just saved."""
     st.session_state["calendar_revision"] = revision + 1
-    return True
 
 
 def both_zones(moment: datetime, region_zone: str) -> str:
@@ -140,8 +137,11 @@ with settings:
                     subdivision=subdivision,
                 )
 
-            if save(save_settings, f"{region['code']} time zone and holidays saved."):
-                st.rerun()
+            run_command(
+                save_settings,
+                f"{region['code']} time zone and holidays saved.",
+                on_success=next_revision,
+            )
 
     with st.container(border=True):
         st.subheader("Weekly hours")
@@ -162,16 +162,17 @@ with settings:
                 "closes": st.column_config.TimeColumn("Closes", format="HH:mm", required=True),
             },
         )
-        if st.button("Save weekly hours", type="primary", key="save_hours") and save(
-            lambda session: calendars.set_weekly_hours(
-                session=session,
-                actor=Actor.of(user),
-                region_id=int(region_id),
-                hours=calendars.hours_from_rows(edited_hours),
-            ),
-            f"{region['code']} weekly hours saved.",
-        ):
-            st.rerun()
+        if st.button("Save weekly hours", type="primary", key="save_hours"):
+            run_command(
+                lambda session: calendars.set_weekly_hours(
+                    session=session,
+                    actor=Actor.of(user),
+                    region_id=int(region_id),
+                    hours=calendars.hours_from_rows(edited_hours),
+                ),
+                f"{region['code']} weekly hours saved.",
+                on_success=next_revision,
+            )
 
     with st.container(border=True):
         st.subheader("Extra closures and worked holidays")
@@ -194,18 +195,19 @@ with settings:
             is_open = st.checkbox(
                 "Worked public holiday (the region works on this public holiday)",
             )
-            if st.form_submit_button("Add") and save(
-                lambda session: calendars.add_closure(
-                    session=session,
-                    actor=Actor.of(user),
-                    region_id=int(region_id),
-                    day=day,
-                    reason=reason,
-                    is_open=is_open,
-                ),
-                "Calendar entry added.",
-            ):
-                st.rerun()
+            if st.form_submit_button("Add"):
+                run_command(
+                    lambda session: calendars.add_closure(
+                        session=session,
+                        actor=Actor.of(user),
+                        region_id=int(region_id),
+                        day=day,
+                        reason=reason,
+                        is_open=is_open,
+                    ),
+                    "Calendar entry added.",
+                    on_success=next_revision,
+                )
         if not closures.empty:
             cols = st.columns([2, 1], vertical_alignment="bottom")
             to_remove = cols[0].selectbox(
@@ -214,13 +216,17 @@ with settings:
                 format_func=calendars.day_text,
                 key=f"remove_day_{key}",
             )
-            if cols[1].button("Remove", key="remove_closure") and save(
-                lambda session: calendars.remove_closure(
-                    session=session, actor=Actor.of(user), region_id=int(region_id), day=to_remove
-                ),
-                "Calendar entry removed.",
-            ):
-                st.rerun()
+            if cols[1].button("Remove", key="remove_closure"):
+                run_command(
+                    lambda session: calendars.remove_closure(
+                        session=session,
+                        actor=Actor.of(user),
+                        region_id=int(region_id),
+                        day=to_remove,
+                    ),
+                    "Calendar entry removed.",
+                    on_success=next_revision,
+                )
 
 with preview:
     now = datetime.now(UTC)

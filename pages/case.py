@@ -1,5 +1,6 @@
 """Case: one case's clocks, its conversation, the customer's contacts and the actions it allows."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import altair as alt
@@ -33,7 +34,7 @@ from domain.lifecycle import (
     allowed_actions,
 )
 from ui.auth import read_session, require_access
-from ui.commands import NOTICE_KEY, run_command, show_notice
+from ui.commands import run_command, show_notice
 from ui.format import DATETIME_COLUMN_FORMAT, local_time_text, plain_markdown
 from ui.navigation import PAGES_DIR
 
@@ -347,20 +348,23 @@ def next_round(case_id: int, name: str) -> None:
     st.session_state[key] = st.session_state.get(key, 0) + 1
 
 
-def act(case_id: int, section: str, command, success: str) -> None:
-    """Run one command; on success start the section's next round and show the page afresh,
-    with the confirmation beside the action. A refusal stays beside the action as one sentence."""
-    if run_command(command, success):
+def recorded(case_id: int, section: str) -> Callable[[object], None]:
+    """What a recorded action does before the page shows afresh (`run_command`): start the
+    section's next round, with the confirmation beside the action. A refusal stays beside the
+    action as one sentence, in the same round."""
+
+    def start_next_round(_result: object) -> None:
         next_round(case_id, section)
         st.session_state[NOTICE_SECTION_KEY] = section
-        st.rerun()
+
+    return start_next_round
 
 
 def notice_here(section: str) -> None:
     """The confirmation of the last action, shown next to that action."""
-    if st.session_state.get(NOTICE_SECTION_KEY) == section and NOTICE_KEY in st.session_state:
+    if st.session_state.get(NOTICE_SECTION_KEY) == section:
         st.session_state.pop(NOTICE_SECTION_KEY)
-        st.success(st.session_state.pop(NOTICE_KEY), icon=":material/check_circle:")
+        show_notice()
 
 
 def reply_form(case: dict, actor: Actor) -> None:
@@ -397,7 +401,7 @@ def reply_form(case: dict, actor: Actor) -> None:
 
     success = "Reply sent; the case is pending the customer." if send_and_pend else "Reply sent."
     st.session_state[REFUSED_REPLY_KEY] = (key, text)
-    act(case_id, "reply", reply, success)
+    run_command(reply, success, on_success=recorded(case_id, "reply"))
 
 
 def note_form(case: dict, actor: Actor) -> None:
@@ -410,13 +414,12 @@ def note_form(case: dict, actor: Actor) -> None:
         add = st.form_submit_button("Add internal note")
     notice_here("note")
     if add:
-        act(
-            case_id,
-            "note",
+        run_command(
             lambda session: add_internal_note(
                 session=session, actor=actor, case_id=case_id, note=note
             ),
             "Internal note added.",
+            on_success=recorded(case_id, "note"),
         )
 
 
@@ -437,13 +440,12 @@ def status_form(case: dict, actor: Actor, allowed: tuple[str, ...]) -> None:
     notice_here("status")
     if pressed:
         action = pressed[0]
-        act(
-            case_id,
-            "status",
+        run_command(
             lambda session: record_case_event(
                 session=session, actor=actor, case_id=case_id, action=action, note=note.strip()
             ),
             f"{ACTION_LABELS[action]}: done.",
+            on_success=recorded(case_id, "status"),
         )
 
 
@@ -472,13 +474,12 @@ def assign_form(case: dict, actor: Actor) -> None:
         st.error("Choose who to assign the case to.")
         return
     assignee = user.id if take else who
-    act(
-        case_id,
-        "assign",
+    run_command(
         lambda session: record_case_event(
             session=session, actor=actor, case_id=case_id, action="assign", assignee_id=assignee
         ),
         f"Assigned to {names.get(assignee, 'them')}.",
+        on_success=recorded(case_id, "assign"),
     )
 
 
@@ -500,13 +501,12 @@ def severity_form(case: dict, actor: Actor) -> None:
         change = st.form_submit_button("Change severity")
     notice_here("severity")
     if change:
-        act(
-            case_id,
-            "severity",
+        run_command(
             lambda session: change_severity(
                 session=session, actor=actor, case_id=case_id, severity=severity, reason=reason
             ),
             f"Severity changed to {SEVERITY_LABELS[severity]}.",
+            on_success=recorded(case_id, "severity"),
         )
 
 

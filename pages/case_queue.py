@@ -304,7 +304,12 @@ def bulk_bar(chosen: list[int]) -> None:
         if apply and action is None:
             st.error("Choose the status change.")
             return
-        done = run_command(
+
+        def start_afresh(_) -> None:
+            st.session_state.pop("bulk_refusal", None)
+            new_table()
+
+        run_command(
             lambda session: bulk_case_action(
                 session=session,
                 actor=actor,
@@ -314,11 +319,8 @@ def bulk_bar(chosen: list[int]) -> None:
             ),
             f"Assigned {count}." if assign else f"{ACTION_LABELS[action]}: {count} done.",
             on_refused=lambda exc: st.session_state.__setitem__("bulk_refusal", str(exc)),
+            on_success=start_afresh,
         )
-        if done:
-            st.session_state.pop("bulk_refusal", None)
-            new_table()
-            st.rerun()
     elif st.session_state.get("bulk_refusal"):
         st.error(st.session_state["bulk_refusal"])
 
@@ -425,27 +427,27 @@ with (
     st.form("save_view", border=False),
 ):
     name = st.text_input("Name of the view", max_chars=80)
-    if st.form_submit_button("Save", type="primary") and run_command(
-        lambda session: save_view(
-            session=session,
-            actor=actor,
-            page=PAGE,
-            name=name,
-            params=current_query(FILTER_KEYS),
-        ),
-        "View saved.",
-    ):
-        st.rerun()
+    if st.form_submit_button("Save", type="primary"):
+        run_command(
+            lambda session: save_view(
+                session=session,
+                actor=actor,
+                page=PAGE,
+                name=name,
+                params=current_query(FILTER_KEYS),
+            ),
+            "View saved.",
+        )
 chosen_view = st.session_state.get("queue_view") or ""
 if chosen_view.startswith("saved:"):
-    if top[3].button("Delete view", icon=":material/delete:", width="stretch") and run_command(
-        lambda session: delete_view(
-            session=session, actor=actor, view_id=int(chosen_view.removeprefix("saved:"))
-        ),
-        "View deleted.",
-    ):
-        del st.session_state["queue_view"]
-        st.rerun()
+    if top[3].button("Delete view", icon=":material/delete:", width="stretch"):
+        run_command(
+            lambda session: delete_view(
+                session=session, actor=actor, view_id=int(chosen_view.removeprefix("saved:"))
+            ),
+            "View deleted.",
+            on_success=lambda _: st.session_state.pop("queue_view"),
+        )
 else:
     with (
         top[3].popover("Open case #", icon=":material/open_in_new:", width="stretch"),

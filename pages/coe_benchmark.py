@@ -23,6 +23,7 @@ from ui.format import (
     to_zone,
 )
 from ui.pickers import customer_picker
+from ui.tables import file_problems
 
 user = require_access(__file__)
 
@@ -241,7 +242,7 @@ def snapshot_form(customer_id: int, quarter: Quarter, found: coe.CoeComparison |
             "Correct the snapshot" if found is not None else "Record the snapshot", type="primary"
         )
     if submitted:
-        recorded = run_command(
+        run_command(
             lambda session: coe_commands.record_coe_snapshot(
                 session=session,
                 actor=Actor.of(user),
@@ -257,8 +258,6 @@ def snapshot_form(customer_id: int, quarter: Quarter, found: coe.CoeComparison |
             ),
             f"The CoE benchmark for {quarter.label} is saved.",
         )
-        if recorded:
-            st.rerun()
 
 
 def upload_form() -> None:
@@ -285,32 +284,16 @@ def upload_form() -> None:
             errors = getattr(refused, "errors", [])
             st.session_state[UPLOAD_RESULT_KEY] = [(e.line, e.reason) for e in errors]
 
-        if run_command(
+        run_command(
             lambda session: coe_commands.load_coe_csv(
                 session=session, actor=Actor.of(user), source=content, now=datetime.now(UTC)
             ),
             "Every row of the file is recorded.",
             on_refused=keep_problems,
-        ):
-            st.rerun()
-    if problems := st.session_state.get(UPLOAD_RESULT_KEY):
-        st.markdown("**Problems in the last file, which was refused as a whole**")
-        frame = pd.DataFrame(problems, columns=["line", "problem"])
-        st.dataframe(
-            frame,
-            hide_index=True,
-            key="coe_upload_errors",
-            column_config={
-                "line": st.column_config.NumberColumn("Line", format="%d"),
-                "problem": st.column_config.TextColumn("Problem", width="large"),
-            },
         )
-        csv_download(
-            frame,
-            file_name="coe-upload-problems.csv",
-            key="coe_problems_csv",
-            user=user,
-            label="Download the problems (CSV)",
+    if problems := st.session_state.get(UPLOAD_RESULT_KEY):
+        file_problems(
+            problems, user=user, key="coe_upload_errors", file_name="coe-upload-problems.csv"
         )
 
 

@@ -161,19 +161,19 @@ def create_event_form(actor: Actor) -> None:
         )
         description = st.text_area("Description", max_chars=2000)
         submitted = st.form_submit_button("Create event")
-    if submitted and run_command(
-        lambda session: cmd.create_event(
-            session=session,
-            actor=actor,
-            name=name,
-            kind=kind,
-            starts_on=starts_on,
-            offers=offers,
-            description=description,
-        ),
-        "Event created.",
-    ):
-        st.rerun()
+    if submitted:
+        run_command(
+            lambda session: cmd.create_event(
+                session=session,
+                actor=actor,
+                name=name,
+                kind=kind,
+                starts_on=starts_on,
+                offers=offers,
+                description=description,
+            ),
+            "Event created.",
+        )
 
 
 def offer_form(actor: Actor, data: dict[str, pd.DataFrame], today: date) -> None:
@@ -204,13 +204,13 @@ def offer_form(actor: Actor, data: dict[str, pd.DataFrame], today: date) -> None
     if not names:
         st.caption("Every eligible customer already has this offer.")
     not_eligible_table(eligibility, "vip_events")
-    if submitted and run_command(
-        lambda session: cmd.offer_event(
-            session=session, actor=actor, event_id=event_id, customer_ids=chosen
-        ),
-        "Offer recorded.",
-    ):
-        st.rerun()
+    if submitted:
+        run_command(
+            lambda session: cmd.offer_event(
+                session=session, actor=actor, event_id=event_id, customer_ids=chosen
+            ),
+            "Offer recorded.",
+        )
 
 
 def invitations_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -264,13 +264,13 @@ def show_invitations(actor: Actor, data: dict[str, pd.DataFrame], manages: bool)
     status = st.radio(
         "New status", moves, format_func=INVITATION_LABELS.get, horizontal=True, key="answer"
     )
-    if st.button("Record", key="record_answer") and run_command(
-        lambda session: cmd.set_invitation_status(
-            session=session, actor=actor, invitation_id=invitation_id, status=status
-        ),
-        "Answer recorded.",
-    ):
-        st.rerun()
+    if st.button("Record", key="record_answer"):
+        run_command(
+            lambda session: cmd.set_invitation_status(
+                session=session, actor=actor, invitation_id=invitation_id, status=status
+            ),
+            "Answer recorded.",
+        )
 
 
 def create_programme_form(actor: Actor) -> None:
@@ -280,13 +280,13 @@ def create_programme_form(actor: Actor) -> None:
         description = st.text_area("Description", max_chars=2000)
         is_open = st.checkbox("Open to new customers", value=True)
         submitted = st.form_submit_button("Create programme")
-    if submitted and run_command(
-        lambda session: cmd.create_programme(
-            session=session, actor=actor, name=name, description=description, is_open=is_open
-        ),
-        "Programme created.",
-    ):
-        st.rerun()
+    if submitted:
+        run_command(
+            lambda session: cmd.create_programme(
+                session=session, actor=actor, name=name, description=description, is_open=is_open
+            ),
+            "Programme created.",
+        )
 
 
 def enrolment_form(actor: Actor, data: dict[str, pd.DataFrame]) -> None:
@@ -325,17 +325,17 @@ def enrolment_form(actor: Actor, data: dict[str, pd.DataFrame]) -> None:
     status = st.radio(
         "New status", choices, format_func=ENROLMENT_LABELS.get, horizontal=True, key="enrol"
     )
-    if st.button("Save enrolment", key="save_enrolment") and run_command(
-        lambda session: cmd.set_programme_enrolment(
-            session=session,
-            actor=actor,
-            programme_id=programme_id,
-            customer_id=customer_id,
-            status=status,
-        ),
-        "Enrolment saved.",
-    ):
-        st.rerun()
+    if st.button("Save enrolment", key="save_enrolment"):
+        run_command(
+            lambda session: cmd.set_programme_enrolment(
+                session=session,
+                actor=actor,
+                programme_id=programme_id,
+                customer_id=customer_id,
+                status=status,
+            ),
+            "Enrolment saved.",
+        )
     not_eligible_table(eligibility, "product_programmes")
 
 

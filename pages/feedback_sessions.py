@@ -62,21 +62,12 @@ def local_moment(day: date, clock: time) -> datetime:
     return datetime.combine(day, clock, tzinfo=ZoneInfo(user.timezone))
 
 
-def act(command, success: str, **arguments) -> None:
-    """Run one feedback-session command as the viewer; the command checks role and scope."""
-    ran = run_command(
-        lambda session: command(session=session, actor=Actor.of(user), **arguments),
-        success,
-    )
-    if ran:
-        st.rerun()
-
-
 def session_label(row: pd.Series) -> str:
     return f"#{row['id']} · {row['customer']} · requested {local_time_text(row['requested_at'], user.timezone)}"
 
 
 scope = Scope.for_user(user)
+actor = Actor.of(user)
 st.title("Feedback sessions")
 st.caption(
     "Remote end-user interviews: requested in writing, scheduled with a HyperCare resource, "
@@ -185,13 +176,16 @@ with request_tab:
                     placeholder="Paste the e-mail or give its reference.",
                 )
                 if st.form_submit_button("Record request", type="primary"):
-                    act(
-                        request_feedback_session,
+                    run_command(
+                        lambda session: request_feedback_session(
+                            session=session,
+                            actor=actor,
+                            customer_id=int(customer_id),
+                            contact_id=int(contact_id),
+                            requested_at=local_moment(requested_on, requested_time),
+                            request_text=text,
+                        ),
                         f"Request from {contact_names[contact_id]} recorded.",
-                        customer_id=int(customer_id),
-                        contact_id=int(contact_id),
-                        requested_at=local_moment(requested_on, requested_time),
-                        request_text=text,
                     )
 
 with schedule_tab:
@@ -224,12 +218,15 @@ with schedule_tab:
             )
             clock = when[1].time_input("Time (your time)", value=time(10, 0))
             if st.form_submit_button("Schedule", type="primary"):
-                act(
-                    schedule_feedback_session,
+                run_command(
+                    lambda session: schedule_feedback_session(
+                        session=session,
+                        actor=actor,
+                        feedback_session_id=int(chosen),
+                        scheduled_for=local_moment(day, clock),
+                        resource_id=-1 if resource_id is None else int(resource_id),
+                    ),
                     f"Session #{chosen} scheduled.",
-                    feedback_session_id=int(chosen),
-                    scheduled_for=local_moment(day, clock),
-                    resource_id=-1 if resource_id is None else int(resource_id),
                 )
 
 with findings_tab:
@@ -243,10 +240,13 @@ with findings_tab:
             findings = st.text_area("Findings", max_chars=FEEDBACK_TEXT_MAX_CHARS)
             recommendations = st.text_area("Recommendations", max_chars=FEEDBACK_TEXT_MAX_CHARS)
             if st.form_submit_button("Record findings", type="primary"):
-                act(
-                    record_feedback_findings,
+                run_command(
+                    lambda session: record_feedback_findings(
+                        session=session,
+                        actor=actor,
+                        feedback_session_id=int(chosen),
+                        findings=findings,
+                        recommendations=recommendations,
+                    ),
                     f"Findings of session #{chosen} recorded.",
-                    feedback_session_id=int(chosen),
-                    findings=findings,
-                    recommendations=recommendations,
                 )

@@ -12,13 +12,15 @@ from data_access.metric_loader import (
     load_metric_csv,
 )
 from domain.monitoring import COUNT_METRICS, METRICS, metric_label
-from ui.auth import require_access, write_session
+from ui.auth import require_access
+from ui.commands import run_command, show_notice
 from ui.downloads import csv_download
 from ui.format import date_text
+from ui.tables import file_problems
 
 user = require_access(__file__)
 
-RESULT_KEY = "metric_upload_result"
+PROBLEMS_KEY = "metric_upload_problems"
 EXAMPLE = pd.DataFrame(
     [
         {"model_id": 12, "model_name": "Sales Forecast PROD", "day": "2026-10-30"}
@@ -31,6 +33,7 @@ EXAMPLE = pd.DataFrame(
 )
 
 st.title("Metric upload")
+show_notice()
 st.caption(
     "Daily figures per production model, from the platform's usage export. The whole file is "
     "checked first: if any row is wrong nothing is loaded and every problem is listed with its "
@@ -66,58 +69,30 @@ with st.expander("File format"):
 
 uploaded = st.file_uploader("Metrics CSV", type=["csv"], key="metric_file")
 if uploaded is not None and st.button("Check and load", type="primary", key="load_metrics"):
+    st.session_state.pop(PROBLEMS_KEY, None)
     bar = st.progress(0.0, text="Reading the file")
-    try:
-        with write_session() as session:
-            report = load_metric_csv(
-                session=session,
-                actor=Actor.of(user),
-                source=uploaded.getvalue(),
-                file_name=uploaded.name,
-                progress=lambda fraction, what: bar.progress(min(fraction, 1.0), text=what),
-            )
-    except MetricFileRefused as refused:
-        bar.empty()
-        st.session_state[RESULT_KEY] = (
-            "refused",
-            str(refused),
-            [(e.line, e.reason) for e in refused.errors],
-        )
-    except CommandRefused as exc:
-        bar.empty()
-        st.session_state[RESULT_KEY] = ("refused", str(exc), [])
-    else:
-        bar.empty()
-        st.cache_data.clear()
-        st.session_state[RESULT_KEY] = (
-            "loaded",
-            f"Loaded {report.rows:,} rows for {report.models} models, "
-            f"{date_text(report.first_day)} to {date_text(report.last_day)}: {report.inserted:,} new, "
-            f"{report.updated:,} changed, {report.unchanged:,} already stored.",
-            [],
-        )
 
-if result := st.session_state.get(RESULT_KEY):
-    outcome, message, errors = result
-    if outcome == "loaded":
-        st.success(message)
-    else:
-        st.error(message)
-        if errors:
-            problems = pd.DataFrame(errors, columns=["line", "problem"])
-            st.dataframe(
-                problems,
-                hide_index=True,
-                key="upload_errors",
-                column_config={
-                    "line": st.column_config.NumberColumn("Line", format="%d"),
-                    "problem": st.column_config.TextColumn("Problem", width="large"),
-                },
-            )
-            csv_download(
-                problems,
-                file_name="metric-upload-problems.csv",
-                key="metric_problems_csv",
-                user=user,
-                label="Download the problems (CSV)",
-            )
+    def keep_problems(refused: CommandRefused) -> None:
+        bar.empty()
+        errors = refused.errors if isinstance(refused, MetricFileRefused) else []
+        st.session_state[PROBLEMS_KEY] = [(e.line, e.reason) for e in errors]
+
+    run_command(
+        lambda session: load_metric_csv(
+            session=session,
+            actor=Actor.of(user),
+            source=uploaded.getvalue(),
+            file_name=uploaded.name,
+            progress=lambda fraction, what: bar.progress(min(fraction, 1.0), text=what),
+        ),
+        lambda report: (
+            f"Loaded {report.rows:,} rows for {report.models} models, "
+            f"{date_text(report.first_day)} to {date_text(report.last_day)}: "
+            f"{report.inserted:,} new, {report.updated:,} changed, "
+            f"{report.unchanged:,} already stored."
+        ),
+        on_refused=keep_problems,
+    )
+
+if problems := st.session_state.get(PROBLEMS_KEY):
+    file_problems(problems, user=user, key="upload_errors", file_name="metric-upload-problems.csv")

@@ -87,9 +87,8 @@ if submitted:
     if names and contact_id is None:
         st.error("Choose the customer's contact who reported it.")
     else:
-        opened: list[int] = []
 
-        def open_it(session) -> None:
+        def open_it(session) -> int:
             case = open_case(
                 session=session,
                 actor=Actor.of(user),
@@ -101,8 +100,10 @@ if submitted:
                 description=description,
                 contact_id=contact_id,
             )
-            opened.append(case.id)
+            return case.id
 
-        if run_command(open_it, "Case opened."):
+        def show_case(case_id: int) -> None:
             st.session_state["new_case_round"] = st.session_state.get("new_case_round", 0) + 1
-            st.switch_page(PAGES_DIR / "case.py", query_params={"id": str(opened[0])})
+            st.switch_page(PAGES_DIR / "case.py", query_params={"id": str(case_id)})
+
+        run_command(open_it, "Case opened.", on_success=show_case)

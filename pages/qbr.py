@@ -228,13 +228,13 @@ def note_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
             placeholder="What was discussed, decisions, risks.",
         )
         submitted = st.form_submit_button("Save notes", icon=":material/save:")
-    if submitted and run_command(
-        lambda session: qbr_notes.save_qbr_note(
-            session=session, actor=actor, customer_id=customer_id, quarter=quarter, text=text
-        ),
-        f"Notes for {quarter.label} saved.",
-    ):
-        st.rerun()
+    if submitted:
+        run_command(
+            lambda session: qbr_notes.save_qbr_note(
+                session=session, actor=actor, customer_id=customer_id, quarter=quarter, text=text
+            ),
+            f"Notes for {quarter.label} saved.",
+        )
 
 
 def held_editor(customer_id: int, quarter: Quarter, saved: dict, today: date, start: date) -> None:
@@ -249,17 +249,17 @@ def held_editor(customer_id: int, quarter: Quarter, saved: dict, today: date, st
             format="DD/MM/YYYY",
         )
         submitted = st.form_submit_button("Record QBR held", icon=":material/event_available:")
-    if submitted and run_command(
-        lambda session: qbr_notes.record_qbr_held(
-            session=session,
-            actor=actor,
-            customer_id=customer_id,
-            quarter=quarter,
-            held_on=held_on,
-        ),
-        f"{quarter.label} QBR recorded as held on {date_text(held_on)}.",
-    ):
-        st.rerun()
+    if submitted:
+        run_command(
+            lambda session: qbr_notes.record_qbr_held(
+                session=session,
+                actor=actor,
+                customer_id=customer_id,
+                quarter=quarter,
+                held_on=held_on,
+            ),
+            f"{quarter.label} QBR recorded as held on {date_text(held_on)}.",
+        )
 
 
 def action_records(frame: pd.DataFrame) -> list[dict]:
@@ -324,11 +324,10 @@ def actions_editor(customer_id: int, quarter: Quarter, saved: dict) -> None:
     if not commands:
         st.info("Nothing changed in the actions.")
         return
-    if run_command(
+    run_command(
         lambda session: [command(session) for command in commands],
         "Actions saved.",
-    ):
-        st.rerun()
+    )
 
 
 def new_action_form(customer_id: int, quarter: Quarter) -> None:
@@ -340,19 +339,19 @@ def new_action_form(customer_id: int, quarter: Quarter) -> None:
             "Due", value=None, min_value=quarter.first_day, format=DATE_INPUT_FORMAT
         )
         submitted = st.form_submit_button("Add action", icon=":material/add_task:")
-    if submitted and run_command(
-        lambda session: qbr_notes.add_qbr_action(
-            session=session,
-            actor=actor,
-            customer_id=customer_id,
-            quarter=quarter,
-            text=text,
-            owner=owner,
-            due_on=due_on,
-        ),
-        "Action added.",
-    ):
-        st.rerun()
+    if submitted:
+        run_command(
+            lambda session: qbr_notes.add_qbr_action(
+                session=session,
+                actor=actor,
+                customer_id=customer_id,
+                quarter=quarter,
+                text=text,
+                owner=owner,
+                due_on=due_on,
+            ),
+            "Action added.",
+        )
 
 
 def notes_editors(

@@ -8,7 +8,6 @@ import pandas as pd
 import streamlit as st
 
 from data_access.actor import Actor
-from data_access.audit import CommandRefused
 from data_access.scope import Scope
 from data_access.surveys import (
     ANSWER_KEYS,
@@ -24,13 +23,13 @@ from data_access.surveys import (
 )
 from domain.roles import sees_all_customers
 from domain.surveys import LIKERT_LABELS, SUS_ITEMS
-from ui.auth import read_session, require_access, write_session
+from ui.auth import read_session, require_access
+from ui.commands import run_command, show_notice
 from ui.format import (
     DATE_COLUMN_FORMAT,
     DATETIME_COLUMN_FORMAT,
     date_text,
     local_time_text,
-    sentence_markdown,
     to_zone,
 )
 
@@ -121,21 +120,14 @@ def store_answers(
     action: str, campaign_id: int, end_user_id: int, respondent: str, answers: dict
 ) -> None:
     command = submit_response if action == "submit" else save_draft
-    try:
-        with write_session() as session:
-            command(
-                session=session,
-                actor=Actor.of(user),
-                campaign_id=campaign_id,
-                end_user_id=end_user_id,
-                answers=answers,
-            )
-    except CommandRefused as exc:
-        st.session_state["survey_outcome"] = ("error", str(exc))
-        return
-    st.cache_data.clear()
-    st.session_state["survey_outcome"] = (
-        "success",
+    run_command(
+        lambda session: command(
+            session=session,
+            actor=Actor.of(user),
+            campaign_id=campaign_id,
+            end_user_id=end_user_id,
+            answers=answers,
+        ),
         f"{respondent}'s response is submitted."
         if action == "submit"
         else f"Draft for {respondent} saved; you can resume it any time.",
@@ -143,19 +135,15 @@ def store_answers(
 
 
 def open_campaign(customer_id: int, name: str) -> None:
-    try:
-        with write_session() as session:
-            create_campaign(
-                session=session,
-                actor=Actor.of(user),
-                customer_id=customer_id,
-                now=datetime.now(UTC),
-            )
-    except CommandRefused as exc:
-        st.error(sentence_markdown(str(exc)))
-        return
-    st.cache_data.clear()
-    st.success(sentence_markdown(f"The adoption survey campaign for {name} is open."))
+    run_command(
+        lambda session: create_campaign(
+            session=session,
+            actor=Actor.of(user),
+            customer_id=customer_id,
+            now=datetime.now(UTC),
+        ),
+        f"The adoption survey campaign for {name} is open.",
+    )
 
 
 def option_index(options: list, value) -> int | None:
@@ -226,8 +214,6 @@ def survey_form(campaign: pd.Series, respondent: pd.Series, saved: dict, local_t
         )
 
 
-store_pending_answers()  # after `require_access` at the top: the user was re-read and checked
-
 st.title("Adoption survey")
 st.caption(
     "One interview per respondent and campaign: the ten System Usability Scale statements, "
@@ -261,6 +247,10 @@ if sees_all_customers(user.roles):
 interview_tab, mine_tab = st.tabs(["Interview", "My submissions"])
 
 with interview_tab:
+    # After `require_access` at the top (the user was re-read and checked), and before anything
+    # that might stop the page: a submission is stored whatever this run goes on to show. Its
+    # refusal shows here, above the pickers; its confirmation after the rerun, below them.
+    store_pending_answers()
     campaigns = load_campaigns(today)
     if campaigns.empty:
         st.info(
@@ -295,10 +285,7 @@ with interview_tab:
         st.caption(
             f"Open until {date_text(campaign['closes_on'])}, when the subscription year renews."
         )
-        outcome = st.session_state.pop("survey_outcome", None)
-        if outcome is not None:
-            kind, message = outcome
-            (st.success if kind == "success" else st.error)(message)
+        show_notice()
         if end_user_id is not None:
             respondent = people.set_index("end_user_id").loc[end_user_id].copy()
             respondent["end_user_id"] = end_user_id

@@ -440,6 +440,13 @@ COMMANDS: dict[str, Case_] = {
         wrong_role="manager",
         out_of_scope=None,
     ),
+    "set_tier_policies": Case_(
+        lambda s, w, a: policies.set_tier_policies(
+            session=s, actor=a, desired=[{"tier": Tier.BASIC, "first_response_minutes": 100}]
+        ),
+        wrong_role="manager",
+        out_of_scope=None,
+    ),
     "load_metric_csv": Case_(
         lambda s, w, a: metric_loader.load_metric_csv(
             session=s,

@@ -7,7 +7,12 @@ from sqlmodel import select
 from data_access import customers
 from data_access.audit import CommandRefused
 from data_access.models import AuditLog, Case, Customer, TierChange, User
-from data_access.policies import tier_policies, update_policy
+from data_access.policies import (
+    policies_frame,
+    set_tier_policies,
+    tier_policies,
+    update_policy,
+)
 from data_access.scope import Scope
 from domain.entitlements import subscription_year
 from domain.lifecycle import OPEN_STATUSES
@@ -172,6 +177,38 @@ def test_tier_policies_come_from_rows_and_edits_are_audited(seeded, session):
             tier="enterprise",
             changes={"first_response_minutes": 0},
         )
+
+
+def test_saving_the_edited_policy_table_writes_only_the_changed_tiers(seeded, session):
+    rows = policies_frame(session=session)
+    edited = rows.copy()
+    edited.loc[edited["tier"] == "enterprise", "first_response_minutes"] = 40
+    edited.loc[edited["tier"] == "basic", "label"] = "Starter"
+    audits = session.exec(select(func.count()).select_from(AuditLog)).one()
+    changed = set_tier_policies(
+        session=session, actor=admin(session), desired=edited.to_dict("records")
+    )
+    session.commit()
+    assert sorted(changed) == ["basic", "enterprise"]
+    assert tier_policies(session=session)["enterprise"].first_response_minutes == 40
+    assert session.exec(select(func.count()).select_from(AuditLog)).one() == audits + 2
+    unchanged = policies_frame(session=session)
+    assert (
+        set_tier_policies(
+            session=session, actor=admin(session), desired=unchanged.to_dict("records")
+        )
+        == []
+    )
+
+
+def test_one_refused_tier_leaves_every_tier_as_it_was(seeded, session):
+    edited = policies_frame(session=session)
+    edited.loc[edited["tier"] == "enterprise", "first_response_minutes"] = 41
+    edited.loc[edited["tier"] == "basic", "resolution_business_days"] = float("nan")
+    with pytest.raises(CommandRefused, match="Resolution business days"):
+        set_tier_policies(session=session, actor=admin(session), desired=edited.to_dict("records"))
+    session.rollback()
+    assert tier_policies(session=session) == {p.tier: p for p in DEFAULT_POLICIES}
 
 
 def test_admin_downgrade_over_the_caps_is_refused_and_nothing_changes(seeded, session):
