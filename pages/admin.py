@@ -20,11 +20,11 @@ from ui.commands import run_command, show_notice
 from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
-    DATETIME_COLUMN_FORMAT,
     plain_markdown,
     to_zone,
     value_text,
 )
+from ui.tables import local_time_column
 
 user = require_access(__file__)
 
@@ -63,9 +63,7 @@ with users_tab:
         column_config={
             "id": None,
             "is_active": st.column_config.CheckboxColumn("Active"),
-            "locked_until": st.column_config.DatetimeColumn(
-                "Locked until", format=DATETIME_COLUMN_FORMAT
-            ),
+            "locked_until": local_time_column(user.timezone, "Locked until"),
         },
     )
     create_key = form_key("create_user")
@@ -440,9 +438,7 @@ with audit_tab:
             audit.rows.drop(columns=["id"]).assign(at=to_zone(audit.rows["at"], user.timezone)),
             hide_index=True,
             key="audit_rows",
-            column_config={
-                "at": st.column_config.DatetimeColumn("When", format=DATETIME_COLUMN_FORMAT)
-            },
+            column_config={"at": local_time_column(user.timezone)},
         )
         position, pager = st.columns([3, 1], vertical_alignment="center")
         position.caption(

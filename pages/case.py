@@ -35,12 +35,13 @@ from domain.lifecycle import (
 )
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
-from ui.format import DATETIME_COLUMN_FORMAT, local_time_text, plain_markdown
+from ui.contacts import contact_line, preferred_reach
+from ui.format import local_time_text, plain_markdown
 from ui.navigation import PAGES_DIR
+from ui.tables import local_time_column
 
 user = require_access(__file__)
 
-CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
 STATUS_ACTIONS = ("resume", "transfer_l2", "transfer_l3", "solve", "reopen", "close")
 EVENT_LABELS = {
     "status": "Status change",
@@ -311,9 +312,7 @@ def timeline(case: dict, now: datetime) -> None:
         hide_index=True,
         column_order=["at", "actor", "kind", "change", "note"],
         column_config={
-            "at": st.column_config.DatetimeColumn(
-                f"When ({user.timezone})", format=DATETIME_COLUMN_FORMAT
-            ),
+            "at": local_time_column(user.timezone),
             "actor": "Who",
             "kind": "What",
             "change": "Status",
@@ -537,12 +536,8 @@ def contacts_panel(case: dict) -> None:
     if contacts.empty:
         st.info("No contacts recorded for this customer.")
     for contact in contacts.itertuples():
-        channel = contact.preferred_channel
-        reach = {"email": contact.email, "phone": contact.phone, "chat": contact.chat_handle}
         st.markdown(
-            f"{CHANNEL_ICONS.get(channel, '')} **{plain_markdown(contact.name)}**"
-            f"{' (primary)' if contact.is_primary else ''} — prefers {channel}: "
-            f"{plain_markdown(text_or_dash(reach.get(channel)))}"
+            f"{contact_line(contact, contact.name)}: {plain_markdown(preferred_reach(contact))}"
         )
 
 

@@ -7,23 +7,22 @@ import streamlit as st
 
 from data_access import coe, coe_commands
 from data_access.actor import Actor
-from data_access.customers import customers_in_scope
 from data_access.scope import Scope
 from domain.coe import FIELD_LABELS, MATURITY_LABELS, CoeValues
 from domain.quarters import BadQuarter, Quarter, quarters_between
 from reports.coe_charts import history_trend, percentile_bars
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
+from ui.customers import load_customers
 from ui.downloads import csv_download
 from ui.format import (
     DATE_COLUMN_FORMAT,
-    DATETIME_COLUMN_FORMAT,
     date_text,
     plain_markdown,
     to_zone,
 )
 from ui.pickers import customer_picker
-from ui.tables import file_problems
+from ui.tables import file_problems, local_time_column
 
 user = require_access(__file__)
 
@@ -34,12 +33,6 @@ TREND_MEASURES = {
     "master_planners": "Master planners",
     "production_models": "Production models",
 }
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_customers(scope: Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return customers_in_scope(session=session, scope=scope)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
@@ -161,9 +154,7 @@ def show_history(history: pd.DataFrame, customer_id: int) -> None:
             "active_share_pct": st.column_config.NumberColumn("Active share", format="%.0f %%"),
             "maturity": FIELD_LABELS["maturity_stage"],
             "recorded_by": "Recorded by",
-            "updated_local": st.column_config.DatetimeColumn(
-                f"Updated ({user.timezone})", format=DATETIME_COLUMN_FORMAT
-            ),
+            "updated_local": local_time_column(user.timezone, "Updated"),
         },
     )
     csv_download(

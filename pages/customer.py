@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from data_access.cases import open_case_clocks
-from data_access.customers import contacts_of, customers_in_scope, portfolio
+from data_access.customers import contacts_of, portfolio
 from data_access.scope import Scope
 from domain.lifecycle import SEVERITY_LABELS, STATUS_LABELS
 from ui.auth import read_session, require_access
+from ui.contacts import contact_line, preferred_reach
+from ui.customers import load_customers
 from ui.format import (
-    DATETIME_COLUMN_FORMAT,
     contact_labels,
     date_text,
     datetime_text,
@@ -19,21 +20,14 @@ from ui.format import (
     value_text,
 )
 from ui.pickers import customer_picker
+from ui.tables import local_time_column
 
 user = require_access(__file__)
-
-CHANNEL_ICONS = {"email": ":material/mail:", "phone": ":material/call:", "chat": ":material/chat:"}
 
 
 def case_link(case_id: int) -> str:
     """The Case page for one case, relative to this page (works under any base path)."""
     return f"case?id={int(case_id)}"
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_customers(scope: Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return customers_in_scope(session=session, scope=scope)
 
 
 @st.cache_data(ttl=30, show_spinner="Loading the customer…")
@@ -85,15 +79,10 @@ with right, st.container(border=True):
         st.info("No contacts recorded.")
     names = contact_labels(contacts)
     for contact in contacts.itertuples():
-        channel = contact.preferred_channel
-        reach = {"email": contact.email, "phone": contact.phone, "chat": contact.chat_handle}
-        st.markdown(
-            f"{CHANNEL_ICONS.get(channel, '')} **{plain_markdown(names[int(contact.id)])}**"
-            f"{' (primary)' if contact.is_primary else ''} — prefers {channel}"
-        )
+        st.markdown(contact_line(contact, names[int(contact.id)]))
         st.caption(
             plain_markdown(
-                f"{value_text(contact.title)} · {value_text(reach.get(channel), 'no details')}"
+                f"{value_text(contact.title)} · {preferred_reach(contact, 'no details')}"
             )
         )
 
@@ -126,9 +115,7 @@ else:
             "subject": "Subject",
             "severity_label": "Severity",
             "status_label": "Status",
-            "opened_local": st.column_config.DatetimeColumn(
-                f"Opened ({user.timezone})", format=DATETIME_COLUMN_FORMAT
-            ),
+            "opened_local": local_time_column(user.timezone, "Opened"),
             "breached": st.column_config.CheckboxColumn("Breached"),
             "at_risk": st.column_config.CheckboxColumn("At risk"),
         },

@@ -11,7 +11,7 @@ from sqlmodel import Session
 from data_access import entitlements as ent
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
-from data_access.customers import contacts_of, customers_in_scope
+from data_access.customers import contacts_of
 from data_access.policies import tier_labels
 from data_access.scope import Scope
 from domain.entitlements import (
@@ -26,17 +26,18 @@ from domain.entitlements import (
 from domain.roles import Role
 from ui.auth import read_session, require_access, write_session
 from ui.commands import run_command, show_notice
+from ui.customers import load_customers
 from ui.downloads import csv_download
 from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
-    DATETIME_COLUMN_FORMAT,
     contact_labels,
     date_text,
     plain_markdown,
     to_zone,
 )
 from ui.pickers import customer_picker
+from ui.tables import local_time_column
 
 user = require_access(__file__)
 
@@ -47,12 +48,6 @@ MOVES = {
     "Cancel (gives it back if accepted)": RequestState.CANCELLED.value,
 }
 OVERDUE_STYLE = "color: #C62828; font-weight: 600"
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_customers(scope: Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return customers_in_scope(session=session, scope=scope)
 
 
 @st.cache_data(ttl=30, show_spinner="Loading entitlements…")
@@ -225,9 +220,7 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
             column_config={
                 "id": st.column_config.NumberColumn("Request", format="#%d"),
                 "requested_by": "Asked by",
-                "requested_local": st.column_config.DatetimeColumn(
-                    f"Asked ({user.timezone})", format=DATETIME_COLUMN_FORMAT
-                ),
+                "requested_local": local_time_column(user.timezone, "Asked"),
                 "model": "Model",
                 "request_text": st.column_config.TextColumn("Written request", width="large"),
                 "status": "Status",
@@ -280,9 +273,7 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
             key="ledger",
             column_order=["at_local", "what", "delta", "reason", "actor", "request_id"],
             column_config={
-                "at_local": st.column_config.DatetimeColumn(
-                    f"When ({user.timezone})", format=DATETIME_COLUMN_FORMAT
-                ),
+                "at_local": local_time_column(user.timezone),
                 "what": "Entitlement",
                 "delta": st.column_config.NumberColumn("Change", format="%+d"),
                 "reason": st.column_config.TextColumn("Why", width="large"),
@@ -633,9 +624,7 @@ def show_portfolio(scope: Scope, today: date) -> None:
             key="attempts",
             column_order=["at_local", "customer", "model", "which", "cap", "enrolled", "actor"],
             column_config={
-                "at_local": st.column_config.DatetimeColumn(
-                    f"When ({user.timezone})", format=DATETIME_COLUMN_FORMAT
-                ),
+                "at_local": local_time_column(user.timezone),
                 "customer": "Customer",
                 "model": "Model",
                 "which": "Enrolment",

@@ -35,10 +35,10 @@ from ui.downloads import csv_download
 from ui.format import (
     DATE_COLUMN_FORMAT,
     DATE_INPUT_FORMAT,
-    DATETIME_COLUMN_FORMAT,
     date_text,
     to_zone,
 )
+from ui.tables import local_time_column
 
 user = require_access(__file__)
 
@@ -243,8 +243,8 @@ def show_invitations(actor: Actor, data: dict[str, pd.DataFrame], manages: bool)
         width="stretch",
         column_config={
             "Date": st.column_config.DateColumn("Date", format=DATE_COLUMN_FORMAT),
-            "Offered at": st.column_config.DatetimeColumn(format=DATETIME_COLUMN_FORMAT),
-            "Updated": st.column_config.DatetimeColumn(format=DATETIME_COLUMN_FORMAT),
+            "Offered at": local_time_column(user.timezone, "Offered at"),
+            "Updated": local_time_column(user.timezone, "Updated"),
         },
     )
     open_ones = shown[shown["status"].map(lambda s: bool(INVITATION_MOVES.get(s)))]
@@ -374,9 +374,7 @@ def show_programmes(actor: Actor, data: dict[str, pd.DataFrame], manages: bool) 
                 ),
                 hide_index=True,
                 width="stretch",
-                column_config={
-                    "Since": st.column_config.DatetimeColumn(format=DATETIME_COLUMN_FORMAT)
-                },
+                column_config={"Since": local_time_column(user.timezone, "Since")},
             )
         enrolment_form(actor, data)
     if manages:

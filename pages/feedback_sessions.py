@@ -8,7 +8,7 @@ import streamlit as st
 
 from data_access.actor import Actor
 from data_access.cases import case_assignees
-from data_access.customers import contacts_of, customers_in_scope
+from data_access.customers import contacts_of
 from data_access.scope import Scope
 from data_access.surveys import (
     FEEDBACK_STATE_LABELS,
@@ -20,22 +20,17 @@ from data_access.surveys import (
 )
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
+from ui.customers import load_customers
 from ui.downloads import csv_download
 from ui.format import (
     DATE_INPUT_FORMAT,
-    DATETIME_COLUMN_FORMAT,
     local_time_text,
     sentence_markdown,
     to_zone,
 )
+from ui.tables import local_time_column
 
 user = require_access(__file__)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_customers(scope: Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return customers_in_scope(session=session, scope=scope)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -119,13 +114,9 @@ else:
             "customer": "Customer",
             "state_label": "State",
             "requested_by": "Requested by",
-            "requested_at": st.column_config.DatetimeColumn(
-                "Requested", format=DATETIME_COLUMN_FORMAT
-            ),
+            "requested_at": local_time_column(user.timezone, "Requested"),
             "request_text": st.column_config.TextColumn("Written request", width="medium"),
-            "scheduled_for": st.column_config.DatetimeColumn(
-                "Scheduled for", format=DATETIME_COLUMN_FORMAT
-            ),
+            "scheduled_for": local_time_column(user.timezone, "Scheduled for"),
             "resource": "Run by",
             "findings": st.column_config.TextColumn("Findings", width="medium"),
             "recommendations": st.column_config.TextColumn("Recommendations", width="medium"),

@@ -10,11 +10,12 @@ from data_access.case_commands import (
     SUBJECT_MAX_CHARS,
     open_case,
 )
-from data_access.customers import contacts_of, customers_in_scope
+from data_access.customers import contacts_of
 from data_access.scope import Scope
 from domain.lifecycle import SEVERITY_LABELS
 from ui.auth import read_session, require_access
 from ui.commands import run_command
+from ui.customers import load_customers
 from ui.format import contact_labels
 from ui.navigation import PAGES_DIR
 from ui.pickers import customer_picker
@@ -22,12 +23,6 @@ from ui.pickers import customer_picker
 user = require_access(__file__)
 
 CHANNEL_LABELS = {"phone": "Phone call", "chat": "Chat", "email": "E-mail", "portal": "Portal"}
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_customers(scope: Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return customers_in_scope(session=session, scope=scope)
 
 
 @st.cache_data(ttl=30, show_spinner=False)

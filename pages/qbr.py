@@ -12,7 +12,6 @@ from sqlmodel import Session
 from data_access import qbr_notes
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
-from data_access.customers import customers_in_scope
 from data_access.qbr import qbr_report
 from data_access.scope import Scope
 from domain.qbr import Figure, QbrReport, Section
@@ -28,6 +27,7 @@ from reports.qbr_charts import build_chart
 from reports.qbr_document import DocumentFontMissing, qbr_pdf
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
+from ui.customers import load_customers
 from ui.downloads import csv_download
 from ui.format import (
     DATE_COLUMN_FORMAT,
@@ -74,12 +74,6 @@ PRESENTATION_STYLE = """
 scope = Scope.for_user(user)
 actor = Actor.of(user)
 present = presenting()
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_customers(scope: Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return customers_in_scope(session=session, scope=scope)
 
 
 @st.cache_data(ttl=120, show_spinner="Computing the QBR…")

@@ -27,11 +27,11 @@ from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.format import (
     DATE_COLUMN_FORMAT,
-    DATETIME_COLUMN_FORMAT,
     date_text,
     local_time_text,
     to_zone,
 )
+from ui.tables import local_time_column
 
 user = require_access(__file__)
 
@@ -349,11 +349,7 @@ with mine_tab:
                 "nps": st.column_config.NumberColumn("NPS answer"),
                 "csat": st.column_config.NumberColumn("CSAT answer"),
                 "comments": st.column_config.TextColumn("Comments", width="large"),
-                "submitted_at": st.column_config.DatetimeColumn(
-                    "Submitted", format=DATETIME_COLUMN_FORMAT
-                ),
-                "updated_at": st.column_config.DatetimeColumn(
-                    "Last saved", format=DATETIME_COLUMN_FORMAT
-                ),
+                "submitted_at": local_time_column(user.timezone, "Submitted"),
+                "updated_at": local_time_column(user.timezone, "Last saved"),
             },
         )

@@ -6,7 +6,6 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from data_access.customers import customers_in_scope
 from data_access.scope import Scope
 from data_access.weekly_report import (
     enrolled_models,
@@ -32,6 +31,7 @@ from domain.weekly import (
     week_start,
 )
 from ui.auth import read_session, require_access
+from ui.customers import load_customers
 from ui.downloads import csv_download
 from ui.format import MISSING, plain_markdown
 from ui.pickers import customer_picker
@@ -42,12 +42,6 @@ PICKER_WEEKS = 26
 TREND_WEEKS = 12
 CHART_LINES = 10
 DEFAULT_GRANULARITY = "model"
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_customers(scope: Scope) -> pd.DataFrame:
-    with read_session() as session:
-        return customers_in_scope(session=session, scope=scope)
 
 
 @st.cache_data(ttl=300, show_spinner=False)
