@@ -66,10 +66,13 @@ def _validate(values: dict) -> None:
             )
     if "first_response_minutes" in values and int(values["first_response_minutes"]) < 1:
         raise CommandRefused("First response minutes must be at least 1.")
-    if "resolution_business_days" in values and not (
-        0 < float(values["resolution_business_days"]) <= 365
+    if "resolution_business_days" in values and (
+        values["resolution_business_days"] is None
+        or not 0 < float(values["resolution_business_days"]) <= 365
     ):
         raise CommandRefused("Resolution business days must be more than 0 and at most 365.")
+    if "label" in values and not str(values["label"] or "").strip():
+        raise CommandRefused("A tier needs a label.")
     if "hypercare_resource" in values and values["hypercare_resource"] not in {
         "none",
         "assigned",

@@ -36,7 +36,7 @@ from domain.lifecycle import (
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.contacts import contact_line, preferred_reach
-from ui.format import local_time_text, plain_markdown
+from ui.format import local_time_text, plain_markdown, value_text
 from ui.navigation import PAGES_DIR
 from ui.tables import local_time_column
 
@@ -91,11 +91,6 @@ def requested_case_id() -> int | None:
     except ValueError:
         return None
     return case_id if 0 < case_id < 2**63 else None
-
-
-def text_or_dash(value) -> str:
-    """A missing value reads "—", never "None"."""
-    return "—" if value is None or pd.isna(value) or value == "" else str(value)
 
 
 def both_times(moment, region_timezone: str, region: str) -> str:
@@ -224,7 +219,7 @@ def conversation(case: dict) -> None:
     opened_by = events["actor"].iloc[0] if not events.empty else None
     with st.container(border=True):
         st.caption(
-            f":material/description: **Description** · {plain_markdown(text_or_dash(opened_by))} · "
+            f":material/description: **Description** · {plain_markdown(value_text(opened_by))} · "
             f"{local_time_text(case['opened_at'], user.timezone)}"
         )
         st.text(case["description"] or "No description was given.")
@@ -238,7 +233,7 @@ def conversation(case: dict) -> None:
                 else ":orange[:material/lock: **Internal note**] · staff only"
             )
             st.caption(
-                f"{marker} · {plain_markdown(text_or_dash(item.actor))} · "
+                f"{marker} · {plain_markdown(value_text(item.actor))} · "
                 f"{local_time_text(item.at, user.timezone)}"
             )
             st.text(item.note)
@@ -264,7 +259,7 @@ def timeline(case: dict, now: datetime) -> None:
     spells = spells[spells["to_status"] != "closed"].drop(columns="to_status")
     replies = events[events["kind"] == "public_reply"]
     replies = pd.DataFrame(
-        {"at": viewer_wall_clock(replies["at"]), "actor": replies["actor"].map(text_or_dash)}
+        {"at": viewer_wall_clock(replies["at"]), "actor": replies["actor"].map(value_text)}
     )
     when = f"{CHART_MOMENT_FORMAT} ({user.timezone})"
     axis = alt.Axis(title=None, format=CHART_MOMENT_FORMAT)
@@ -300,7 +295,7 @@ def timeline(case: dict, now: datetime) -> None:
     st.altair_chart(chart.properties(height=60), width="stretch")
     table = events.assign(
         at=events["at"].dt.tz_convert(user.timezone),
-        actor=events["actor"].map(text_or_dash),
+        actor=events["actor"].map(value_text),
         kind=events["kind"].map(EVENT_LABELS).fillna(events["kind"]),
         change=events["from_status"].map(STATUS_LABELS).fillna("")
         + " → "
@@ -529,9 +524,7 @@ def actions_panel(case: dict) -> None:
 
 
 def contacts_panel(case: dict) -> None:
-    st.markdown(
-        f"**HyperCare resource:** {plain_markdown(text_or_dash(case['hypercare_resource']))}"
-    )
+    st.markdown(f"**HyperCare resource:** {plain_markdown(value_text(case['hypercare_resource']))}")
     contacts = case["contacts"]
     if contacts.empty:
         st.info("No contacts recorded for this customer.")
@@ -580,7 +573,7 @@ fact(
     SEVERITY_LABELS[case["severity"]] + (" · outage" if case["is_outage"] else ""),
 )
 fact(facts[2], "Assignee", case["assignee"] or "Unassigned")
-fact(facts[3], "Escalated to", text_or_dash(case["escalated_to"]))
+fact(facts[3], "Escalated to", value_text(case["escalated_to"]))
 
 
 @st.fragment(run_every="5s")

@@ -209,6 +209,10 @@ def test_one_refused_tier_leaves_every_tier_as_it_was(seeded, session):
         set_tier_policies(session=session, actor=admin(session), desired=edited.to_dict("records"))
     session.rollback()
     assert tier_policies(session=session) == {p.tier: p for p in DEFAULT_POLICIES}
+    unnamed = policies_frame(session=session)
+    unnamed.loc[unnamed["tier"] == "basic", "label"] = " "
+    with pytest.raises(CommandRefused, match="A tier needs a label"):
+        set_tier_policies(session=session, actor=admin(session), desired=unnamed.to_dict("records"))
 
 
 def test_admin_downgrade_over_the_caps_is_refused_and_nothing_changes(seeded, session):
