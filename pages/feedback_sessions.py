@@ -1,6 +1,6 @@
 """Feedback sessions: written requests for remote end-user interviews, scheduling and findings."""
 
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -204,8 +204,13 @@ with schedule_tab:
                 placeholder="Nobody with the csm role can see this customer",
             )
             when = st.columns(2)
+            # Tomorrow by default: today at 10:00 is already past (or before the request) for
+            # most of the day.
             day = when[0].date_input(
-                "Date", value=now_local.date(), min_value=now_local.date(), format=DATE_INPUT_FORMAT
+                "Date",
+                value=now_local.date() + timedelta(days=1),
+                min_value=now_local.date(),
+                format=DATE_INPUT_FORMAT,
             )
             clock = when[1].time_input("Time (your time)", value=time(10, 0))
             if st.form_submit_button("Schedule", type="primary"):

@@ -331,6 +331,7 @@ def test_csm_records_and_schedules_a_feedback_session_for_own_customer():
     at.selectbox(key="schedule_session").set_value(created[0].id)
     at.run()
     click(at, "Schedule")
+    assert not at.error, [e.value for e in at.error]
     with Session(db_engine()) as session:
         scheduled = session.get(FeedbackSession, created[0].id)
     assert scheduled.state == "scheduled" and scheduled.resource_id is not None
