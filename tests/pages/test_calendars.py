@@ -173,5 +173,7 @@ def test_preview_follows_unsaved_edits(emea_hours):
     assert set(shown) == set(edited)
     for label, texts in edited.items():
         assert any(text in shown[label] for text in texts), shown[label]
-        assert texts != saved[label]
         assert not any(text in shown[label] for text in saved[label] - texts)
+    # Inside office hours a short target falls due at the same moment on both calendars; the
+    # longer ones always differ, so the preview shows the edit and not the saved hours.
+    assert any(edited[label] != saved[label] for label in edited)
