@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.coe import not_included
-from data_access.entitlements import debit_entitlement
+from data_access.entitlement_ledger import debit_entitlement
 from data_access.locking import for_update
 from data_access.metric_loader import FileRefused, LineError
 from data_access.models import CoeSnapshot, Customer, Region, utc_now

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.cases import open_case_clocks
-from data_access.entitlements import apply_tier_change
+from data_access.model_caps import apply_tier_change
 from data_access.models import (
     Case,
     Contact,

@@ -25,7 +25,8 @@ from sqlmodel import Session, select
 from data_access.attainment import Attainment, attainments
 from data_access.audit import CommandRefused
 from data_access.calendars import region_timezone
-from data_access.entitlements import entitlement_balances, optimisation_requests
+from data_access.entitlement_ledger import entitlement_balances
+from data_access.feedback_sessions import feedback_sessions
 from data_access.models import (
     Alert,
     AlertContactLog,
@@ -37,9 +38,10 @@ from data_access.models import (
     TierChange,
     User,
 )
+from data_access.optimisation_requests import optimisation_requests
 from data_access.policies import tier_labels, tier_policies
 from data_access.scope import Scope
-from data_access.surveys import feedback_sessions, survey_results
+from data_access.survey_results import survey_results
 from data_access.weekly_report import weekly_trend
 from domain.clocks import duration_text
 from domain.dates import day_text

@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.calendars import region_timezone
-from data_access.entitlements import debit_entitlement
+from data_access.entitlement_ledger import debit_entitlement
 from data_access.locking import for_update
 from data_access.models import Customer, QbrAction, QbrNote, utc_now
 from domain.dates import day_text

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 from sqlmodel import Session
 
-from data_access import entitlements as ent
+from data_access import entitlement_ledger, entitlement_portfolio, model_caps, optimisation_requests
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.customers import contacts_of
@@ -54,15 +54,15 @@ OVERDUE_STYLE = "color: #C62828; font-weight: 600"
 def load_customer(scope: Scope, customer_id: int, today: date) -> dict[str, pd.DataFrame]:
     with read_session() as session:
         return {
-            "balances": ent.entitlement_balances(
+            "balances": entitlement_ledger.entitlement_balances(
                 session=session, customer_id=customer_id, on=today
             ),
-            "ledger": ent.ledger_history(session=session, customer_id=customer_id),
-            "requests": ent.optimisation_requests(
+            "ledger": entitlement_ledger.ledger_history(session=session, customer_id=customer_id),
+            "requests": optimisation_requests.optimisation_requests(
                 session=session, scope=scope, customer_id=customer_id
             ),
             "contacts": contacts_of(session=session, customer_id=customer_id),
-            "models": ent.customer_models(session=session, customer_id=customer_id),
+            "models": model_caps.customer_models(session=session, customer_id=customer_id),
         }
 
 
@@ -70,11 +70,13 @@ def load_customer(scope: Scope, customer_id: int, today: date) -> dict[str, pd.D
 def load_portfolio(scope: Scope, today: date, within_days: int) -> dict[str, pd.DataFrame]:
     with read_session() as session:
         return {
-            "watchlist": ent.renewal_watchlist(
+            "watchlist": entitlement_portfolio.renewal_watchlist(
                 session=session, scope=scope, today=today, within_days=within_days
             ),
-            "overdue": ent.overdue_deliveries(session=session, scope=scope, today=today),
-            "attempts": ent.over_cap_attempts(
+            "overdue": entitlement_portfolio.overdue_deliveries(
+                session=session, scope=scope, today=today
+            ),
+            "attempts": entitlement_portfolio.over_cap_attempts(
                 session=session,
                 scope=scope,
                 since=datetime.now(UTC) - timedelta(days=90),
@@ -91,10 +93,12 @@ def load_tier_labels() -> dict[str, str]:
 def record_over_cap(refusal: Exception) -> None:
     """Managers see refused enrolments: the refusal wrote nothing, so record it separately
     (the command checks again that this user may act on the customer)."""
-    if isinstance(refusal, ent.EnrolmentRefused):
+    if isinstance(refusal, model_caps.EnrolmentRefused):
         try:
             with write_session() as session:
-                ent.record_over_cap_attempt(session=session, actor=Actor.of(user), refusal=refusal)
+                model_caps.record_over_cap_attempt(
+                    session=session, actor=Actor.of(user), refusal=refusal
+                )
         except CommandRefused:
             return  # the enrolment's own refusal is already on screen
         st.cache_data.clear()
@@ -357,7 +361,7 @@ def log_request_form(
             else datetime.combine(requested_on, time(12), tzinfo=zone)
         )
         run_and_refresh(
-            lambda session: ent.log_optimisation_request(
+            lambda session: optimisation_requests.log_optimisation_request(
                 session=session,
                 customer_id=customer_id,
                 contact_id=int(contact_id),
@@ -384,7 +388,7 @@ def move_request_form(open_requests: pd.DataFrame) -> None:
         submitted = st.form_submit_button("Apply", type="primary")
     if submitted:
         run_and_refresh(
-            lambda session: ent.advance_request(
+            lambda session: optimisation_requests.advance_request(
                 session=session,
                 request_id=int(request_id),
                 to_state=MOVES[move],
@@ -419,7 +423,7 @@ def deliver_form(open_requests: pd.DataFrame) -> None:
         submitted = st.form_submit_button("Mark delivered", type="primary")
     if submitted:
         run_and_refresh(
-            lambda session: ent.advance_request(
+            lambda session: optimisation_requests.advance_request(
                 session=session,
                 request_id=int(request_id),
                 to_state=RequestState.DELIVERED.value,
@@ -468,18 +472,18 @@ def enrolment_form(models: pd.DataFrame, balances: pd.DataFrame) -> None:
         }
 
         def save(session: Session) -> None:
-            for which in ent.ENROLMENTS:  # take models out first so a swap fits the cap
+            for which in model_caps.ENROLMENTS:  # take models out first so a swap fits the cap
                 for model_id in sorted(current[which] - wanted[which]):
-                    ent.set_enrolment(
+                    model_caps.set_enrolment(
                         session=session,
                         model_id=model_id,
                         which=which,
                         enrolled=False,
                         actor=Actor.of(user),
                     )
-            for which in ent.ENROLMENTS:
+            for which in model_caps.ENROLMENTS:
                 for model_id in sorted(wanted[which] - current[which]):
-                    ent.set_enrolment(
+                    model_caps.set_enrolment(
                         session=session,
                         model_id=model_id,
                         which=which,
@@ -510,7 +514,7 @@ def grant_form(customer_id: int) -> None:
         submitted = st.form_submit_button("Grant one extra", type="primary")
     if submitted:
         run_and_refresh(
-            lambda session: ent.grant_extra(
+            lambda session: entitlement_ledger.grant_extra(
                 session=session,
                 customer_id=customer_id,
                 kind=kind,
@@ -549,7 +553,7 @@ def tier_form(customer_id: int, customer: pd.Series, models: pd.DataFrame) -> No
         submitted = st.form_submit_button("Change tier", type="primary")
     if submitted:
         run_and_refresh(
-            lambda session: ent.apply_tier_change(
+            lambda session: model_caps.apply_tier_change(
                 session=session,
                 customer_id=customer_id,
                 new_tier=tier,

@@ -9,8 +9,7 @@ import streamlit as st
 from data_access.actor import Actor
 from data_access.cases import case_assignees
 from data_access.customers import contacts_of
-from data_access.scope import Scope
-from data_access.surveys import (
+from data_access.feedback_sessions import (
     FEEDBACK_STATE_LABELS,
     FEEDBACK_TEXT_MAX_CHARS,
     feedback_sessions,
@@ -18,6 +17,7 @@ from data_access.surveys import (
     request_feedback_session,
     schedule_feedback_session,
 )
+from data_access.scope import Scope
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.customers import load_customers

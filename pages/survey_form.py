@@ -9,18 +9,18 @@ import streamlit as st
 
 from data_access.actor import Actor
 from data_access.scope import Scope
-from data_access.surveys import (
+from data_access.survey_campaigns import (
     ANSWER_KEYS,
     COMMENTS_MAX_CHARS,
     campaigns_for_staff,
     create_campaign,
     customers_without_campaign,
-    my_responses,
     respondents,
     response_answers,
     save_draft,
     submit_response,
 )
+from data_access.survey_results import my_responses
 from domain.roles import sees_all_customers
 from domain.surveys import LIKERT_LABELS, SUS_ITEMS
 from ui.auth import read_session, require_access

@@ -8,7 +8,7 @@ import streamlit as st
 
 from data_access.policies import tier_labels
 from data_access.scope import Scope
-from data_access.surveys import (
+from data_access.survey_results import (
     ResultFilters,
     SurveyResults,
     campaigns_in_scope,

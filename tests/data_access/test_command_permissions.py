@@ -21,8 +21,18 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from data_access import calendar_commands as calendars
-from data_access import case_commands, customers, metric_loader, monitor, policies, surveys
-from data_access import entitlements as ent
+from data_access import (
+    case_commands,
+    customers,
+    entitlement_ledger,
+    feedback_sessions,
+    metric_loader,
+    model_caps,
+    monitor,
+    optimisation_requests,
+    policies,
+    survey_campaigns,
+)
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused
 from data_access.db import session_scope
@@ -145,7 +155,7 @@ def world(engine) -> World:
         session.flush()
         csm = _as(session, users["csm.one"])
         manager = _as(session, users["manager"])
-        request = ent.log_optimisation_request(
+        request = optimisation_requests.log_optimisation_request(
             session=session,
             actor=csm,
             customer_id=own,
@@ -155,8 +165,10 @@ def world(engine) -> World:
             target_date=NOW.date() + timedelta(weeks=4),
             model_id=model.id,
         )
-        campaign = surveys.create_campaign(session=session, actor=manager, customer_id=own, now=NOW)
-        surveys.save_draft(
+        campaign = survey_campaigns.create_campaign(
+            session=session, actor=manager, customer_id=own, now=NOW
+        )
+        survey_campaigns.save_draft(
             session=session,
             actor=_as(session, users["surveys"]),
             campaign_id=campaign.id,
@@ -164,7 +176,7 @@ def world(engine) -> World:
             answers={"sus_1": 4},
             now=NOW,
         )
-        feedback = surveys.request_feedback_session(
+        feedback = feedback_sessions.request_feedback_session(
             session=session,
             actor=csm,
             customer_id=own,
@@ -227,26 +239,26 @@ class Case_:
 COMMANDS: dict[str, Case_] = {
     # entitlements
     "debit_entitlement": Case_(
-        lambda s, w, a: ent.debit_entitlement(
+        lambda s, w, a: entitlement_ledger.debit_entitlement(
             session=s, actor=a, customer_id=w.own, kind="model_optimisation", reason="Used"
         ),
         wrong_role="surveys",
     ),
     "credit_entitlement": Case_(
-        lambda s, w, a: ent.credit_entitlement(
+        lambda s, w, a: entitlement_ledger.credit_entitlement(
             session=s, actor=a, customer_id=w.own, kind="model_optimisation", reason="Back"
         ),
         wrong_role="surveys",
     ),
     "grant_extra": Case_(
-        lambda s, w, a: ent.grant_extra(
+        lambda s, w, a: entitlement_ledger.grant_extra(
             session=s, actor=a, customer_id=w.own, kind="model_optimisation", reason="Goodwill"
         ),
         wrong_role="csm.one",
         out_of_scope=None,  # managers see every customer
     ),
     "log_optimisation_request": Case_(
-        lambda s, w, a: ent.log_optimisation_request(
+        lambda s, w, a: optimisation_requests.log_optimisation_request(
             session=s,
             actor=a,
             customer_id=w.own,
@@ -259,29 +271,35 @@ COMMANDS: dict[str, Case_] = {
         wrong_role="surveys",
     ),
     "advance_request": Case_(
-        lambda s, w, a: ent.advance_request(
+        lambda s, w, a: optimisation_requests.advance_request(
             session=s, actor=a, request_id=w.request, to_state="accepted"
         ),
         wrong_role="surveys",
     ),
     "set_enrolment": Case_(
-        lambda s, w, a: ent.set_enrolment(
+        lambda s, w, a: model_caps.set_enrolment(
             session=s, actor=a, model_id=w.model, which="monitoring", enrolled=True
         ),
         wrong_role="surveys",
     ),
+    "set_enrolments": Case_(
+        lambda s, w, a: model_caps.set_enrolments(
+            session=s, actor=a, customer_id=w.own, wanted={"monitoring": [w.model]}
+        ),
+        wrong_role="surveys",
+    ),
     "record_over_cap_attempt": Case_(
-        lambda s, w, a: ent.record_over_cap_attempt(
+        lambda s, w, a: model_caps.record_over_cap_attempt(
             session=s,
             actor=a,
-            refusal=ent.EnrolmentRefused(
+            refusal=model_caps.EnrolmentRefused(
                 "Full.", customer_id=w.own, model_id=w.model, which="monitoring", cap=0, enrolled=0
             ),
         ),
         wrong_role="surveys",
     ),
     "apply_tier_change": Case_(
-        lambda s, w, a: ent.apply_tier_change(
+        lambda s, w, a: model_caps.apply_tier_change(
             session=s, actor=a, customer_id=w.own, new_tier=Tier.ENTERPRISE, keep_model_ids=None
         ),
         wrong_role="csm.one",
@@ -289,12 +307,14 @@ COMMANDS: dict[str, Case_] = {
     ),
     # surveys and feedback sessions
     "create_campaign": Case_(
-        lambda s, w, a: surveys.create_campaign(session=s, actor=a, customer_id=w.theirs, now=NOW),
+        lambda s, w, a: survey_campaigns.create_campaign(
+            session=s, actor=a, customer_id=w.theirs, now=NOW
+        ),
         wrong_role="csm.two",  # their own customer, but campaigns are opened by managers
         out_of_scope=None,
     ),
     "save_draft": Case_(
-        lambda s, w, a: surveys.save_draft(
+        lambda s, w, a: survey_campaigns.save_draft(
             session=s,
             actor=a,
             campaign_id=w.campaign,
@@ -306,7 +326,7 @@ COMMANDS: dict[str, Case_] = {
         out_of_scope=None,  # survey staff are not scoped by customer; see the own-draft test
     ),
     "submit_response": Case_(
-        lambda s, w, a: surveys.submit_response(
+        lambda s, w, a: survey_campaigns.submit_response(
             session=s,
             actor=a,
             campaign_id=w.campaign,
@@ -323,7 +343,7 @@ COMMANDS: dict[str, Case_] = {
         out_of_scope=None,
     ),
     "request_feedback_session": Case_(
-        lambda s, w, a: surveys.request_feedback_session(
+        lambda s, w, a: feedback_sessions.request_feedback_session(
             session=s,
             actor=a,
             customer_id=w.own,
@@ -335,7 +355,7 @@ COMMANDS: dict[str, Case_] = {
         wrong_role="surveys",
     ),
     "schedule_feedback_session": Case_(
-        lambda s, w, a: surveys.schedule_feedback_session(
+        lambda s, w, a: feedback_sessions.schedule_feedback_session(
             session=s,
             actor=a,
             feedback_session_id=w.feedback,
@@ -345,7 +365,7 @@ COMMANDS: dict[str, Case_] = {
         wrong_role="surveys",
     ),
     "record_feedback_findings": Case_(
-        lambda s, w, a: surveys.record_feedback_findings(
+        lambda s, w, a: feedback_sessions.record_feedback_findings(
             session=s,
             actor=a,
             feedback_session_id=w.feedback,
@@ -517,7 +537,18 @@ def _commands_of(*modules) -> dict[str, inspect.Signature]:
     }
 
 
-MODULES = (ent, surveys, calendars, customers, policies, metric_loader, monitor)
+MODULES = (
+    entitlement_ledger,
+    optimisation_requests,
+    model_caps,
+    survey_campaigns,
+    feedback_sessions,
+    calendars,
+    customers,
+    policies,
+    metric_loader,
+    monitor,
+)
 
 
 def test_every_write_command_of_these_modules_is_in_the_table():
@@ -541,7 +572,7 @@ def test_no_write_command_takes_a_username_or_a_staff_id_any_more():
 # --- survey staff write only their own responses ------------------------------------------
 
 
-@pytest.mark.parametrize("command", [surveys.save_draft, surveys.submit_response])
+@pytest.mark.parametrize("command", [survey_campaigns.save_draft, survey_campaigns.submit_response])
 def test_survey_staff_cannot_continue_someone_elses_draft(world, command):
     other = world.actor("surveys2")
     with (
@@ -563,7 +594,7 @@ def test_a_shell_job_cannot_enter_a_survey_response(world):
         pytest.raises(CommandRefused, match="signed-in staff member"),
         session_scope(world.engine) as session,
     ):
-        surveys.save_draft(
+        survey_campaigns.save_draft(
             session=session,
             actor=Actor.system("import"),
             campaign_id=world.campaign,
@@ -575,7 +606,7 @@ def test_a_shell_job_cannot_enter_a_survey_response(world):
 
 def test_a_response_is_always_held_by_the_actor(world):
     with session_scope(world.engine) as session:
-        response = surveys.save_draft(
+        response = survey_campaigns.save_draft(
             session=session,
             actor=world.actor("surveys2"),
             campaign_id=world.campaign,
@@ -655,7 +686,7 @@ def test_a_feedback_session_is_given_only_to_someone_who_sees_the_customer(world
         pytest.raises(CommandRefused, match=r"^Csm Two cannot see Own Co;"),
         session_scope(world.engine) as session,
     ):
-        surveys.schedule_feedback_session(
+        feedback_sessions.schedule_feedback_session(
             session=session,
             actor=world.actor(giver),
             feedback_session_id=world.feedback,
@@ -663,7 +694,7 @@ def test_a_feedback_session_is_given_only_to_someone_who_sees_the_customer(world
             resource_id=world.users["csm.two"],
         )
     with session_scope(world.engine) as session:
-        scheduled = surveys.schedule_feedback_session(
+        scheduled = feedback_sessions.schedule_feedback_session(
             session=session,
             actor=world.actor(giver),
             feedback_session_id=world.feedback,

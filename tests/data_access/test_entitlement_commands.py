@@ -10,7 +10,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from data_access import entitlements as ent
+from data_access import (
+    entitlement_ledger,
+    entitlement_portfolio,
+    model_caps,
+    optimisation_requests,
+)
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.db import session_scope
@@ -137,13 +142,15 @@ def count(engine, table, *where) -> int:
 
 def balance_of(engine, customer_id: int, kind: str = OPT, on: date = TODAY):
     with Session(engine) as session:
-        frame = ent.entitlement_balances(session=session, customer_id=customer_id, on=on)
+        frame = entitlement_ledger.entitlement_balances(
+            session=session, customer_id=customer_id, on=on
+        )
     return frame.set_index("kind").loc[kind]
 
 
 def debit(world, customer_id: int, now: datetime | None = None, kind: str = OPT):
     with session_scope(world["engine"]) as session:
-        return ent.debit_entitlement(
+        return entitlement_ledger.debit_entitlement(
             session=session,
             customer_id=customer_id,
             kind=kind,
@@ -165,12 +172,12 @@ def log_request(world, customer: dict, requested: date | None = None, **changes)
         "actor": Actor.of(customer["csm"]),
     }
     with session_scope(world["engine"]) as session:
-        return ent.log_optimisation_request(session=session, **(values | changes))
+        return optimisation_requests.log_optimisation_request(session=session, **(values | changes))
 
 
 def advance(world, request_id: int, to_state: str, **extra):
     with session_scope(world["engine"]) as session:
-        return ent.advance_request(
+        return optimisation_requests.advance_request(
             session=session,
             request_id=request_id,
             to_state=to_state,
@@ -195,7 +202,9 @@ def written_rows(engine) -> tuple[int, int, int, int]:
 def test_balances_show_every_allowance_of_the_tier(world, tier):
     customer = make_customer(world, tier=tier)
     with Session(world["engine"]) as session:
-        frame = ent.entitlement_balances(session=session, customer_id=customer["id"], on=TODAY)
+        frame = entitlement_ledger.entitlement_balances(
+            session=session, customer_id=customer["id"], on=TODAY
+        )
     assert list(frame["kind"]) == [kind.value for kind in Entitlement]
     policy = world["policies"][tier]
     for row in frame.itertuples():
@@ -211,7 +220,7 @@ def test_caps_count_the_models_enrolled_now(world):
     customer = make_customer(world, production_models=3)
     for model_id in customer["production_ids"][:2]:
         with session_scope(world["engine"]) as session:
-            ent.set_enrolment(
+            model_caps.set_enrolment(
                 session=session,
                 model_id=model_id,
                 which="monitoring",
@@ -270,7 +279,7 @@ def test_a_debit_is_audited_with_who_and_why(world):
 def test_invalid_ledger_input_is_refused_and_writes_nothing(world, kind, reason, message):
     customer = make_customer(world)
     before = written_rows(world["engine"])
-    for command in (ent.debit_entitlement, ent.credit_entitlement):
+    for command in (entitlement_ledger.debit_entitlement, entitlement_ledger.credit_entitlement):
         with pytest.raises(CommandRefused) as refused, session_scope(world["engine"]) as session:
             command(
                 session=session,
@@ -325,7 +334,7 @@ def test_a_day_before_the_hypercare_start_is_refused(world):
     with pytest.raises(CommandRefused, match="before the HyperCare start"):
         debit(world, customer["id"], now=at_noon(date(2025, 2, 28)))
     with Session(world["engine"]) as session:
-        assert ent.entitlement_balances(
+        assert entitlement_ledger.entitlement_balances(
             session=session, customer_id=customer["id"], on=date(2025, 2, 28)
         ).empty
 
@@ -335,7 +344,7 @@ def test_a_day_before_the_hypercare_start_is_refused(world):
 
 def grant(world, customer_id: int, reason: str = "Goodwill after the outage in May"):
     with session_scope(world["engine"]) as session:
-        return ent.grant_extra(
+        return entitlement_ledger.grant_extra(
             session=session,
             customer_id=customer_id,
             kind=OPT,
@@ -381,7 +390,7 @@ def test_a_request_is_never_given_back_more_than_it_was_debited(world):
     advance(world, request.id, "cancelled")
     before = written_rows(world["engine"])
     with pytest.raises(CommandRefused) as refused, session_scope(world["engine"]) as session:
-        ent.credit_entitlement(
+        entitlement_ledger.credit_entitlement(
             session=session,
             customer_id=customer["id"],
             kind=OPT,
@@ -403,7 +412,7 @@ def test_a_credit_for_another_customers_request_is_refused(world):
         pytest.raises(CommandRefused, match="is not one of this customer's"),
         session_scope(world["engine"]) as session,
     ):
-        ent.credit_entitlement(
+        entitlement_ledger.credit_entitlement(
             session=session,
             customer_id=mine["id"],
             kind=OPT,
@@ -534,6 +543,19 @@ def test_a_request_with_a_contact_of_another_customer_is_refused(world):
         log_request(world, mine, contact_id=theirs["contact_id"])
 
 
+def test_a_request_dated_today_is_now_and_an_earlier_day_is_noon_local():
+    now = datetime(2026, 11, 30, 3, 0, tzinfo=UTC)  # 30 Nov 16:00 in Auckland, 03:00 in London
+    moment = optimisation_requests.requested_moment
+    assert moment(requested_on=date(2026, 11, 30), timezone="Pacific/Auckland", now=now) == now
+    assert moment(requested_on=date(2026, 11, 30), timezone="Europe/London", now=now) == now
+    assert moment(
+        requested_on=date(2026, 11, 27), timezone="Pacific/Auckland", now=now
+    ) == datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
+    assert moment(requested_on=date(2026, 11, 29), timezone="Europe/London", now=now) == (
+        datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    )
+
+
 def test_the_target_may_be_exactly_four_weeks_after_the_request(world):
     customer = make_customer(world)
     requested = TODAY - timedelta(days=3)
@@ -556,9 +578,11 @@ def test_requests_and_overdue_deliveries_respect_the_scope(world):
     advance(world, delivered.id, "delivered", findings="Done")
     csm_scope = Scope(user_id=world["csm"].id, all_customers=False)
     with Session(world["engine"]) as session:
-        mine_only = ent.optimisation_requests(session=session, scope=csm_scope)
-        overdue = ent.overdue_deliveries(session=session, scope=csm_scope, today=TODAY)
-        everyone = ent.overdue_deliveries(
+        mine_only = optimisation_requests.optimisation_requests(session=session, scope=csm_scope)
+        overdue = entitlement_portfolio.overdue_deliveries(
+            session=session, scope=csm_scope, today=TODAY
+        )
+        everyone = entitlement_portfolio.overdue_deliveries(
             session=session,
             scope=Scope(user_id=world["manager"].id, all_customers=True),
             today=TODAY,
@@ -582,7 +606,7 @@ def test_requests_and_overdue_deliveries_respect_the_scope(world):
 
 def enrol(world, model_id: int, which: str = "monitoring", enrolled: bool = True):
     with session_scope(world["engine"]) as session:
-        return ent.set_enrolment(
+        return model_caps.set_enrolment(
             session=session,
             model_id=model_id,
             which=which,
@@ -598,10 +622,10 @@ def test_enrolment_past_the_cap_is_refused_with_cap_count_and_choices(world, whi
     for model_id in customer["production_ids"][:cap]:
         enrol(world, model_id, which)
     before = written_rows(world["engine"])
-    with pytest.raises(ent.EnrolmentRefused) as refused:
+    with pytest.raises(model_caps.EnrolmentRefused) as refused:
         enrol(world, customer["production_ids"][cap], which)
     message = str(refused.value)
-    place = ent.ENROLMENT_LABELS[which]
+    place = model_caps.ENROLMENT_LABELS[which]
     assert message.startswith(
         f"Cannot enrol 'Model {cap:02d} (Main)' in {place}: the cap is {cap} models and {cap} "
         "are already enrolled. Remove one of these first: Model 00 (Main), Model 01 (Main)"
@@ -611,7 +635,7 @@ def test_enrolment_past_the_cap_is_refused_with_cap_count_and_choices(world, whi
     enrol(world, customer["production_ids"][0], which)  # already enrolled: accepted at the cap
     enrol(world, customer["production_ids"][0], which, enrolled=False)
     enrol(world, customer["production_ids"][cap], which)
-    row = balance_of(world["engine"], customer["id"], ent.ENROLMENTS[which][0].value)
+    row = balance_of(world["engine"], customer["id"], model_caps.ENROLMENTS[which][0].value)
     assert (row["used"], row["remaining"]) == (cap, 0)
 
 
@@ -629,7 +653,7 @@ def test_non_production_models_cannot_be_enrolled(world):
 
 def test_a_basic_customer_cannot_enrol_any_model(world):
     customer = make_customer(world, tier=Tier.BASIC)
-    with pytest.raises(ent.EnrolmentRefused, match="the cap is 0 models and 0 are already"):
+    with pytest.raises(model_caps.EnrolmentRefused, match="the cap is 0 models and 0 are already"):
         enrol(world, customer["production_ids"][0])
 
 
@@ -648,24 +672,24 @@ def test_same_named_models_in_two_workspaces_count_as_two(world):
         twin_id = twin.id
     for model_id in customer["production_ids"]:
         enrol(world, model_id)
-    with pytest.raises(ent.EnrolmentRefused, match=f"#{twin_id}' in daily monitoring"):
+    with pytest.raises(model_caps.EnrolmentRefused, match=f"#{twin_id}' in daily monitoring"):
         enrol(world, twin_id)
 
 
 def test_over_cap_attempts_are_recorded_apart_and_shown_within_scope(world):
     customer = make_customer(world, tier=Tier.BASIC, name="Small Co")
-    with pytest.raises(ent.EnrolmentRefused) as refused:
+    with pytest.raises(model_caps.EnrolmentRefused) as refused:
         enrol(world, customer["production_ids"][0])
     assert count(world["engine"], AuditLog) == 0
     with session_scope(world["engine"]) as session:
-        ent.record_over_cap_attempt(
+        model_caps.record_over_cap_attempt(
             session=session, actor=Actor.of(world["csm"]), refusal=refused.value
         )
     with Session(world["engine"]) as session:
-        attempts = ent.over_cap_attempts(
+        attempts = entitlement_portfolio.over_cap_attempts(
             session=session, scope=Scope(user_id=world["manager"].id, all_customers=True)
         )
-        hidden = ent.over_cap_attempts(
+        hidden = entitlement_portfolio.over_cap_attempts(
             session=session, scope=Scope(user_id=world["other"].id, all_customers=False)
         )
     assert len(attempts) == 1 and hidden.empty
@@ -680,12 +704,122 @@ def test_over_cap_attempts_are_recorded_apart_and_shown_within_scope(world):
     assert row["message"] == str(refused.value)
 
 
+def set_enrolments(world, customer: dict, actor: Actor | None = None, **wanted):
+    with session_scope(world["engine"]) as session:
+        return model_caps.set_enrolments(
+            session=session,
+            actor=actor or Actor.of(customer["csm"]),
+            customer_id=customer["id"],
+            wanted=wanted,
+        )
+
+
+def enrolled_ids(engine, customer_id: int) -> dict[str, set[int]]:
+    with Session(engine) as session:
+        models = session.exec(
+            select(PlanningModel).where(PlanningModel.customer_id == customer_id)
+        ).all()
+    return {
+        "monitoring": {m.id for m in models if m.in_monitoring},
+        "weekly_report": {m.id for m in models if m.in_weekly_report},
+    }
+
+
+def test_set_enrolments_writes_the_whole_diff_and_says_what_changed(world):
+    cap = world["policies"][Tier.PROFESSIONAL].monitored_models_cap
+    customer = make_customer(world, production_models=cap + 1)
+    first, *middle, last = customer["production_ids"]
+    for model_id in [first, *middle]:
+        enrol(world, model_id)
+    audits = count(world["engine"], AuditLog)
+    # A swap at a full cap fits: models are taken out before any is put in.
+    changes = set_enrolments(
+        world, customer, monitoring=[*middle, last], weekly_report=[first, last]
+    )
+    assert changes.enrolled == {"monitoring": [last], "weekly_report": sorted([first, last])}
+    assert changes.unenrolled == {"monitoring": [first], "weekly_report": []}
+    assert bool(changes)
+    assert enrolled_ids(world["engine"], customer["id"]) == {
+        "monitoring": {*middle, last},
+        "weekly_report": {first, last},
+    }
+    assert count(world["engine"], AuditLog) == audits + 4  # one row per model changed
+    again = set_enrolments(world, customer, monitoring=[*middle, last])
+    assert not again  # nothing to change: nothing written
+    assert count(world["engine"], AuditLog) == audits + 4
+
+
+def test_set_enrolments_past_a_cap_writes_nothing_of_the_diff(world):
+    cap = world["policies"][Tier.PROFESSIONAL].monitored_models_cap
+    customer = make_customer(world, production_models=cap + 1)
+    first = customer["production_ids"][0]
+    enrol(world, first, "weekly_report")
+    before = (written_rows(world["engine"]), enrolled_ids(world["engine"], customer["id"]))
+    with pytest.raises(model_caps.EnrolmentRefused, match=f"the cap is {cap} models"):
+        set_enrolments(world, customer, monitoring=customer["production_ids"], weekly_report=[])
+    # The weekly-report removal and the first `cap` enrolments ran before the refusal; one
+    # transaction, so none of them stayed.
+    assert (written_rows(world["engine"]), enrolled_ids(world["engine"], customer["id"])) == before
+
+
+def test_set_enrolments_leaves_models_not_in_production_as_they_are(world):
+    customer = make_customer(world, production_models=1, other_models=1)
+    production, retired = customer["model_ids"]
+    with Session(world["engine"]) as session:
+        model = session.get(PlanningModel, retired)
+        model.in_monitoring = True  # enrolled while it was in production
+        session.add(model)
+        session.commit()
+    changes = set_enrolments(world, customer, monitoring=[production])
+    assert changes.enrolled == {"monitoring": [production]}
+    assert changes.unenrolled == {"monitoring": []}
+    assert enrolled_ids(world["engine"], customer["id"])["monitoring"] == {production, retired}
+
+
+@pytest.mark.parametrize(
+    ("wanted", "message"),
+    [
+        ({"daily": []}, "Choose daily monitoring or the weekly report."),
+        ({"monitoring": ["stranger"]}, "Choose models of Own Co only."),
+    ],
+)
+def test_set_enrolments_refuses_unknown_enrolments_and_other_customers_models(
+    world, wanted, message
+):
+    customer = make_customer(world, name="Own Co")
+    stranger = make_customer(world, name="Their Co")["production_ids"][0]
+    wanted = {
+        which: [stranger if i == "stranger" else i for i in ids] for which, ids in wanted.items()
+    }
+    before = written_rows(world["engine"])
+    with pytest.raises(CommandRefused) as refused:
+        set_enrolments(world, customer, **wanted)
+    assert str(refused.value) == message
+    assert written_rows(world["engine"]) == before
+
+
+def test_set_enrolments_refuses_a_csm_outside_the_portfolio_and_other_roles(world):
+    customer = make_customer(world, name="Own Co")
+    with Session(world["engine"], expire_on_commit=False) as session:
+        staff = add_user(session, "surveys", "survey_staff")
+        session.commit()
+    before = written_rows(world["engine"]), enrolled_ids(world["engine"], customer["id"])
+    wanted = {"monitoring": customer["production_ids"][:1]}
+    with pytest.raises(CommandRefused, match=r"^Own Co is not in your portfolio\.$"):
+        set_enrolments(world, customer, actor=Actor.of(world["other"]), **wanted)
+    with pytest.raises(CommandRefused, match=r"^Only an? .+ may do that\.$"):
+        set_enrolments(world, customer, actor=Actor.of(staff), **wanted)
+    assert (written_rows(world["engine"]), enrolled_ids(world["engine"], customer["id"])) == before
+    set_enrolments(world, customer, actor=Actor.of(world["manager"]), **wanted)
+    assert enrolled_ids(world["engine"], customer["id"])["monitoring"] == set(wanted["monitoring"])
+
+
 # --- tier changes ----------------------------------------------------------------------------
 
 
 def change_tier(world, customer_id: int, tier: str, keep: list[int] | None = None) -> None:
     with session_scope(world["engine"]) as session:
-        ent.apply_tier_change(
+        model_caps.apply_tier_change(
             session=session,
             customer_id=customer_id,
             new_tier=tier,
@@ -704,7 +838,7 @@ def test_an_upgrade_mid_year_gives_the_new_allowance_and_keeps_what_was_used(wor
     row = balance_of(world["engine"], customer["id"])
     assert (row["allowance"], row["used"], row["remaining"]) == (enterprise, pro, enterprise - pro)
     with Session(world["engine"]) as session:
-        history = ent.ledger_history(session=session, customer_id=customer["id"])
+        history = entitlement_ledger.ledger_history(session=session, customer_id=customer["id"])
         labels = tier_labels(session=session)
         assert session.get(Customer, customer["id"]).tier == Tier.ENTERPRISE
     change = history[history["kind"] == "tier_change"].iloc[0]
@@ -821,13 +955,18 @@ def test_the_ledger_only_ever_grows(world):
     assert [seen[k][3] for k in sorted(seen)] == [-1, -1, 1, 1, -1]
 
 
-def test_the_module_offers_no_way_to_change_or_remove_ledger_entries():
+@pytest.mark.parametrize(
+    "module", [entitlement_ledger, optimisation_requests, model_caps], ids=lambda m: m.__name__
+)
+def test_the_module_offers_no_way_to_change_or_remove_ledger_entries(module):
     public = [
-        name for name in dir(ent) if not name.startswith("_") and callable(getattr(ent, name))
+        name for name in dir(module) if not name.startswith("_") and callable(getattr(module, name))
     ]
     words = {"update", "delete", "remove", "edit", "erase", "purge", "set"}
-    assert [name for name in public if words & set(name.split("_"))] == ["set_enrolment"]
-    source = Path(ent.__file__).read_text()
+    # The only "set" commands set a model's enrolment flags, never a ledger entry.
+    expected = ["set_enrolment", "set_enrolments"] if module is model_caps else []
+    assert [name for name in public if words & set(name.split("_"))] == expected
+    source = Path(module.__file__).read_text()
     assert "delete(" not in source and "update(EntitlementEntry" not in source
 
 
@@ -844,9 +983,11 @@ def test_renewal_watchlist_lists_unused_entitlements_nearing_renewal(world):
     debit(world, soon["id"], now=at_noon(date(2024, 3, 1)))  # last year: does not count
     manager = Scope(user_id=world["manager"].id, all_customers=True)
     with Session(world["engine"]) as session:
-        frame = ent.renewal_watchlist(session=session, scope=manager, today=today)
-        narrow = ent.renewal_watchlist(session=session, scope=manager, today=today, within_days=20)
-        hidden = ent.renewal_watchlist(
+        frame = entitlement_portfolio.renewal_watchlist(session=session, scope=manager, today=today)
+        narrow = entitlement_portfolio.renewal_watchlist(
+            session=session, scope=manager, today=today, within_days=20
+        )
+        hidden = entitlement_portfolio.renewal_watchlist(
             session=session,
             scope=Scope(user_id=world["other"].id, all_customers=False),
             today=today,
@@ -898,7 +1039,7 @@ def test_concurrent_debits_for_the_last_optimisation_let_exactly_one_win(world):
         debit(world, customer["id"])
 
     def attempt(session):
-        ent.debit_entitlement(
+        entitlement_ledger.debit_entitlement(
             session=session,
             customer_id=customer["id"],
             kind=OPT,
@@ -920,7 +1061,7 @@ def test_concurrent_acceptances_for_the_last_optimisation_let_exactly_one_win(wo
     requests = [log_request(world, customer) for _ in range(RACERS)]
 
     def accept(request_id):
-        return lambda session: ent.advance_request(
+        return lambda session: optimisation_requests.advance_request(
             session=session,
             request_id=request_id,
             to_state="accepted",
@@ -944,7 +1085,7 @@ def test_accepting_the_same_request_twice_at_once_debits_once(world):
     request = log_request(world, customer)
 
     def accept(session):
-        ent.advance_request(
+        optimisation_requests.advance_request(
             session=session,
             request_id=request.id,
             to_state="accepted",
@@ -990,7 +1131,7 @@ def test_no_ledger_row_is_dated_before_the_hypercare_start(world):
         pytest.raises(CommandRefused, match="no entitlement can be used or given back before"),
         session_scope(world["engine"]) as session,
     ):
-        ent.credit_entitlement(
+        entitlement_ledger.credit_entitlement(
             session=session,
             customer_id=customer["id"],
             kind=OPT,

@@ -12,7 +12,7 @@ from data_access import qbr_notes as qn
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.db import session_scope
-from data_access.entitlements import debit_entitlement
+from data_access.entitlement_ledger import debit_entitlement
 from data_access.models import AuditLog, Customer, EntitlementEntry, QbrNote, Region, User
 from data_access.policies import seed_default_policies, tier_policies
 from domain.entitlements import Entitlement, allowance

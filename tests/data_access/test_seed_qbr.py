@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlmodel import Session, select
 
-from data_access.entitlements import entitlement_balances
+from data_access.entitlement_ledger import entitlement_balances
 from data_access.models import Customer, EntitlementEntry, QbrNote
 from data_access.policies import tier_policies
 from data_access.qbr_notes import notes_section

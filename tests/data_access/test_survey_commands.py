@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from data_access import surveys
+from data_access import feedback_sessions, survey_campaigns, survey_results
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.customers import CustomerFields, create_customer
@@ -163,7 +163,7 @@ def world(engine) -> World:
 
 def open_campaign(engine, world, now=NOW) -> int:
     with session_scope(engine) as session:
-        return surveys.create_campaign(
+        return survey_campaigns.create_campaign(
             session=session, actor=act(world.manager, "manager"), customer_id=world.pro, now=now
         ).id
 
@@ -180,7 +180,7 @@ def ledger(engine, customer_id):
 
 def submit(engine, world, campaign, end_user, staff=None, **answers):
     with session_scope(engine) as session:
-        return surveys.submit_response(
+        return survey_campaigns.submit_response(
             session=session,
             actor=staff_actor(world, staff or world.staff),
             campaign_id=campaign,
@@ -192,7 +192,7 @@ def submit(engine, world, campaign, end_user, staff=None, **answers):
 
 def draft(engine, world, campaign, end_user, answers, staff=None):
     with session_scope(engine) as session:
-        return surveys.save_draft(
+        return survey_campaigns.save_draft(
             session=session,
             actor=staff_actor(world, staff or world.staff),
             campaign_id=campaign,
@@ -246,7 +246,7 @@ def test_a_tier_without_surveys_is_refused_with_the_reason(engine, world):
         pytest.raises(CommandRefused, match="Basic Co is on Basic, which includes no adoption"),
         session_scope(engine) as session,
     ):
-        surveys.create_campaign(
+        survey_campaigns.create_campaign(
             session=session,
             actor=act(world.manager, "manager"),
             customer_id=world.basic,
@@ -276,7 +276,7 @@ def test_no_campaign_when_the_years_entitlement_is_used_up(engine, world):
 
 def request(engine, world, requested_at=NOW - timedelta(days=3), who=None, text="E-mail"):
     with session_scope(engine) as session:
-        return surveys.request_feedback_session(
+        return feedback_sessions.request_feedback_session(
             session=session,
             actor=who or act(world.manager, "manager"),
             customer_id=world.pro,
@@ -315,7 +315,7 @@ def test_feedback_session_for_a_basic_customer_is_refused(engine, world):
         contact = Contact(customer_id=world.basic, name="Bo")
         session.add(contact)
         session.flush()
-        surveys.request_feedback_session(
+        feedback_sessions.request_feedback_session(
             session=session,
             actor=act(world.manager, "manager"),
             customer_id=world.basic,
@@ -334,7 +334,9 @@ def test_respondents_show_each_status_and_who_holds_it(engine, world):
     draft(engine, world, campaign, world.users[0], {"sus_1": 4})
     submit(engine, world, campaign, world.users[1], staff=world.staff2)
     with Session(engine) as session:
-        frame = surveys.respondents(session=session, campaign_id=campaign).set_index("end_user_id")
+        frame = survey_campaigns.respondents(session=session, campaign_id=campaign).set_index(
+            "end_user_id"
+        )
     assert len(frame) == len(world.users)
     assert frame.loc[world.users[0], "status"] == "draft"
     assert frame.loc[world.users[0], "staff"] == "Surveys"
@@ -348,7 +350,7 @@ def test_a_draft_saves_partial_answers_and_resumes(engine, world):
     draft(engine, world, campaign, world.users[0], {"sus_1": 4, "nps": 0, "comments": "So far"})
     draft(engine, world, campaign, world.users[0], {"sus_2": 2, "comments": "More"})
     with Session(engine) as session:
-        answers = surveys.response_answers(
+        answers = survey_campaigns.response_answers(
             session=session, campaign_id=campaign, end_user_id=world.users[0]
         )
     assert answers["status"] == "draft"
@@ -388,7 +390,7 @@ def test_submitting_with_missing_items_names_them_and_changes_nothing(engine, wo
         pytest.raises(CommandRefused) as refused,
         session_scope(engine) as session,
     ):
-        surveys.submit_response(
+        survey_campaigns.submit_response(
             session=session,
             actor=act(world.staff, "surveys"),
             campaign_id=campaign,
@@ -405,7 +407,7 @@ def test_submit_completes_the_staff_members_own_draft(engine, world):
     campaign = open_campaign(engine, world)
     draft(engine, world, campaign, world.users[0], {**NEUTRAL, "nps": 0})
     with session_scope(engine) as session:
-        surveys.submit_response(
+        survey_campaigns.submit_response(
             session=session,
             actor=act(world.staff, "surveys"),
             campaign_id=campaign,
@@ -457,7 +459,7 @@ def test_a_campaign_closes_when_the_subscription_year_renews(engine, world):
         pytest.raises(CommandRefused, match="closed on 2027-03-15"),
         session_scope(engine) as session,
     ):
-        surveys.submit_response(
+        survey_campaigns.submit_response(
             session=session,
             actor=act(world.staff, "surveys"),
             campaign_id=campaign,
@@ -466,8 +468,8 @@ def test_a_campaign_closes_when_the_subscription_year_renews(engine, world):
             now=datetime(2027, 3, 15, 0, 5, tzinfo=UTC),
         )
     with Session(engine) as session:
-        open_now = surveys.campaigns_for_staff(session=session, today=NOW.date())
-        open_later = surveys.campaigns_for_staff(session=session, today=RENEWS_ON)
+        open_now = survey_campaigns.campaigns_for_staff(session=session, today=NOW.date())
+        open_later = survey_campaigns.campaigns_for_staff(session=session, today=RENEWS_ON)
     assert list(open_now["id"]) == [campaign] and open_later.empty
 
 
@@ -484,7 +486,7 @@ def test_my_responses_lists_only_the_staff_members_own(engine, world):
     draft(engine, world, campaign, world.users[1], {"sus_1": 1})
     submit(engine, world, campaign, world.users[2], staff=world.staff2)
     with Session(engine) as session:
-        mine = surveys.my_responses(session=session, staff_id=world.staff)
+        mine = survey_results.my_responses(session=session, staff_id=world.staff)
     assert set(mine["end_user_id"]) == {world.users[0], world.users[1]}
     by_user = mine.set_index("end_user_id")
     assert by_user.loc[world.users[0], "sus_score"] == 50
@@ -520,7 +522,7 @@ def test_fifty_staff_submitting_at_once_all_land(engine, world):
 
     def work(index):
         with session_scope(engine) as session:
-            return surveys.submit_response(
+            return survey_campaigns.submit_response(
                 session=session,
                 actor=staff_actor(world, world.staff if index % 2 else world.staff2),
                 campaign_id=campaign,
@@ -573,7 +575,7 @@ def three_responses(engine, world) -> int:
 def test_results_worked_example(engine, world):
     three_responses(engine, world)
     with Session(engine) as session:
-        results = surveys.survey_results(
+        results = survey_results.survey_results(
             session=session, scope=Scope(user_id=world.manager, all_customers=True)
         )
     assert (results.responses, results.invited) == (3, 6)
@@ -596,26 +598,28 @@ def test_results_worked_example(engine, world):
 def test_results_respect_scope_and_filters(engine, world):
     campaign = three_responses(engine, world)
     with Session(engine) as session:
-        own = surveys.survey_results(session=session, scope=Scope(world.csm, False))
-        other = surveys.survey_results(session=session, scope=Scope(world.other_csm, False))
+        own = survey_results.survey_results(session=session, scope=Scope(world.csm, False))
+        other = survey_results.survey_results(session=session, scope=Scope(world.other_csm, False))
         everyone = Scope(world.manager, True)
-        basic_only = surveys.survey_results(session=session, scope=everyone, tier="basic")
-        elsewhere = surveys.survey_results(session=session, scope=everyone, region="APAC")
-        by_campaign = surveys.survey_results(session=session, scope=everyone, campaign_id=campaign)
-        last_year = surveys.survey_results(session=session, scope=everyone, year=2025)
+        basic_only = survey_results.survey_results(session=session, scope=everyone, tier="basic")
+        elsewhere = survey_results.survey_results(session=session, scope=everyone, region="APAC")
+        by_campaign = survey_results.survey_results(
+            session=session, scope=everyone, campaign_id=campaign
+        )
+        last_year = survey_results.survey_results(session=session, scope=everyone, year=2025)
     assert own.responses == 3
     with Session(engine) as session:
         outsider = Scope(world.other_csm, False)
-        assert surveys.campaigns_in_scope(session=session, scope=outsider).empty
-        assert surveys.results_by_campaign(session=session, scope=outsider).empty
-        assert surveys.results_by_year(session=session, scope=outsider).empty
-        assert surveys.responses_export(session=session, scope=outsider).empty
+        assert survey_results.campaigns_in_scope(session=session, scope=outsider).empty
+        assert survey_results.results_by_campaign(session=session, scope=outsider).empty
+        assert survey_results.results_by_year(session=session, scope=outsider).empty
+        assert survey_results.responses_export(session=session, scope=outsider).empty
     assert (other.responses, other.invited, other.sus_mean, other.nps) == (0, 0, None, None)
     assert other.comments.empty and other.item_distribution["count"].sum() == 0
     assert basic_only.responses == elsewhere.responses == last_year.responses == 0
     assert by_campaign.responses == 3
     with Session(engine) as session:
-        matching = surveys.survey_results(
+        matching = survey_results.survey_results(
             session=session,
             scope=Scope(world.manager, True),
             customer_id=world.pro,
@@ -630,7 +634,7 @@ def test_trend_and_per_campaign_results(engine, world):
     three_responses(engine, world)
     next_year = open_campaign(engine, world, now=datetime(2027, 4, 1, tzinfo=UTC))
     with session_scope(engine) as session:
-        surveys.submit_response(
+        survey_campaigns.submit_response(
             session=session,
             actor=act(world.staff, "surveys"),
             campaign_id=next_year,
@@ -640,8 +644,8 @@ def test_trend_and_per_campaign_results(engine, world):
         )
     scope = Scope(world.manager, True)
     with Session(engine) as session:
-        trend = surveys.results_by_year(session=session, scope=scope).set_index("year")
-        campaigns = surveys.results_by_campaign(session=session, scope=scope)
+        trend = survey_results.results_by_year(session=session, scope=scope).set_index("year")
+        campaigns = survey_results.results_by_campaign(session=session, scope=scope)
     assert list(trend.index) == [2026, 2027]
     assert trend.loc[2026, "responses"] == 3 and trend.loc[2026, "sus_mean"] == 50
     assert trend.loc[2027, "responses"] == 1 and trend.loc[2027, "sus_mean"] == 100
@@ -654,7 +658,7 @@ def test_trend_and_per_campaign_results(engine, world):
 def test_export_has_one_row_per_response_and_quotes_formulas(engine, world):
     three_responses(engine, world)
     with Session(engine) as session:
-        export = surveys.responses_export(session=session, scope=Scope(world.manager, True))
+        export = survey_results.responses_export(session=session, scope=Scope(world.manager, True))
     assert len(export) == 3
     assert set(export["comments"]) == {"", "Great <b>tool</b>", "=1+2"}
     assert ",'=1+2," in csv_bytes(export).decode("utf-8-sig")
@@ -670,7 +674,7 @@ def test_feedback_session_life_cycle(engine, world):
     scope = Scope(world.csm, False)
     with session_scope(engine) as session:
         with pytest.raises(CommandRefused, match="Schedule the session before"):
-            surveys.record_feedback_findings(
+            feedback_sessions.record_feedback_findings(
                 session=session,
                 actor=act(world.csm, "csm.emea"),
                 feedback_session_id=session_id,
@@ -679,14 +683,14 @@ def test_feedback_session_life_cycle(engine, world):
                 now=NOW,
             )
         with pytest.raises(CommandRefused, match="active HyperCare resource"):
-            surveys.schedule_feedback_session(
+            feedback_sessions.schedule_feedback_session(
                 session=session,
                 actor=act(world.csm, "csm.emea"),
                 feedback_session_id=session_id,
                 scheduled_for=NOW + timedelta(days=7),
                 resource_id=world.staff,
             )
-        surveys.schedule_feedback_session(
+        feedback_sessions.schedule_feedback_session(
             session=session,
             actor=act(world.csm, "csm.emea"),
             feedback_session_id=session_id,
@@ -700,17 +704,21 @@ def test_feedback_session_life_cycle(engine, world):
         recommendations="Train on saved views.",
     )
     with pytest.raises(CommandRefused, match="has not taken place yet"), Session(engine) as s:
-        surveys.record_feedback_findings(session=s, now=NOW, **record)
+        feedback_sessions.record_feedback_findings(session=s, now=NOW, **record)
     with pytest.raises(CommandRefused, match="recommendations is required"), Session(engine) as s:
-        surveys.record_feedback_findings(
+        feedback_sessions.record_feedback_findings(
             session=s, now=NOW + timedelta(days=8), **{**record, "recommendations": "  "}
         )
     with session_scope(engine) as session:
-        surveys.record_feedback_findings(session=session, now=NOW + timedelta(days=8), **record)
+        feedback_sessions.record_feedback_findings(
+            session=session, now=NOW + timedelta(days=8), **record
+        )
     with pytest.raises(CommandRefused, match="recorded already"), Session(engine) as s:
-        surveys.record_feedback_findings(session=s, now=NOW + timedelta(days=9), **record)
+        feedback_sessions.record_feedback_findings(session=s, now=NOW + timedelta(days=9), **record)
     with Session(engine) as session:
-        listed = surveys.feedback_sessions(session=session, scope=scope, customer_id=world.pro)
+        listed = feedback_sessions.feedback_sessions(
+            session=session, scope=scope, customer_id=world.pro
+        )
         actions = session.exec(
             select(AuditLog.action).where(AuditLog.entity == "feedback_session")
         ).all()
@@ -736,9 +744,9 @@ def test_feedback_sessions_stay_within_the_csms_portfolio(engine, world):
         request(engine, world, who=act(world.other_csm, "csm.na"))
     session_id = request(engine, world)
     with Session(engine) as session:
-        assert surveys.feedback_sessions(session=session, scope=outsider).empty
+        assert feedback_sessions.feedback_sessions(session=session, scope=outsider).empty
         with pytest.raises(CommandRefused, match="not in your portfolio"):
-            surveys.schedule_feedback_session(
+            feedback_sessions.schedule_feedback_session(
                 session=session,
                 actor=act(world.other_csm, "csm.na"),
                 feedback_session_id=session_id,
@@ -766,5 +774,5 @@ def test_invalid_feedback_requests_are_refused(engine, world, changes, message):
         now=NOW,
     )
     with pytest.raises(CommandRefused, match=message), Session(engine) as session:
-        surveys.request_feedback_session(session=session, **{**values, **changes})
+        feedback_sessions.request_feedback_session(session=session, **{**values, **changes})
     assert ledger(engine, world.pro) == []

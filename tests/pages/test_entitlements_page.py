@@ -12,7 +12,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
-from data_access import entitlements as ent
+from data_access import entitlement_ledger, entitlement_portfolio, optimisation_requests
 from data_access.actor import Actor
 from data_access.db import session_scope
 from data_access.models import (
@@ -120,7 +120,7 @@ def submit(at: AppTest, label: str) -> None:
 
 def balances(customer_id: int) -> dict[str, dict]:
     with Session(db_engine()) as session:
-        frame = ent.entitlement_balances(
+        frame = entitlement_ledger.entitlement_balances(
             session=session, customer_id=customer_id, on=datetime.now(UTC).date()
         )
     return frame.set_index("kind").to_dict("index")
@@ -210,7 +210,7 @@ def test_overdue_requests_are_flagged():
     asked = datetime.now(UTC).date() - timedelta(days=40)
     with restoring_rows():
         with session_scope(db_engine()) as session:
-            late = ent.log_optimisation_request(
+            late = optimisation_requests.log_optimisation_request(
                 session=session,
                 customer_id=customer.id,
                 contact_id=contact_id,
@@ -320,7 +320,7 @@ def test_an_over_cap_enrolment_is_refused_and_shown_to_managers():
         assert "in daily monitoring: the cap is 0 models and 0 are already enrolled." in errors[0]
         with Session(db_engine()) as session:
             assert not session.get(PlanningModel, model.id).in_monitoring
-            attempts = ent.over_cap_attempts(
+            attempts = entitlement_portfolio.over_cap_attempts(
                 session=session,
                 scope=Scope(user_id=user_id(session, "manager"), all_customers=True),
             )

@@ -19,7 +19,7 @@ from data_access.models import (
     SurveyResponse,
     User,
 )
-from data_access.surveys import campaigns_for_staff, respondents
+from data_access.survey_campaigns import campaigns_for_staff, respondents
 from domain.surveys import SUS_ITEMS
 from tests.pages.conftest import db_engine, page_path, signed_in
 

@@ -115,12 +115,12 @@ def _postgres_dangling(engine: Engine, connection) -> list[str]:
 
 def ledger_problems(engine: Engine) -> list[str]:
     """The ledger adds up: no request credited back more than it was debited, and every
-    customer's yearly balance (data_access.entitlements, computed from the ledger) is whole."""
+    customer's yearly balance (data_access.entitlement_ledger, computed from the ledger) is whole."""
     from datetime import date
 
     from sqlmodel import Session
 
-    from data_access.entitlements import entitlement_balances
+    from data_access.entitlement_ledger import entitlement_balances
 
     problems = []
     with engine.connect() as connection:

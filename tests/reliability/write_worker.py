@@ -16,7 +16,7 @@ from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.case_commands import add_internal_note
 from data_access.db import make_engine, session_scope
-from data_access.surveys import SUS_KEYS, submit_response
+from data_access.survey_campaigns import SUS_KEYS, submit_response
 
 
 def main() -> int:
