@@ -1,21 +1,39 @@
-"""Entitlements: allowances used, the ledger, optimisation requests and model caps per customer."""
+"""Entitlements: one customer's allowances, optimisation requests, model enrolment and ledger.
 
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+Top to bottom, as on the screen: the customer; its subscription year and allowance cards; its
+open optimisation requests; what can be done for it (log, move and deliver requests, enrol
+models, and for managers an extra or a tier change); its ledger. The managers' view over every
+customer is the Entitlement portfolio page.
+"""
+
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
-from sqlmodel import Session
 
-from data_access import entitlement_ledger, entitlement_portfolio, model_caps, optimisation_requests
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.customers import contacts_of
+from data_access.entitlement_ledger import entitlement_balances, grant_extra, ledger_history
+from data_access.model_caps import (
+    EnrolmentRefused,
+    apply_tier_change,
+    customer_models,
+    record_over_cap_attempt,
+    set_enrolments,
+)
+from data_access.optimisation_requests import (
+    advance_request,
+    log_optimisation_request,
+    optimisation_requests,
+    requested_moment,
+)
 from data_access.policies import tier_labels
 from data_access.scope import Scope
 from domain.entitlements import (
     ENTITLEMENT_LABELS,
+    OPEN_REQUEST_STATES,
     PER_YEAR_KINDS,
     Entitlement,
     RequestState,
@@ -50,71 +68,52 @@ MOVES = {
 OVERDUE_STYLE = "color: #C62828; font-weight: 600"
 
 
-@st.cache_data(ttl=30, show_spinner="Loading entitlements…")
-def load_customer(scope: Scope, customer_id: int, today: date) -> dict[str, pd.DataFrame]:
-    with read_session() as session:
-        return {
-            "balances": entitlement_ledger.entitlement_balances(
-                session=session, customer_id=customer_id, on=today
-            ),
-            "ledger": entitlement_ledger.ledger_history(session=session, customer_id=customer_id),
-            "requests": optimisation_requests.optimisation_requests(
-                session=session, scope=scope, customer_id=customer_id
-            ),
-            "contacts": contacts_of(session=session, customer_id=customer_id),
-            "models": model_caps.customer_models(session=session, customer_id=customer_id),
-        }
+def entitlements_screen() -> None:
+    """The page, section by section in the order they appear."""
+    scope = Scope.for_user(user)
+    today = datetime.now(UTC).date()
+    st.title("Entitlements")
+    show_notice()
+    customers = load_customers(scope)
+    if customers.empty:
+        st.info(
+            "No customers are assigned to you yet. An administrator assigns CSMs on the Admin page."
+        )
+        return
+    if not scope.all_customers:
+        st.caption("Customers where you are CSM or HyperCare resource")
+    customer_id = customer_picker(customers, key="customer_picker")
+    customer = customers.set_index("id").loc[customer_id]
+    data = load_customer(scope, customer_id, today)
+    if data["balances"].empty:
+        st.info("This customer's HyperCare subscription has not started yet.")
+        return
+    subscription_section(customer, data["balances"], today)
+    open_requests = open_requests_section(data["requests"], today)
+    actions_section(customer_id, customer, data, open_requests)
+    ledger_section(customer_id, data["ledger"])
 
 
-@st.cache_data(ttl=60, show_spinner="Loading the portfolio view…")
-def load_portfolio(scope: Scope, today: date, within_days: int) -> dict[str, pd.DataFrame]:
-    with read_session() as session:
-        return {
-            "watchlist": entitlement_portfolio.renewal_watchlist(
-                session=session, scope=scope, today=today, within_days=within_days
-            ),
-            "overdue": entitlement_portfolio.overdue_deliveries(
-                session=session, scope=scope, today=today
-            ),
-            "attempts": entitlement_portfolio.over_cap_attempts(
-                session=session,
-                scope=scope,
-                since=datetime.now(UTC) - timedelta(days=90),
-            ),
-        }
+# --- The customer's subscription year and allowances -----------------------------------------
 
 
-@st.cache_data(ttl=300, show_spinner=False)
-def load_tier_labels() -> dict[str, str]:
-    with read_session() as session:
-        return tier_labels(session=session)
-
-
-def record_over_cap(refusal: Exception) -> None:
-    """Managers see refused enrolments: the refusal wrote nothing, so record it separately
-    (the command checks again that this user may act on the customer)."""
-    if isinstance(refusal, model_caps.EnrolmentRefused):
-        try:
-            with write_session() as session:
-                model_caps.record_over_cap_attempt(
-                    session=session, actor=Actor.of(user), refusal=refusal
-                )
-        except CommandRefused:
-            return  # the enrolment's own refusal is already on screen
-        st.cache_data.clear()
-
-
-def run_and_refresh(command: Callable[[Session], object], success: str) -> None:
-    if run_command(command, success, on_refused=record_over_cap):
-        st.rerun()
-
-
-def usage_text(row: pd.Series) -> str:
-    if row["measure"] == "cap":
-        return f"{row['used']} of {row['allowance']} enrolled"
-    available = row["allowance"] + row["extra"]
-    extra = f" (including {row['extra']} extra)" if row["extra"] else ""
-    return f"{row['used']} of {available} used{extra}"
+def subscription_section(customer: pd.Series, balances: pd.DataFrame, today: date) -> None:
+    renews_on = balances["renews_on"].iloc[0]
+    st.subheader(plain_markdown(str(customer["name"])))
+    st.caption(
+        f"{customer['tier_label']} · subscription year {date_text(balances['year_start'].iloc[0])} "
+        f"to {date_text(renews_on - timedelta(days=1))} · renews on {date_text(renews_on)} "
+        f"(in {(renews_on - today).days} days)"
+    )
+    counted = balances[balances["measure"] != "eligibility"]
+    columns = st.columns(3)
+    for position, (_, row) in enumerate(counted.iterrows()):
+        with columns[position % 3]:
+            entitlement_card(row)
+    flags = balances[balances["measure"] == "eligibility"]
+    for column, (_, row) in zip(st.columns(len(flags)), flags.iterrows(), strict=True):
+        with column:
+            entitlement_card(row)
 
 
 def entitlement_card(row: pd.Series) -> None:
@@ -137,6 +136,76 @@ def entitlement_card(row: pd.Series) -> None:
             st.caption(f"{row['remaining']} left this subscription year.")
 
 
+def usage_text(row: pd.Series) -> str:
+    if row["measure"] == "cap":
+        return f"{row['used']} of {row['allowance']} enrolled"
+    available = row["allowance"] + row["extra"]
+    extra = f" (including {row['extra']} extra)" if row["extra"] else ""
+    return f"{row['used']} of {available} used{extra}"
+
+
+# --- Open optimisation requests ---------------------------------------------------------------
+
+
+def open_requests_section(requests: pd.DataFrame, today: date) -> pd.DataFrame:
+    """The open requests, overdue ones in red; returns them for the actions below."""
+    open_requests = requests[requests["state"].isin(OPEN_REQUEST_STATES)]
+    st.subheader("Open optimisation requests")
+    if open_requests.empty:
+        st.info("No open optimisation requests.")
+        return open_requests
+    overdue = [
+        is_overdue(state, target, today)
+        for target, state in zip(open_requests["target_date"], open_requests["state"], strict=True)
+    ]
+    table = open_requests.assign(
+        status=open_requests["state"].map(STATE_LABELS),
+        due=[
+            due_text(target, state, today)
+            for target, state in zip(
+                open_requests["target_date"], open_requests["state"], strict=True
+            )
+        ],
+        requested_local=to_zone(open_requests["requested_at"], user.timezone),
+    )
+    styled = table.style.apply(
+        lambda column: [OVERDUE_STYLE if late else "" for late in overdue],
+        subset=["target_date", "due"],
+    )
+    st.dataframe(
+        styled,
+        hide_index=True,
+        key="open_requests",
+        column_order=[
+            "id",
+            "requested_by",
+            "requested_local",
+            "model",
+            "request_text",
+            "status",
+            "target_date",
+            "due",
+        ],
+        column_config={
+            "id": st.column_config.NumberColumn("Request", format="#%d"),
+            "requested_by": "Asked by",
+            "requested_local": local_time_column(user.timezone, "Asked"),
+            "model": "Model",
+            "request_text": st.column_config.TextColumn("Written request", width="large"),
+            "status": "Status",
+            "target_date": st.column_config.DateColumn("Target", format=DATE_COLUMN_FORMAT),
+            "due": "Due",
+        },
+    )
+    late = sum(overdue)
+    if late:
+        st.markdown(
+            f":red[:material/schedule: {late} open request"
+            f"{'s are' if late > 1 else ' is'} past the target date.]"
+        )
+    return open_requests
+
+
 def due_text(target: date, state: str, today: date) -> str:
     if is_overdue(state, target, today):
         return f"overdue by {(today - target).days} d"
@@ -144,101 +213,15 @@ def due_text(target: date, state: str, today: date) -> str:
     return "due today" if days == 0 else f"due in {days} d"
 
 
-def request_choice(requests: pd.DataFrame) -> dict[int, str]:
-    return {
-        int(row.id): f"#{row.id} · {STATE_LABELS[row.state]} · {row.requested_by} · "
-        f"due {date_text(row.target_date)}"
-        for row in requests.itertuples()
-    }
+# --- Act on this customer -----------------------------------------------------------------------
 
 
-def model_label(row) -> str:
-    return f"{row.name} ({row.workspace})"
-
-
-def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
-    current = customer_picker(customers, key="customer_picker")
-    customer = customers.set_index("id").loc[current]
-    data = load_customer(scope, current, today)
-    balances = data["balances"]
-    if balances.empty:
-        st.info("This customer's HyperCare subscription has not started yet.")
-        return
-    renews_on = balances["renews_on"].iloc[0]
-    st.subheader(plain_markdown(str(customer["name"])))
-    st.caption(
-        f"{customer['tier_label']} · subscription year {date_text(balances['year_start'].iloc[0])} "
-        f"to {date_text(renews_on - timedelta(days=1))} · renews on {date_text(renews_on)} "
-        f"(in {(renews_on - today).days} days)"
-    )
-    shown = balances[balances["measure"] != "eligibility"]
-    columns = st.columns(3)
-    for position, (_, row) in enumerate(shown.iterrows()):
-        with columns[position % 3]:
-            entitlement_card(row)
-    flags = balances[balances["measure"] == "eligibility"]
-    flag_columns = st.columns(len(flags))
-    for column, (_, row) in zip(flag_columns, flags.iterrows(), strict=True):
-        with column:
-            entitlement_card(row)
-
-    requests = data["requests"]
-    open_states = {RequestState.REQUESTED, RequestState.ACCEPTED, RequestState.IN_PROGRESS}
-    open_requests = requests[requests["state"].isin(open_states)]
-    st.subheader("Open optimisation requests")
-    if open_requests.empty:
-        st.info("No open optimisation requests.")
-    else:
-        table = open_requests.assign(
-            status=open_requests["state"].map(STATE_LABELS),
-            due=[
-                due_text(target, state, today)
-                for target, state in zip(
-                    open_requests["target_date"], open_requests["state"], strict=True
-                )
-            ],
-            requested_local=to_zone(open_requests["requested_at"], user.timezone),
-        )
-        overdue = [
-            is_overdue(state, target, today)
-            for target, state in zip(table["target_date"], table["state"], strict=True)
-        ]
-        styled = table.style.apply(
-            lambda column: [OVERDUE_STYLE if late else "" for late in overdue],
-            subset=["target_date", "due"],
-        )
-        st.dataframe(
-            styled,
-            hide_index=True,
-            key="open_requests",
-            column_order=[
-                "id",
-                "requested_by",
-                "requested_local",
-                "model",
-                "request_text",
-                "status",
-                "target_date",
-                "due",
-            ],
-            column_config={
-                "id": st.column_config.NumberColumn("Request", format="#%d"),
-                "requested_by": "Asked by",
-                "requested_local": local_time_column(user.timezone, "Asked"),
-                "model": "Model",
-                "request_text": st.column_config.TextColumn("Written request", width="large"),
-                "status": "Status",
-                "target_date": st.column_config.DateColumn("Target", format=DATE_COLUMN_FORMAT),
-                "due": "Due",
-            },
-        )
-        late = sum(overdue)
-        if late:
-            st.markdown(
-                f":red[:material/schedule: {late} open request"
-                f"{'s are' if late > 1 else ' is'} past the target date.]"
-            )
-
+def actions_section(
+    customer_id: int,
+    customer: pd.Series,
+    data: dict[str, pd.DataFrame],
+    open_requests: pd.DataFrame,
+) -> None:
     st.subheader("Act on this customer")
     can_grant = Role.MANAGER in user.roles
     can_change_tier = bool({Role.MANAGER, Role.ADMIN} & set(user.roles))
@@ -247,55 +230,23 @@ def show_customer(scope: Scope, customers: pd.DataFrame, today: date) -> None:
     names_of_tabs += ["Change tier"] if can_change_tier else []
     tabs = dict(zip(names_of_tabs, st.tabs(names_of_tabs), strict=True))
     with tabs["Log a request"]:
-        log_request_form(current, data, today, str(customer["tier_label"]))
+        log_request_form(customer_id, data, str(customer["tier_label"]))
     with tabs["Move a request"]:
         move_request_form(open_requests)
     with tabs["Deliver"]:
         deliver_form(open_requests)
     with tabs["Models"]:
-        enrolment_form(data["models"], balances)
+        enrolment_form(customer_id, data["models"], data["balances"])
     if can_grant:
         with tabs["Grant an extra"]:
-            grant_form(current)
+            grant_form(customer_id)
     if can_change_tier:
         with tabs["Change tier"]:
-            tier_form(current, customer, data["models"])
-
-    st.subheader("Ledger")
-    ledger = data["ledger"]
-    if ledger.empty:
-        st.info("Nothing has been debited or credited yet.")
-    else:
-        ledger_table = ledger.assign(
-            at_local=to_zone(ledger["at"], user.timezone),
-            actor=ledger["actor"].fillna("system (import)"),
-            what=ledger["label"].fillna(ledger["kind"]),
-        )
-        st.dataframe(
-            ledger_table,
-            hide_index=True,
-            key="ledger",
-            column_order=["at_local", "what", "delta", "reason", "actor", "request_id"],
-            column_config={
-                "at_local": local_time_column(user.timezone),
-                "what": "Entitlement",
-                "delta": st.column_config.NumberColumn("Change", format="%+d"),
-                "reason": st.column_config.TextColumn("Why", width="large"),
-                "actor": "Who",
-                "request_id": st.column_config.NumberColumn("Request", format="#%d"),
-            },
-        )
-        csv_download(
-            ledger_table.drop(columns=["at_local"]),
-            file_name=f"ledger-{current}.csv",
-            key="ledger_csv",
-            user=user,
-            label="Download the ledger (CSV)",
-        )
+            tier_form(customer_id, customer, data["models"])
 
 
 def log_request_form(
-    customer_id: int, data: dict[str, pd.DataFrame], today: date, customer_tier_label: str
+    customer_id: int, data: dict[str, pd.DataFrame], customer_tier_label: str
 ) -> None:
     contacts = data["contacts"]
     if contacts.empty:
@@ -315,10 +266,8 @@ def log_request_form(
         )
         return
     contact_names = contact_labels(contacts)
-    models = data["models"]
-    model_names = {int(row.id): model_label(row) for row in models.itertuples()}
-    zone = ZoneInfo(user.timezone)
-    local_today = datetime.now(zone).date()
+    model_names = {int(row.id): model_label(row) for row in data["models"].itertuples()}
+    local_today = datetime.now(ZoneInfo(user.timezone)).date()
     with st.form("log_request", clear_on_submit=False):
         st.caption(
             "Log the customer's written request. The target completion date must be at least "
@@ -355,17 +304,12 @@ def log_request_form(
         )
         submitted = st.form_submit_button("Log the request", type="primary")
     if submitted:
-        moment = (
-            datetime.now(zone)
-            if requested_on == local_today
-            else datetime.combine(requested_on, time(12), tzinfo=zone)
-        )
-        run_and_refresh(
-            lambda session: optimisation_requests.log_optimisation_request(
+        run_command(
+            lambda session: log_optimisation_request(
                 session=session,
                 customer_id=customer_id,
                 contact_id=int(contact_id),
-                requested_at=moment.astimezone(UTC),
+                requested_at=requested_moment(requested_on=requested_on, timezone=user.timezone),
                 request_text=text,
                 target_date=target,
                 model_id=model_id,
@@ -387,8 +331,8 @@ def move_request_form(open_requests: pd.DataFrame) -> None:
         move = st.radio("Action", list(MOVES), horizontal=True, key="move_action")
         submitted = st.form_submit_button("Apply", type="primary")
     if submitted:
-        run_and_refresh(
-            lambda session: optimisation_requests.advance_request(
+        run_command(
+            lambda session: advance_request(
                 session=session,
                 request_id=int(request_id),
                 to_state=MOVES[move],
@@ -422,8 +366,8 @@ def deliver_form(open_requests: pd.DataFrame) -> None:
         )
         submitted = st.form_submit_button("Mark delivered", type="primary")
     if submitted:
-        run_and_refresh(
-            lambda session: optimisation_requests.advance_request(
+        run_command(
+            lambda session: advance_request(
                 session=session,
                 request_id=int(request_id),
                 to_state=RequestState.DELIVERED.value,
@@ -436,7 +380,15 @@ def deliver_form(open_requests: pd.DataFrame) -> None:
         )
 
 
-def enrolment_form(models: pd.DataFrame, balances: pd.DataFrame) -> None:
+def request_choice(requests: pd.DataFrame) -> dict[int, str]:
+    return {
+        int(row.id): f"#{row.id} · {STATE_LABELS[row.state]} · {row.requested_by} · "
+        f"due {date_text(row.target_date)}"
+        for row in requests.itertuples()
+    }
+
+
+def enrolment_form(customer_id: int, models: pd.DataFrame, balances: pd.DataFrame) -> None:
     production = models[models["is_production"]]
     if production.empty:
         st.info("This customer has no production models; only production models can be enrolled.")
@@ -465,39 +417,34 @@ def enrolment_form(models: pd.DataFrame, balances: pd.DataFrame) -> None:
         )
         submitted = st.form_submit_button("Save enrolment", type="primary")
     if submitted:
-        wanted = {"monitoring": set(monitored), "weekly_report": set(weekly)}
-        current = {
-            "monitoring": set(production.loc[production["in_monitoring"], "id"].astype(int)),
-            "weekly_report": set(production.loc[production["in_weekly_report"], "id"].astype(int)),
-        }
-
-        def save(session: Session) -> None:
-            for which in model_caps.ENROLMENTS:  # take models out first so a swap fits the cap
-                for model_id in sorted(current[which] - wanted[which]):
-                    model_caps.set_enrolment(
-                        session=session,
-                        model_id=model_id,
-                        which=which,
-                        enrolled=False,
-                        actor=Actor.of(user),
-                    )
-            for which in model_caps.ENROLMENTS:
-                for model_id in sorted(wanted[which] - current[which]):
-                    model_caps.set_enrolment(
-                        session=session,
-                        model_id=model_id,
-                        which=which,
-                        enrolled=True,
-                        actor=Actor.of(user),
-                    )
-
-        run_and_refresh(save, "Model enrolment saved.")
+        run_command(
+            lambda session: set_enrolments(
+                session=session,
+                actor=Actor.of(user),
+                customer_id=customer_id,
+                wanted={"monitoring": monitored, "weekly_report": weekly},
+            ),
+            "Model enrolment saved.",
+            on_refused=record_over_cap,
+        )
     other = models[~models["is_production"]]
     if not other.empty:
         st.caption(
             "Not in production, so they cannot be enrolled: "
             + ", ".join(model_label(row) for row in other.itertuples())
         )
+
+
+def record_over_cap(refusal: CommandRefused) -> None:
+    """Managers see refused enrolments: the refusal wrote nothing, so record it separately
+    (the command checks again that this user may act on the customer)."""
+    if isinstance(refusal, EnrolmentRefused):
+        try:
+            with write_session() as session:
+                record_over_cap_attempt(session=session, actor=Actor.of(user), refusal=refusal)
+        except CommandRefused:
+            return  # the enrolment's own refusal is already on screen
+        st.cache_data.clear()
 
 
 def grant_form(customer_id: int) -> None:
@@ -513,8 +460,8 @@ def grant_form(customer_id: int) -> None:
         reason = st.text_input("Reason", key="grant_reason")
         submitted = st.form_submit_button("Grant one extra", type="primary")
     if submitted:
-        run_and_refresh(
-            lambda session: entitlement_ledger.grant_extra(
+        run_command(
+            lambda session: grant_extra(
                 session=session,
                 customer_id=customer_id,
                 kind=kind,
@@ -552,8 +499,8 @@ def tier_form(customer_id: int, customer: pd.Series, models: pd.DataFrame) -> No
         )
         submitted = st.form_submit_button("Change tier", type="primary")
     if submitted:
-        run_and_refresh(
-            lambda session: model_caps.apply_tier_change(
+        run_command(
+            lambda session: apply_tier_change(
                 session=session,
                 customer_id=customer_id,
                 new_tier=tier,
@@ -564,98 +511,67 @@ def tier_form(customer_id: int, customer: pd.Series, models: pd.DataFrame) -> No
         )
 
 
-def show_portfolio(scope: Scope, today: date) -> None:
-    within = st.slider("Renewing within (days)", 15, 180, 60, step=15, key="watch_days")
-    data = load_portfolio(scope, today, within)
-    st.subheader("Unused entitlements nearing renewal")
-    watchlist = data["watchlist"]
-    if watchlist.empty:
-        st.info(f"No customer renewing within {within} days has unused entitlements.")
-    else:
-        st.dataframe(
-            watchlist,
-            hide_index=True,
-            key="watchlist",
-            column_order=["customer", "tier_label", "summary", "renews_on"],
-            column_config={
-                "customer": "Customer",
-                "tier_label": "Tier",
-                "summary": st.column_config.TextColumn("Unused", width="large"),
-                "renews_on": st.column_config.DateColumn("Renews on", format=DATE_COLUMN_FORMAT),
-            },
-        )
-        csv_download(
-            watchlist,
-            file_name="renewal-watchlist.csv",
-            key="watchlist_csv",
-            user=user,
-            label="Download the watchlist (CSV)",
-        )
-    st.subheader("Overdue deliveries")
-    overdue = data["overdue"]
-    if overdue.empty:
-        st.info("No optimisation request is past its target date.")
-    else:
-        st.dataframe(
-            overdue.assign(status=overdue["state"].map(STATE_LABELS)),
-            hide_index=True,
-            key="overdue",
-            column_order=[
-                "customer",
-                "id",
-                "requested_by",
-                "status",
-                "target_date",
-                "days_overdue",
-            ],
-            column_config={
-                "customer": "Customer",
-                "id": st.column_config.NumberColumn("Request", format="#%d"),
-                "requested_by": "Asked by",
-                "status": "Status",
-                "target_date": st.column_config.DateColumn("Target", format=DATE_COLUMN_FORMAT),
-                "days_overdue": st.column_config.NumberColumn("Days overdue"),
-            },
-        )
-    st.subheader("Over-cap attempts (last 90 days)")
-    attempts = data["attempts"]
-    if attempts.empty:
-        st.info("Nobody tried to enrol a model past a cap in the last 90 days.")
-    else:
-        st.dataframe(
-            attempts.assign(at_local=to_zone(attempts["at"], user.timezone)),
-            hide_index=True,
-            key="attempts",
-            column_order=["at_local", "customer", "model", "which", "cap", "enrolled", "actor"],
-            column_config={
-                "at_local": local_time_column(user.timezone),
-                "customer": "Customer",
-                "model": "Model",
-                "which": "Enrolment",
-                "cap": st.column_config.NumberColumn("Cap"),
-                "enrolled": st.column_config.NumberColumn("Enrolled"),
-                "actor": "Who tried",
-            },
-        )
+def model_label(row) -> str:
+    return f"{row.name} ({row.workspace})"
 
 
-scope = Scope.for_user(user)
-today = datetime.now(UTC).date()
-st.title("Entitlements")
-show_notice()
-customers = load_customers(scope)
-if customers.empty:
-    st.info(
-        "No customers are assigned to you yet. An administrator assigns CSMs on the Admin page."
+# --- Ledger -------------------------------------------------------------------------------------
+
+
+def ledger_section(customer_id: int, ledger: pd.DataFrame) -> None:
+    st.subheader("Ledger")
+    if ledger.empty:
+        st.info("Nothing has been debited or credited yet.")
+        return
+    ledger_table = ledger.assign(
+        at_local=to_zone(ledger["at"], user.timezone),
+        actor=ledger["actor"].fillna("system (import)"),
+        what=ledger["label"].fillna(ledger["kind"]),
     )
-    st.stop()
+    st.dataframe(
+        ledger_table,
+        hide_index=True,
+        key="ledger",
+        column_order=["at_local", "what", "delta", "reason", "actor", "request_id"],
+        column_config={
+            "at_local": local_time_column(user.timezone),
+            "what": "Entitlement",
+            "delta": st.column_config.NumberColumn("Change", format="%+d"),
+            "reason": st.column_config.TextColumn("Why", width="large"),
+            "actor": "Who",
+            "request_id": st.column_config.NumberColumn("Request", format="#%d"),
+        },
+    )
+    csv_download(
+        ledger_table.drop(columns=["at_local"]),
+        file_name=f"ledger-{customer_id}.csv",
+        key="ledger_csv",
+        user=user,
+        label="Download the ledger (CSV)",
+    )
 
-if scope.all_customers:
-    customer_tab, portfolio_tab = st.tabs(["Customer", "Portfolio"])
-    with customer_tab:
-        show_customer(scope, customers, today)
-    with portfolio_tab:
-        show_portfolio(scope, today)
-else:
-    st.caption("Customers where you are CSM or HyperCare resource")
-    show_customer(scope, customers, today)
+
+# --- Reads (cached; every write clears them) ----------------------------------------------------
+
+
+@st.cache_data(ttl=30, show_spinner="Loading entitlements…")
+def load_customer(scope: Scope, customer_id: int, today: date) -> dict[str, pd.DataFrame]:
+    with read_session() as session:
+        return {
+            "balances": entitlement_balances(session=session, customer_id=customer_id, on=today),
+            "ledger": ledger_history(session=session, customer_id=customer_id),
+            "requests": optimisation_requests(
+                session=session, scope=scope, customer_id=customer_id
+            ),
+            "contacts": contacts_of(session=session, customer_id=customer_id),
+            "models": customer_models(session=session, customer_id=customer_id),
+        }
+
+
+@st.cache_data(ttl=300, show_spinner=False)
+def load_tier_labels() -> dict[str, str]:
+    with read_session() as session:
+        return tier_labels(session=session)
+
+
+entitlements_screen()

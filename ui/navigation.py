@@ -69,6 +69,14 @@ PAGES: tuple[PageSpec, ...] = (
         "entitlements",
     ),
     PageSpec(
+        "entitlement_portfolio.py",
+        "Entitlement portfolio",
+        ":material/autorenew:",
+        "Customers",
+        frozenset({Role.MANAGER, Role.ADMIN}),
+        "entitlement_portfolio",
+    ),
+    PageSpec(
         "monitoring.py",
         "Monitoring",
         ":material/monitoring:",

@@ -28,15 +28,16 @@ from data_access.scope import Scope
 from tests.pages.conftest import db_engine, page_path, signed_in
 
 PAGE = "entitlements.py"
+PORTFOLIO = "entitlement_portfolio.py"
 
 
-def open_page(username: str, customer_id: int | None = None) -> AppTest:
+def open_page(username: str, customer_id: int | None = None, page: str = PAGE) -> AppTest:
     st.cache_data.clear()  # AppTest shares this process's cache; tests write around the page
     at = signed_in(username)
     if customer_id is not None:
         at.query_params["customer"] = str(customer_id)
     at.run()
-    at.switch_page(page_path(PAGE))
+    at.switch_page(page_path(page))
     if customer_id is not None:
         at.query_params["customer"] = str(customer_id)
     at.run()
@@ -178,10 +179,44 @@ def test_the_manager_sees_every_customer_and_the_portfolio_view():
     at = open_page("manager")
     assert set(at.selectbox(key="customer_picker").options) == everyone
     labels = [t.label for t in at.tabs]
-    assert labels[0] == "Customer" and labels[-1] == "Portfolio"
+    assert "Customer" not in labels and "Portfolio" not in labels  # its own page now
     assert "Grant an extra" in labels and "Change tier" in labels
-    headings = [s.value for s in at.subheader]
+    portfolio = open_page("manager", page=PORTFOLIO)
+    headings = [s.value for s in portfolio.subheader]
     assert {"Unused entitlements nearing renewal", "Overdue deliveries"} <= set(headings)
+
+
+# --- the entitlement portfolio page ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("username", ["manager", "admin"])
+def test_the_portfolio_page_renders_for_managers_and_admins(username):
+    at = open_page(username, page=PORTFOLIO)
+    assert at.title[0].value == "Entitlement portfolio"
+    assert not at.error
+    assert [s.value for s in at.subheader] == [
+        "Unused entitlements nearing renewal",
+        "Overdue deliveries",
+        "Over-cap attempts (last 90 days)",
+    ]
+    assert at.slider(key="watch_days").value == 60
+
+
+@pytest.mark.parametrize("username", ["csm.emea", "surveys"])
+def test_the_portfolio_page_is_not_in_the_navigation_of_csms_or_survey_staff(username):
+    at = signed_in(username)
+    at.run()
+    assert not at.exception
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page(page_path(PORTFOLIO))
+
+
+@pytest.mark.parametrize("username", ["csm.emea", "surveys"])
+def test_the_portfolio_page_run_directly_refuses_csms_and_survey_staff(username):
+    at = signed_in(username, page_path(PORTFOLIO))
+    at.run()
+    assert [e.value for e in at.error] == ["Your role does not give access to this page."]
+    assert not at.title and not at.dataframe
 
 
 # --- what the customer view shows ------------------------------------------------------------
@@ -226,7 +261,8 @@ def test_overdue_requests_are_flagged():
         assert row["due"] == "overdue by 12 d"
         assert any("past the target date.]" in m.value for m in at.markdown)
         assert not at.error
-        overdue = next(d.value for d in at.dataframe if "days_overdue" in d.value.columns)
+        portfolio = open_page("manager", page=PORTFOLIO)
+        overdue = next(d.value for d in portfolio.dataframe if "days_overdue" in d.value.columns)
         assert late.id in set(overdue["id"])
 
 
@@ -325,7 +361,7 @@ def test_an_over_cap_enrolment_is_refused_and_shown_to_managers():
                 scope=Scope(user_id=user_id(session, "manager"), all_customers=True),
             )
         assert customer.name in set(attempts["customer"])
-        again = open_page("manager", customer.id)
+        again = open_page("manager", page=PORTFOLIO)
         shown = next(d.value for d in again.dataframe if "which" in d.value.columns)
         assert customer.name in set(shown["customer"])
 

@@ -1,0 +1,130 @@
+"""Entitlement portfolio (managers and admins): over every customer, the allowances still unused as
+renewal nears, the optimisation requests past their target date, and refused over-cap enrolments.
+
+Top to bottom, as on the screen: the renewal window; the watchlist (with its CSV); the overdue
+deliveries; the over-cap attempts of the last 90 days.
+"""
+
+from datetime import UTC, date, datetime, timedelta
+
+import pandas as pd
+import streamlit as st
+
+from data_access.entitlement_portfolio import (
+    over_cap_attempts,
+    overdue_deliveries,
+    renewal_watchlist,
+)
+from data_access.scope import Scope
+from domain.entitlements import RequestState
+from ui.auth import read_session, require_access
+from ui.downloads import csv_download
+from ui.format import DATE_COLUMN_FORMAT, to_zone
+from ui.tables import local_time_column
+
+user = require_access(__file__)
+
+STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
+ATTEMPTS_WINDOW_DAYS = 90
+
+
+def portfolio_screen() -> None:
+    """The page, section by section in the order they appear."""
+    scope = Scope.for_user(user)
+    today = datetime.now(UTC).date()
+    st.title("Entitlement portfolio")
+    within = st.slider("Renewing within (days)", 15, 180, 60, step=15, key="watch_days")
+    data = load_portfolio(scope, today, within)
+    watchlist_section(data["watchlist"], within)
+    overdue_section(data["overdue"])
+    attempts_section(data["attempts"])
+
+
+def watchlist_section(watchlist: pd.DataFrame, within: int) -> None:
+    st.subheader("Unused entitlements nearing renewal")
+    if watchlist.empty:
+        st.info(f"No customer renewing within {within} days has unused entitlements.")
+        return
+    st.dataframe(
+        watchlist,
+        hide_index=True,
+        key="watchlist",
+        column_order=["customer", "tier_label", "summary", "renews_on"],
+        column_config={
+            "customer": "Customer",
+            "tier_label": "Tier",
+            "summary": st.column_config.TextColumn("Unused", width="large"),
+            "renews_on": st.column_config.DateColumn("Renews on", format=DATE_COLUMN_FORMAT),
+        },
+    )
+    csv_download(
+        watchlist,
+        file_name="renewal-watchlist.csv",
+        key="watchlist_csv",
+        user=user,
+        label="Download the watchlist (CSV)",
+    )
+
+
+def overdue_section(overdue: pd.DataFrame) -> None:
+    st.subheader("Overdue deliveries")
+    if overdue.empty:
+        st.info("No optimisation request is past its target date.")
+        return
+    st.dataframe(
+        overdue.assign(status=overdue["state"].map(STATE_LABELS)),
+        hide_index=True,
+        key="overdue",
+        column_order=["customer", "id", "requested_by", "status", "target_date", "days_overdue"],
+        column_config={
+            "customer": "Customer",
+            "id": st.column_config.NumberColumn("Request", format="#%d"),
+            "requested_by": "Asked by",
+            "status": "Status",
+            "target_date": st.column_config.DateColumn("Target", format=DATE_COLUMN_FORMAT),
+            "days_overdue": st.column_config.NumberColumn("Days overdue"),
+        },
+    )
+
+
+def attempts_section(attempts: pd.DataFrame) -> None:
+    st.subheader(f"Over-cap attempts (last {ATTEMPTS_WINDOW_DAYS} days)")
+    if attempts.empty:
+        st.info(
+            f"Nobody tried to enrol a model past a cap in the last {ATTEMPTS_WINDOW_DAYS} days."
+        )
+        return
+    st.dataframe(
+        attempts.assign(at_local=to_zone(attempts["at"], user.timezone)),
+        hide_index=True,
+        key="attempts",
+        column_order=["at_local", "customer", "model", "which", "cap", "enrolled", "actor"],
+        column_config={
+            "at_local": local_time_column(user.timezone),
+            "customer": "Customer",
+            "model": "Model",
+            "which": "Enrolment",
+            "cap": st.column_config.NumberColumn("Cap"),
+            "enrolled": st.column_config.NumberColumn("Enrolled"),
+            "actor": "Who tried",
+        },
+    )
+
+
+@st.cache_data(ttl=60, show_spinner="Loading the portfolio view…")
+def load_portfolio(scope: Scope, today: date, within_days: int) -> dict[str, pd.DataFrame]:
+    with read_session() as session:
+        return {
+            "watchlist": renewal_watchlist(
+                session=session, scope=scope, today=today, within_days=within_days
+            ),
+            "overdue": overdue_deliveries(session=session, scope=scope, today=today),
+            "attempts": over_cap_attempts(
+                session=session,
+                scope=scope,
+                since=datetime.now(UTC) - timedelta(days=ATTEMPTS_WINDOW_DAYS),
+            ),
+        }
+
+
+portfolio_screen()
