@@ -24,6 +24,15 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SQLITE_PATH = REPO_ROOT / "data" / "hypercare.db"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
+# Connections each process keeps open to PostgreSQL (`pool_size`) and may open beyond that under a
+# burst (`max_overflow`); a replica holds at most their sum. See "Running several replicas" in the
+# README for what N replicas need of the server's max_connections.
+POOL_SETTINGS = {  # name: (environment variable, default, smallest allowed)
+    "pool_size": ("HYPERCARE_DB_POOL_SIZE", 5, 1),  # SQLAlchemy reads 0 as "no limit"
+    "max_overflow": ("HYPERCARE_DB_MAX_OVERFLOW", 10, 0),
+}
+POOL_SETTING_MAX = 200
+
 
 class DatabaseUnavailable(RuntimeError):
     """The database cannot be used; the message is one sentence saying what to fix."""
@@ -117,6 +126,27 @@ def create_private_file(path: Path) -> None:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+def pool_settings() -> dict[str, int]:
+    """`pool_size` and `max_overflow` for PostgreSQL engines, from the environment or defaults."""
+    settings = {}
+    for name, (variable, default, smallest) in POOL_SETTINGS.items():
+        configured = os.environ.get(variable, "").strip()
+        if not configured:
+            settings[name] = default
+            continue
+        try:
+            value = int(configured)
+        except ValueError:
+            value = smallest - 1
+        if not smallest <= value <= POOL_SETTING_MAX:
+            raise DatabaseUnavailable(
+                f"{variable} must be a whole number from {smallest} to {POOL_SETTING_MAX} "
+                f"(it is {configured!r})."
+            )
+        settings[name] = value
+    return settings
+
+
 def make_engine(url: str | None = None) -> Engine:
     """Create an engine for `url` (default: the configured database) with our connect settings."""
     resolved = _normalise(url or database_url())
@@ -134,8 +164,7 @@ def make_engine(url: str | None = None) -> Engine:
     return create_engine(
         resolved,
         pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=10,
+        **pool_settings(),
         connect_args={"connect_timeout": 5},
     )
 

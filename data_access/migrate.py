@@ -20,6 +20,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from data_access.db import REPO_ROOT, DatabaseUnavailable
 
+_UPGRADE_LOCK_KEY = 5_318_008_000  # PostgreSQL advisory lock: one schema upgrade at a time
+
 
 class DowngradeWouldLoseData(RuntimeError):
     """A downgrade would destroy data; the message is one sentence naming what would be lost."""
@@ -104,6 +106,12 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """
     config = alembic_config()
     with _migration_transaction(engine) as connection:
+        if engine.dialect.name == "postgresql":
+            # Replicas starting together upgrade one at a time: the others wait here, then find
+            # the schema at head and change nothing.
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _UPGRADE_LOCK_KEY}
+            )
         check_schema_not_newer(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)

@@ -30,6 +30,12 @@ corrections are re-scored by re-running the affected days, oldest first:
 `python -m data_access.monitor --day FIRST --through LAST` (each day idempotent; alerts the
 corrected data now calls for open, with the cool-down applied as on the day itself).
 
+Once across replicas: the scheduled run (no `--day`, as cron or a timer on every replica starts
+it) scores yesterday only if no scheduled run has yet: it takes a job lock (`locking.job_lock`,
+a PostgreSQL advisory lock) and stops at once when another replica's run holds it, and skips a day
+whose scheduled run is already recorded (checked again inside the write transaction). A run
+with `--day` is an operator's deliberate re-run and always scores.
+
 No alert storms: the detector's `alert` fires once per incident, and an incident reopening
 within the cool-down after it closed raises none (`domain.anomaly`); the job opens only on that
 flag's incident and never twice for one incident, so a bursty series opens one alert.
@@ -38,6 +44,7 @@ flag's incident and never twice for one incident, so a bursty series opens one a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -47,12 +54,21 @@ from datetime import UTC, date, datetime, timedelta
 import numpy as np
 import pandas as pd
 from sqlalchemy import String, bindparam, cast, func, or_, text, update
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import record_audit
 from data_access.bulk import bulk_insert
-from data_access.models import Alert, Contact, Customer, ModelMetricDaily, PlanningModel
+from data_access.locking import job_lock
+from data_access.models import (
+    Alert,
+    AuditLog,
+    Contact,
+    Customer,
+    ModelMetricDaily,
+    PlanningModel,
+)
 from domain.anomaly import SETTINGS, detect_many, explain, history_weeks
 from domain.dates import day_text
 from domain.monitoring import (
@@ -69,6 +85,8 @@ HISTORY_DAYS = 365
 CHUNK_MODELS = 1_000
 ACTOR = "monitor"
 _JOB_LOCK_KEY = 5_318_008_001  # PostgreSQL advisory lock: one monitoring run at a time
+# Held for a whole scheduled run, so that of several replicas' schedulers one runs it.
+SCHEDULED_LOCK_KEY = 5_318_008_002
 
 Progress = Callable[[int, int], None]
 
@@ -88,6 +106,7 @@ class MonitorRun:
     load_seconds: float
     score_seconds: float
     write_seconds: float
+    scheduled: bool = False
 
 
 def _no_progress(_done: int, _total: int) -> None:
@@ -283,9 +302,15 @@ def score_enrolled(*, session: Session, day: date, progress: Progress = _no_prog
 
 
 def apply_scores(
-    *, session: Session, actor: Actor, scores: DayScores, now: datetime | None = None
+    *,
+    session: Session,
+    actor: Actor,
+    scores: DayScores,
+    now: datetime | None = None,
+    scheduled: bool = False,
 ) -> MonitorRun:
-    """Open, update and close alerts from `scores`, and append one audit row for the run.
+    """Open, update and close alerts from `scores`, and append one audit row for the run
+    (`scheduled` marks the nightly run, which `scheduled_run_at` finds).
 
     Writes in the caller's transaction (does not commit); re-reads the alerts under the job's
     lock, so two runs of the same day cannot open the same alert twice. The job of an operator:
@@ -312,6 +337,7 @@ def apply_scores(
         load_seconds=round(scores.load_seconds, 3),
         score_seconds=round(scores.score_seconds, 3),
         write_seconds=round(time.perf_counter() - writing, 3),
+        scheduled=scheduled,
     )
     record_audit(
         session=session,
@@ -322,6 +348,24 @@ def apply_scores(
         detail=asdict(run),
     )
     return run
+
+
+def scheduled_run_at(*, session: Session, day: date) -> datetime | None:
+    """When a scheduled run recorded `day`, or None if none has (runs with `--day` do not count).
+
+    Only audit rows written since `day` began are read (the audit log's time index), so the
+    check stays cheap however long the log grows.
+    """
+    rows = session.exec(
+        select(AuditLog.at, AuditLog.detail)
+        .where(
+            AuditLog.action == "monitor_run",
+            AuditLog.entity_id == day.isoformat(),
+            AuditLog.at >= datetime(day.year, day.month, day.day, tzinfo=UTC),
+        )
+        .order_by(AuditLog.at)
+    ).all()
+    return next((at for at, detail in rows if json.loads(detail or "{}").get("scheduled")), None)
 
 
 def run_monitor(
@@ -506,11 +550,10 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from tqdm import tqdm
-
-    from data_access.db import DatabaseUnavailable, check_connection, make_engine, session_scope
+    from data_access.db import DatabaseUnavailable, check_connection, make_engine
 
     args = _parse_args(argv)
+    scheduled = args.day is None and args.through is None
     day = args.day or datetime.now(UTC).date() - timedelta(days=1)
     try:
         engine = make_engine(args.database_url)
@@ -522,25 +565,62 @@ def main(argv: list[str] | None = None) -> int:
     if last < day:
         print("--through must not be before --day.", file=sys.stderr)
         return 2
-    for current in pd.date_range(day, last, freq="D").date:
-        with tqdm(total=0, unit="model", desc=f"Scoring {current}", disable=None) as bar:
-
-            def advance(done: int, total: int) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            with Session(engine) as reading:
-                scores = score_enrolled(session=reading, day=current, progress=advance)
-            with session_scope(engine) as session:
-                run = apply_scores(session=session, actor=Actor.system(ACTOR), scores=scores)
-        print(
-            f"{run.day}: {run.models} models, {run.series} series ({run.scored} with a band), "
-            f"{run.anomalous} outside their band; opened {run.opened}, closed {run.closed}, "
-            f"{run.open_alerts} alerts open. Load {run.load_seconds:.1f} s, score "
-            f"{run.score_seconds:.1f} s, write {run.write_seconds:.1f} s."
-        )
-    engine.dispose()
+    try:
+        if scheduled:
+            with job_lock(engine, SCHEDULED_LOCK_KEY) as held:
+                if not held:
+                    print(
+                        "Another scheduled monitoring run (on this or another replica) holds the "
+                        f"job lock; this one stops without scoring {day}."
+                    )
+                    return 0
+                _run_day(engine, day, scheduled=True)
+        else:
+            for current in pd.date_range(day, last, freq="D").date:
+                _run_day(engine, current, scheduled=False)
+    finally:
+        engine.dispose()
     return 0
+
+
+def _run_day(engine: Engine, day: date, *, scheduled: bool) -> None:
+    """Score `day` outside the write transaction, then apply it in one; a scheduled run skips a
+    day that a scheduled run already recorded (checked again under the write lock)."""
+    from tqdm import tqdm
+
+    from data_access.db import session_scope
+
+    def already_scored(session: Session) -> bool:
+        at = scheduled_run_at(session=session, day=day) if scheduled else None
+        if at is not None:
+            print(
+                f"{day} was already scored by the scheduled run at "
+                f"{at.astimezone(UTC).isoformat(timespec='seconds')}; nothing to do."
+            )
+        return at is not None
+
+    with tqdm(total=0, unit="model", desc=f"Scoring {day}", disable=None) as bar:
+
+        def advance(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        with Session(engine) as reading:
+            if already_scored(reading):
+                return
+            scores = score_enrolled(session=reading, day=day, progress=advance)
+        with session_scope(engine) as session:
+            if already_scored(session):
+                return
+            run = apply_scores(
+                session=session, actor=Actor.system(ACTOR), scores=scores, scheduled=scheduled
+            )
+    print(
+        f"{run.day}: {run.models} models, {run.series} series ({run.scored} with a band), "
+        f"{run.anomalous} outside their band; opened {run.opened}, closed {run.closed}, "
+        f"{run.open_alerts} alerts open. Load {run.load_seconds:.1f} s, score "
+        f"{run.score_seconds:.1f} s, write {run.write_seconds:.1f} s."
+    )
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
 """Bad configuration gives one clear sentence; migrations run both ways on both engines."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
-from data_access.db import DatabaseUnavailable, check_connection, make_engine
+from data_access.db import REPO_ROOT, DatabaseUnavailable, check_connection, make_engine
 from data_access.migrate import downgrade, upgrade
 
 
@@ -200,3 +204,50 @@ def test_the_same_alert_cannot_be_opened_twice(seeded, session):
     session.add(alert())
     with pytest.raises(IntegrityError):
         session.commit()
+
+
+def test_the_postgresql_pool_is_sized_from_the_environment(monkeypatch):
+    url = "postgresql://nobody@127.0.0.1:1/nothing"  # never connected to
+    pool = make_engine(url).pool
+    assert (pool.size(), pool._max_overflow) == (5, 10)
+    monkeypatch.setenv("HYPERCARE_DB_POOL_SIZE", "3")
+    monkeypatch.setenv("HYPERCARE_DB_MAX_OVERFLOW", "0")
+    pool = make_engine(url).pool
+    assert (pool.size(), pool._max_overflow) == (3, 0)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("HYPERCARE_DB_POOL_SIZE", "0"),
+        ("HYPERCARE_DB_POOL_SIZE", "ten"),
+        ("HYPERCARE_DB_MAX_OVERFLOW", "-1"),
+        ("HYPERCARE_DB_MAX_OVERFLOW", "1000"),
+    ],
+)
+def test_a_bad_pool_size_is_one_sentence(monkeypatch, variable, value):
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(DatabaseUnavailable, match=f"^{variable} must be a whole number") as caught:
+        make_engine("postgresql://nobody@127.0.0.1:1/nothing")
+    assert "\n" not in str(caught.value)
+
+
+def test_replicas_starting_together_upgrade_the_schema_once(blank_engine):
+    """Two processes upgrade at once: one migrates, the other waits for it and finds head."""
+    if blank_engine.dialect.name != "postgresql":
+        pytest.skip("replicas share PostgreSQL; an SQLite file has one app")
+    environment = {
+        **os.environ,
+        "DATABASE_URL": blank_engine.url.render_as_string(hide_password=False),
+    }
+    command = [sys.executable, "-m", "data_access.migrate", "upgrade"]
+    starts = [
+        subprocess.Popen(
+            command, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    outcomes = [start.communicate(timeout=120) for start in starts]
+    assert [start.returncode for start in starts] == [0, 0], outcomes
+    tables = set(inspect(blank_engine).get_table_names())
+    assert {table.name for table in SQLModel.metadata.sorted_tables} <= tables

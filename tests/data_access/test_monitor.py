@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
@@ -12,14 +13,17 @@ from sqlmodel import Session, select
 from data_access.actor import Actor
 from data_access.alerts import close_alert
 from data_access.db import session_scope
+from data_access.locking import job_lock
 from data_access.models import Alert, AuditLog, Contact
 from data_access.monitor import (
     ACTOR,
     HISTORY_DAYS,
+    SCHEDULED_LOCK_KEY,
     alert_explanation,
     main,
     metric_history,
     run_monitor,
+    scheduled_run_at,
     score_day,
 )
 from domain.anomaly import SETTINGS, detect
@@ -343,3 +347,56 @@ def test_the_command_line_rescores_a_range_of_days_oldest_first(engine, estate, 
         main(["--day", last.isoformat(), "--through", first.isoformat(), "--database-url", url])
         == 2
     )
+
+
+def monitor_runs(engine, day: date) -> list[dict]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(AuditLog.detail).where(
+                AuditLog.action == "monitor_run", AuditLog.entity_id == day.isoformat()
+            )
+        ).all()
+    return [json.loads(detail) for detail in rows]
+
+
+def test_the_scheduled_run_scores_yesterday_once_and_runs_with_a_day_always_score(
+    engine, estate, capsys
+):
+    url = engine.url.render_as_string(hide_password=False)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    assert main(["--day", yesterday.isoformat(), "--database-url", url]) == 0
+    assert main(["--database-url", url]) == 0  # an operator's run does not stand for the nightly
+    assert capsys.readouterr().out.splitlines()[-1].startswith(f"{yesterday}: ")
+    assert main(["--database-url", url]) == 0  # a second replica's scheduler, a little later
+    assert capsys.readouterr().out.strip() == (
+        f"{yesterday} was already scored by the scheduled run at "
+        f"{monitor_scheduled_at(engine, yesterday)}; nothing to do."
+    )
+    assert main(["--day", yesterday.isoformat(), "--database-url", url]) == 0
+    assert capsys.readouterr().out.startswith(f"{yesterday}: ")
+    assert [run["scheduled"] for run in monitor_runs(engine, yesterday)] == [False, True, False]
+
+
+def monitor_scheduled_at(engine, day: date) -> str:
+    with Session(engine) as session:
+        at = scheduled_run_at(session=session, day=day)
+    return at.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def test_a_scheduled_run_stops_while_another_holds_the_job_lock(engine, estate, capsys):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("the job lock is PostgreSQL's advisory lock; SQLite never has replicas")
+    url = engine.url.render_as_string(hide_password=False)
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    with job_lock(engine, SCHEDULED_LOCK_KEY) as held:
+        assert held
+        with job_lock(engine, SCHEDULED_LOCK_KEY) as also_held:
+            assert not also_held  # another session of the same server is refused at once
+        assert main(["--database-url", url]) == 0
+    assert capsys.readouterr().out.strip() == (
+        "Another scheduled monitoring run (on this or another replica) holds the job lock; "
+        f"this one stops without scoring {yesterday}."
+    )
+    assert monitor_runs(engine, yesterday) == []
+    assert main(["--database-url", url]) == 0  # released when the holder's block ended
+    assert [run["scheduled"] for run in monitor_runs(engine, yesterday)] == [True]
