@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -43,9 +44,10 @@ def _admin_engine(url: str) -> Engine:
     return engine
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database for this test session, dropped afterwards."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, uniquely named PostgreSQL database on TEST_DATABASE_URL's server, dropped after
+    (skipped when TEST_DATABASE_URL is unset; under CI that fails instead)."""
     server = _postgres_server()
     if server is None:
         pytest.skip("TEST_DATABASE_URL is not set; PostgreSQL tests skipped")
@@ -66,6 +68,13 @@ def postgres_database() -> Iterator[str]:
             )
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, uniquely named PostgreSQL database for this test session, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

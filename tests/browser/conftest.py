@@ -92,14 +92,19 @@ def _seed(database_url: str) -> None:
 
 
 def start_server(
-    database_url: str, *, port: int | None = None, extra_args: tuple[str, ...] = ()
+    database_url: str,
+    *,
+    port: int | None = None,
+    extra_args: tuple[str, ...] = (),
+    cookie_key: str | None = None,
 ) -> Server:
-    """`streamlit run app.py` on `port` (default: a free one), with `extra_args` appended."""
+    """`streamlit run app.py` on `port` (default: a free one), with `extra_args` appended; replicas
+    of one deployment share `cookie_key` (default: a new random one)."""
     port = port or _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "HYPERCARE_COOKIE_KEY": secrets.token_urlsafe(48),
+        "HYPERCARE_COOKIE_KEY": cookie_key or secrets.token_urlsafe(48),
     }
     process = subprocess.Popen(
         [
