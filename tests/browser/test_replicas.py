@@ -101,6 +101,8 @@ def test_a_write_through_one_replica_is_read_through_the_other_within_the_cache_
     writer = new_page(browser)
     sign_in(writer, first.url, "manager", DEMO_PASSWORD)
     writer.goto(f"{first.url}/case?id={case_id}")
+    expect(writer.get_by_role("button", name="Add internal note")).to_be_visible(timeout=SLOW)
+    wait_idle(writer)
     writer.get_by_role("textbox", name="Internal note").fill(note)
     writer.get_by_role("button", name="Add internal note").click()
     expect(writer.get_by_text("Internal note added.")).to_be_visible(timeout=SLOW)
