@@ -108,8 +108,17 @@ def snapshot(folder: Path, revision: str) -> Path:
     return target
 
 
-def start_server(url: str, port: int, folder: Path, code: Path) -> tuple[subprocess.Popen, Path]:
-    log = folder / "server.log"
+def start_server(
+    url: str,
+    port: int,
+    folder: Path,
+    code: Path,
+    options: tuple[str, ...] = (),
+    log_name: str = "server.log",
+) -> tuple[subprocess.Popen, Path]:
+    """`streamlit run` on 127.0.0.1:`port` without a file watcher; `options` are more
+    `--section.name=value` flags (bench/load_bench.py passes `--runner.postScriptGC=false`)."""
+    log = folder / log_name
     env = dict(
         os.environ,
         DATABASE_URL=url,
@@ -132,6 +141,9 @@ def start_server(url: str, port: int, folder: Path, code: Path) -> tuple[subproc
             "true",
             "--browser.gatherUsageStats",
             "false",
+            "--server.fileWatcherType",
+            "none",
+            *options,
         ],  # fmt: skip
         cwd=code,
         env=env,
