@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,6 +36,11 @@ REFUSAL_KEY = "oidc_refusal"  # its refusal, shown on the sign-in page while it 
 END_KEY = "oidc_end_identity"  # 1: end the identity after the cookie deletion run; 2: now
 COOKIE_RUNS_KEY = "oidc_cookie_runs"  # signed-in runs left that (re)write our session cookie
 COOKIE_RUNS = 3
+# Without any secrets file Streamlit parses again on every `st.secrets` read, under one
+# process-wide lock: every run of every session queued on it (50 sessions: seconds per run).
+# "No secrets file" is remembered this long; a file added to a running server counts after it.
+NO_SECRETS_RECHECK_S = 10.0
+_no_secrets_until = 0.0
 
 
 @dataclass(frozen=True)
@@ -46,9 +52,15 @@ class Provider:
 
 
 def _auth_section() -> Mapping | None:
+    global _no_secrets_until
+    if time.monotonic() < _no_secrets_until:
+        return None
     try:
         section = st.secrets.get("auth")
-    except (FileNotFoundError, KeyError, st.errors.StreamlitSecretNotFoundError):
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        _no_secrets_until = time.monotonic() + NO_SECRETS_RECHECK_S
+        return None
+    except KeyError:
         return None
     return section if isinstance(section, Mapping) else None
 
