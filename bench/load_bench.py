@@ -168,7 +168,8 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
         raise
     print(
         f"Run {index}: {sessions} sessions, think {think:g} s, {seconds:g} s measured after "
-        f"{args.warmup:g} s warm-up; options {list(args.option) or 'none'}; uptime {load_before}",
+        f"{args.warmup:g} s warm-up; options {list(args.option) or 'none'}, environment "
+        f"{list(args.env) or 'as is'}; uptime {load_before}",
         flush=True,
     )
     try:
@@ -179,6 +180,7 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
     finally:
         stop(server)
     load_after = uptime()
+    shutil.copyfile(log, detail.with_suffix(".log"))  # the run's folder is removed at the end
     lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]
     if finished.returncode != 0 or not lines:
         print(f"  loadtest failed ({finished.returncode}): {finished.stderr[-2000:]}", flush=True)
@@ -203,6 +205,7 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
         "rss_mb_end": result["rss_mb"]["end"],
         "label": args.label,
         "server_options": list(args.option),
+        "server_env": list(args.env),
         "code": args.code,
         "seconds": result["seconds"],
         "warmup_s": args.warmup,
@@ -271,11 +274,20 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="a Streamlit flag without its dashes, e.g. runner.postScriptGC=false",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        help="NAME=VALUE for the server's environment, e.g. HYPERCARE_MAX_CONCURRENT_RUNS=0",
+    )
     parser.add_argument("--label", default="current", help="names the rows in results.json")
     parser.add_argument("--revision", default="HEAD", help="the git revision to serve")
     parser.add_argument("--tree", action="store_true", help="serve the working tree as it is")
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    for item in args.env:
+        name, _, value = item.partition("=")
+        os.environ[name] = value  # start_server passes this process's environment on
     folder = Path(tempfile.mkdtemp(prefix="hypercare-load-"))
     code = ROOT if args.tree else snapshot(folder, args.revision)
     args.code = (
