@@ -2,26 +2,24 @@
 
 import streamlit as st
 
-from ui.admission import run_slot
 from ui.auth import start_session
 from ui.navigation import PAGES_DIR, pages_for
 from ui.presentation import presenting
 
 st.set_page_config(page_title="HyperCare Desk", page_icon=":material/support_agent:", layout="wide")
 
-with run_slot():  # a few runs at a time: see ui/admission.py
-    user = start_session()
+user = start_session()
 
-    groups: dict[str, list] = {}
-    for spec in pages_for(user.roles):
-        groups.setdefault(spec.group, []).append(
-            st.Page(
-                PAGES_DIR / spec.file,
-                title=spec.title,
-                icon=spec.icon,
-                url_path=spec.url_path,
-                default=spec.default,
-            )
+groups: dict[str, list] = {}
+for spec in pages_for(user.roles):
+    groups.setdefault(spec.group, []).append(
+        st.Page(
+            PAGES_DIR / spec.file,
+            title=spec.title,
+            icon=spec.icon,
+            url_path=spec.url_path,
+            default=spec.default,
         )
-    # Presentation mode (the QBR on a meeting-room screen) shows no navigation.
-    st.navigation(groups, position="hidden" if presenting() else "sidebar").run()
+    )
+# Presentation mode (the QBR on a meeting-room screen) shows no navigation.
+st.navigation(groups, position="hidden" if presenting() else "sidebar").run()
