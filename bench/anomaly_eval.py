@@ -57,12 +57,13 @@ NAIVE_PERSISTENCE = 3
 NAIVE_MIN_POINTS = 10
 TARGET_F1 = 0.5
 # Settings that change the band (expensive, cached) and those that only change the alerts.
-BAND_GRID: list[dict] = [{"band_sigmas": s} for s in (4.0, 3.0, 5.0)]
+BAND_GRID: list[dict] = [{"band_sigmas": s} for s in (4.0, 3.0)]
 ALERT_GRID: list[dict] = [
-    {"cooldown_cycles": c, "close_after": a, "spike_widths": w}
-    for c in (0.0, 0.25, 1.0, 2.0, 4.0)
-    for a in (5, 20)
-    for w in (0.5, 1.0, 2.0)
+    {"record_cycles": r, "long_record_share": share, "cooldown_cycles": c, "alert_gate": g}
+    for r in (5.0, 7.0)
+    for share in (0.5, 0.7, 0.85)
+    for c in (0.25, 0.5)
+    for g in (1.0, 1.25)
 ]
 
 Window = tuple[pd.Timestamp, pd.Timestamp]
@@ -181,7 +182,15 @@ _SOURCE = hashlib.sha256(
         )
     ).encode()
 ).hexdigest()[:12]
-_ALERT_FIELDS = {"close_after", "cooldown_cycles", "persistence_window", "spike_widths"}
+_ALERT_FIELDS = {
+    "alert_gate",
+    "close_after",
+    "cooldown_cycles",
+    "long_record_cycles",
+    "long_record_share",
+    "record_cycles",
+    "record_min_cycles",
+}
 
 
 def _band_key(settings: DetectorSettings, name: str, series: pd.Series) -> str:
@@ -211,9 +220,11 @@ def bands(settings: DetectorSettings, name: str, series: pd.Series):
 def our_alerts(settings: DetectorSettings, name: str, series: pd.Series) -> np.ndarray:
     """`detect(series, direction="both")["alert"]` for `settings`, from the cached band pass."""
     order, x, (centre, below, above), calendar = bands(settings, name, series)
-    outside, severe = anomaly._outside(x, centre, below, above, np.array("both"), settings)
+    outside, record = anomaly._outside(
+        x, centre, below, above, np.array("both"), calendar.cycle, settings
+    )
     cooldown = anomaly._cooldown(calendar, settings)
-    sorted_alerts = anomaly._opening_alerts(outside, severe, ~np.isnan(x), settings, cooldown)
+    sorted_alerts = anomaly._opening_alerts(outside, record, ~np.isnan(x), settings, cooldown)
     alerts = np.empty_like(sorted_alerts)
     alerts[order] = sorted_alerts
     return alerts

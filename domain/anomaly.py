@@ -26,9 +26,13 @@ The rules, in the order they apply (numbers are the fields of `SETTINGS`):
   excursion (shorter than `persistence`) joins when it ends; an incident's points join only if it
   is still running one cycle later (a level shift becomes the new normal) and are dropped if it
   has ended (an outage never drags the baseline after it).
-- An incident opens when `persistence` of the last `persistence_window` points are outside the
-  band on the watched side, or at once on a point `spike_widths` band widths beyond the band (a
-  single-day spike); it closes after `close_after` points back inside.
+- An incident opens on a *record*: a point outside the band on the watched side, at least
+  `alert_gate` band widths from the baseline, and farther out than every point of the last
+  `record_cycles` cycles and than `long_record_share` of the farthest of the last
+  `long_record_cycles` cycles (the idea behind NAB's leaders, e.g. Numenta's anomaly
+  likelihood: judge a point against this series' own recent surprises, not only a band). A
+  quiet series alerts on its first clear excursion, a single-day spike on its day; a bursty one
+  must beat its own recent bursts. The incident closes after `close_after` points back inside.
 - No alert storms: an incident that reopens within `cooldown_cycles` cycles of closing is the
   same incident again and raises no new alert (bursts join it); only after the cool-down can a
   new alert open. The daily job (data_access/monitor.py) relies on this `alert` flag.
@@ -37,7 +41,8 @@ Settings are chosen by bench/anomaly_eval.py (leave-one-folder-out over the NAB 
 generated daily model metrics); the one set below is the one shipped and the one evaluated.
 
 Bounded state: every band uses only the points before it, within windows of at most
-`residual_cycles` (+ `hold_cycles`) cycles, plus how earlier excursions were settled. The daily
+`residual_cycles` (+ `hold_cycles`) cycles, plus how earlier excursions were settled; a record
+looks back `long_record_cycles` cycles at most. The daily
 job defines a day's verdict as this pass over the fixed window of `HISTORY_DAYS` days ending that
 day (data_access/monitor.py), so its cost does not grow with history and a corrected day can be
 re-scored by re-running the days whose window holds it. The pass is one loop in plain Python
@@ -76,10 +81,11 @@ class DetectorSettings:
     band_sigmas and tail_quantile set the band: that many robust sigmas, each side's sigma read
     off its own tail quantile. The cycles size the windows for the level, the seasonal profile
     (and how much of it is needed before it is used), the residuals, the hold on points outside
-    the band and the history needed before any band. An incident opens on `persistence` of the
-    last `persistence_window` points outside, or on one point `spike_widths` band widths beyond
-    the band; it closes after `close_after` points inside, and reopening within
-    `cooldown_cycles` cycles of closing raises no new alert. The values are the ones
+    the band and the history needed before any band; `persistence` points outside make an
+    excursion an incident for the band (its points are held back). An alert opens on a record
+    (`alert_gate`, `record_cycles`, `long_record_cycles`, `long_record_share`,
+    `record_min_cycles`: see `_outside`); the incident closes after `close_after` points inside,
+    and reopening within `cooldown_cycles` cycles of closing raises no new alert. The values are the ones
     bench/anomaly_eval.py chose on all folders together (and scores held out, folder by folder).
     """
 
@@ -93,10 +99,13 @@ class DetectorSettings:
     hold_cycles: int = 1
     min_history_cycles: int = 2
     persistence: int = 3
-    persistence_window: int = 5
+    alert_gate: float = 1.25
+    record_cycles: float = 5.0
+    long_record_cycles: float = 14.0
+    long_record_share: float = 0.7
+    record_min_cycles: float = 3.0
     close_after: int = 5
-    cooldown_cycles: float = 2.0
-    spike_widths: float = 2.0
+    cooldown_cycles: float = 0.5
     profile_bucket_seconds: float = 3_600.0
 
 
@@ -120,9 +129,11 @@ def _detect(values: pd.Series, direction: str, settings: DetectorSettings) -> pd
     x = checked[order]
     calendar = _calendar(values.index[order], settings)
     centre, below_width, above_width = _band_in_time_order(calendar, x, settings)
-    watched, severe = _outside(x, centre, below_width, above_width, np.array(direction), settings)
+    watched, record = _outside(
+        x, centre, below_width, above_width, np.array(direction), calendar.cycle, settings
+    )
     cooldown = _cooldown(calendar, settings)
-    alerts = _opening_alerts(watched, severe, ~np.isnan(x), settings, cooldown)
+    alerts = _opening_alerts(watched, record, ~np.isnan(x), settings, cooldown)
     frame = pd.DataFrame(
         {
             "baseline": centre,
@@ -424,51 +435,68 @@ def _outside(
     below_width: np.ndarray,
     above_width: np.ndarray,
     direction: np.ndarray,
+    cycle: int,
     settings: DetectorSettings,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Points outside the band on the watched side, and those `spike_widths` band widths beyond it.
+    """Points outside the band on the watched side, and the *records*: points that may open one.
 
-    `direction` is one direction, or one per column of a 2-D `x`.
+    A point's distance is how far it lies from the centre on the watched side, in widths of the
+    band on that side (above 1: outside the band). A record is a point at least `alert_gate`
+    widths out and farther out than every point of the last `record_cycles` cycles and than
+    `long_record_share` of the farthest point of the last `long_record_cycles` cycles: unusual
+    for this series lately, not only outside a band. So a noisy or bursty series must beat its
+    own recent bursts before it alerts, and a quiet one alerts on its first clear excursion.
+    Until `record_min_cycles` cycles have been seen the gate alone applies. `direction` is one
+    direction, or one per column of a 2-D `x`.
     """
-    with np.errstate(invalid="ignore"):
-        above = (x - centre) / above_width - 1
-        below = (centre - x) / below_width - 1
-    excess = np.where(
+    with np.errstate(invalid="ignore", divide="ignore"):
+        above = (x - centre) / above_width
+        below = (centre - x) / below_width
+    distance = np.where(
         direction == "above",
         above,
         np.where(direction == "below", below, np.fmax(above, below)),
     )
     with np.errstate(invalid="ignore"):
-        return excess > 0, excess >= settings.spike_widths
+        outside = distance > 1
+    seen = np.nan_to_num(distance, nan=0.0, posinf=0.0, neginf=0.0)
+    past = pd.DataFrame(seen.reshape(len(seen), -1)).shift(1)
+    enough = max(1, round(settings.record_min_cycles * cycle))
+
+    def farthest(cycles: float) -> np.ndarray:
+        size = max(1, round(cycles * cycle))
+        return past.rolling(size, min_periods=min(enough, size)).max().to_numpy()
+
+    bar = np.fmax(
+        farthest(settings.record_cycles),
+        settings.long_record_share * farthest(settings.long_record_cycles),
+    )
+    bar = np.fmax(settings.alert_gate, bar).reshape(seen.shape)
+    return outside, outside & (seen > bar)
 
 
 def _opening_alerts(
     outside: np.ndarray,
-    severe: np.ndarray,
+    record: np.ndarray,
     valid: np.ndarray,
     settings: DetectorSettings,
     cooldown: int,
 ) -> np.ndarray:
-    """True where an incident opens: k of the last m points outside and no incident open.
+    """True where an incident opens: a `record` point (see `_outside`) while none is open.
 
-    A `severe` point (a spike `spike_widths` band widths beyond the band) opens one at once.
-    An open incident closes after `close_after` points back inside. Within `cooldown` points of
-    its closing it reopens without a new alert (a burst joins the incident it belongs to); only
-    after the cool-down can the next incident open with an alert. The edge case: missing points
-    neither extend an incident nor count towards closing.
+    An open incident closes after `close_after` points back inside the band. Within `cooldown`
+    points of its closing it reopens without a new alert (a burst joins the incident it belongs
+    to); only after the cool-down can the next incident open with an alert. The edge case:
+    missing points neither extend an incident nor count towards closing.
     """
     alerts = np.zeros(len(outside), dtype=bool)
-    recent: deque[bool] = deque(maxlen=settings.persistence_window)
     is_open, inside_run, closed_at = False, 0, None
     for i in np.flatnonzero(valid).tolist():
-        is_outside = bool(outside[i])
-        recent.append(is_outside)
         if is_open:
-            inside_run = 0 if is_outside else inside_run + 1
+            inside_run = 0 if outside[i] else inside_run + 1
             if inside_run >= settings.close_after:
                 is_open, closed_at = False, i
-                recent.clear()
-        elif is_outside and (severe[i] or sum(recent) >= settings.persistence):
+        elif record[i]:
             is_open, inside_run = True, 0
             alerts[i] = closed_at is None or i - closed_at >= cooldown
     return alerts
@@ -515,9 +543,11 @@ def _detect_many(
     calendar = _calendar(ordered.index, settings) if len(ordered) else _Calendar(7, ())
     centre, below_width, above_width = _bands_in_time_order(calendar, x, settings)
     lower, upper = centre - below_width, centre + above_width
-    watched, severe = _outside(x, centre, below_width, above_width, np.array(chosen), settings)
+    watched, record = _outside(
+        x, centre, below_width, above_width, np.array(chosen), calendar.cycle, settings
+    )
     cooldown = _cooldown(calendar, settings)
-    alerts, incident = _incidents(watched, severe, ~np.isnan(x), settings, cooldown)
+    alerts, incident = _incidents(watched, record, ~np.isnan(x), settings, cooldown)
     return {
         "baseline": centre,
         "lower": lower,
@@ -771,7 +801,7 @@ def _bands_in_time_order(
 
 def _incidents(
     outside: np.ndarray,
-    severe: np.ndarray,
+    record: np.ndarray,
     valid: np.ndarray,
     settings: DetectorSettings,
     cooldown: int,
@@ -780,27 +810,19 @@ def _incidents(
     steps, series = outside.shape
     alerts = np.zeros(outside.shape, dtype=bool)
     incident = np.zeros(outside.shape, dtype=bool)
-    recent = np.zeros((series, settings.persistence_window), dtype=bool)
-    recent_next = np.zeros(series, dtype=np.int64)
     is_open = np.zeros(series, dtype=bool)
     inside_run = np.zeros(series, dtype=np.int64)
     closed_at = np.full(series, -1, dtype=np.int64)
     everyone = np.arange(series)
     for i in range(steps):
         rows = everyone[valid[i]]
-        is_outside = outside[i, rows]
-        recent[rows, recent_next[rows]] = is_outside
-        recent_next[rows] = (recent_next[rows] + 1) % settings.persistence_window
         was_open = is_open[rows]
         running = rows[was_open]
-        inside_run[running] = np.where(is_outside[was_open], 0, inside_run[running] + 1)
+        inside_run[running] = np.where(outside[i, running], 0, inside_run[running] + 1)
         closing = running[inside_run[running] >= settings.close_after]
         is_open[closing] = False
         closed_at[closing] = i
-        recent[closing] = False
-        recent_next[closing] = 0
-        qualifies = severe[i, rows] | (recent[rows].sum(axis=1) >= settings.persistence)
-        opening = rows[~was_open & is_outside & qualifies]
+        opening = rows[~was_open & record[i, rows]]
         cooled = (closed_at[opening] < 0) | (i - closed_at[opening] >= cooldown)
         alerts[i, opening[cooled]] = True
         is_open[opening] = True
