@@ -223,10 +223,12 @@ def _calendar(index: pd.DatetimeIndex, settings: DetectorSettings) -> _Calendar:
     if step >= 1.5 * _DAY_SECONDS:
         return _Calendar(cycle=_DAYS_PER_WEEK, seasons=())
     wall = _wall_clock_seconds(index)
+    if step >= 0.5 * _DAY_SECONDS:
+        day = _nominal_days(wall)
+        weekday = (day + _MONDAY_OFFSET) % _DAYS_PER_WEEK
+        return _Calendar(cycle=_DAYS_PER_WEEK, seasons=(_Season(weekday.tolist(), 1),))
     day = np.floor(wall / _DAY_SECONDS).astype(np.int64)
     weekday = (day + _MONDAY_OFFSET) % _DAYS_PER_WEEK
-    if step >= 0.5 * _DAY_SECONDS:
-        return _Calendar(cycle=_DAYS_PER_WEEK, seasons=(_Season(weekday.tolist(), 1),))
     bucket = max(step, settings.profile_bucket_seconds)
     buckets_per_day = round(_DAY_SECONDS / bucket)
     hour = np.minimum((wall - day * _DAY_SECONDS) // bucket, buckets_per_day - 1).astype(np.int64)
@@ -238,6 +240,23 @@ def _calendar(index: pd.DatetimeIndex, settings: DetectorSettings) -> _Calendar:
             _Season(hour.tolist(), points_per_bucket),
         ),
     )
+
+
+def _nominal_days(wall: np.ndarray) -> np.ndarray:
+    """The day each point of a daily series stands for: its nearest day at the series' usual time.
+
+    The edge case: daily points stamped around midnight with a few minutes' jitter fell on the
+    previous calendar day (Sunday 23:47 for Monday), so weekday slots mixed weekends into
+    weekdays. Each point is counted from the series' typical time of day (a circular median), so
+    a point late or early by less than half a day keeps its day, and every day keeps one slot.
+    """
+    if not len(wall):
+        return np.zeros(0, dtype=np.int64)
+    time_of_day = np.mod(wall, _DAY_SECONDS)
+    first = time_of_day[0]
+    around = np.mod(time_of_day - first + _DAY_SECONDS / 2, _DAY_SECONDS) - _DAY_SECONDS / 2
+    usual = np.mod(first + np.median(around), _DAY_SECONDS)
+    return np.floor((wall - usual + _DAY_SECONDS / 2) / _DAY_SECONDS).astype(np.int64)
 
 
 # --- band ---
@@ -460,7 +479,7 @@ def _outside(
     with np.errstate(invalid="ignore"):
         outside = distance > 1
     seen = np.nan_to_num(distance, nan=0.0, posinf=0.0, neginf=0.0)
-    past = pd.DataFrame(seen.reshape(len(seen), -1)).shift(1)
+    past = pd.DataFrame(seen[:, None] if seen.ndim == 1 else seen).shift(1)
     enough = max(1, round(settings.record_min_cycles * cycle))
 
     def farthest(cycles: float) -> np.ndarray:
@@ -486,8 +505,9 @@ def _opening_alerts(
 
     An open incident closes after `close_after` points back inside the band. Within `cooldown`
     points of its closing it reopens without a new alert (a burst joins the incident it belongs
-    to); only after the cool-down can the next incident open with an alert. The edge case:
-    missing points neither extend an incident nor count towards closing.
+    to: any point outside the band reopens it then, record or not); only after the cool-down
+    can the next incident open, on a record, with an alert. The edge case: missing points
+    neither extend an incident nor count towards closing.
     """
     alerts = np.zeros(len(outside), dtype=bool)
     is_open, inside_run, closed_at = False, 0, None
@@ -496,7 +516,7 @@ def _opening_alerts(
             inside_run = 0 if outside[i] else inside_run + 1
             if inside_run >= settings.close_after:
                 is_open, closed_at = False, i
-        elif record[i]:
+        elif record[i] or (outside[i] and closed_at is not None and i - closed_at < cooldown):
             is_open, inside_run = True, 0
             alerts[i] = closed_at is None or i - closed_at >= cooldown
     return alerts
@@ -822,7 +842,8 @@ def _incidents(
         closing = running[inside_run[running] >= settings.close_after]
         is_open[closing] = False
         closed_at[closing] = i
-        opening = rows[~was_open & record[i, rows]]
+        recently = (closed_at[rows] >= 0) & (i - closed_at[rows] < cooldown)
+        opening = rows[~was_open & (record[i, rows] | (outside[i, rows] & recently))]
         cooled = (closed_at[opening] < 0) | (i - closed_at[opening] >= cooldown)
         alerts[i, opening[cooled]] = True
         is_open[opening] = True

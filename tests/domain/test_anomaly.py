@@ -63,28 +63,33 @@ def beyond_band(values: pd.Series, at: int, widths: float) -> float:
     return band["upper"] + widths * (band["upper"] - band["baseline"])
 
 
-def test_a_one_day_excursion_just_outside_the_band_does_not_open_an_alert_alone():
+def test_a_point_just_outside_the_band_short_of_the_alert_gate_does_not_alert():
     values = daily(200, weekend_drop=30)
-    values.iloc[150] = beyond_band(values, 150, 0.5 * SETTINGS.spike_widths)
+    values.iloc[150] = beyond_band(values, 150, (SETTINGS.alert_gate - 1) / 2)
     result = detect(values)
     assert result["anomalous"].iloc[150]
     assert result["anomalous"].sum() <= 2
     assert alert_positions(result) == []
 
 
-def test_a_one_day_spike_far_beyond_the_band_opens_an_alert_that_day():
+def test_a_one_day_spike_past_the_alert_gate_opens_an_alert_that_day():
     values = daily(200, weekend_drop=30)
-    values.iloc[150] = beyond_band(values, 150, SETTINGS.spike_widths + 0.5)
+    values.iloc[150] = beyond_band(values, 150, SETTINGS.alert_gate - 1 + 0.5)
     assert alert_positions(detect(values)) == [150]
 
 
-def test_a_modest_three_day_excursion_opens_one_alert_on_its_third_day():
-    values = daily(200, weekend_drop=30)
-    for day in range(150, 153):
-        values.iloc[day] = beyond_band(values, day, 0.5 * SETTINGS.spike_widths)
-    result = detect(values)
-    assert result["anomalous"].iloc[150:153].all()
-    assert alert_positions(result) == [152]
+def test_an_excursion_no_farther_out_than_a_recent_one_does_not_alert_but_a_farther_one_does():
+    """A record: the later excursions are judged against this series' own recent surprises."""
+    values = daily(260, weekend_drop=30)
+    values.iloc[150] = beyond_band(values, 150, 3.0)
+    first = detect(values)
+    values.iloc[170] = beyond_band(values, 170, 1.5)  # well after the cool-down, but smaller
+    smaller = detect(values)
+    values.iloc[190] = beyond_band(values, 190, 5.0)  # farther out than the one at 150
+    farther = detect(values)
+    assert alert_positions(first) == [150]
+    assert smaller["anomalous"].iloc[170] and alert_positions(smaller) == [150]
+    assert alert_positions(farther) == [150, 190]
 
 
 def test_a_large_three_day_spike_opens_exactly_one_alert_on_its_first_day():
@@ -137,8 +142,7 @@ def test_a_lasting_level_shift_alerts_once_then_becomes_the_new_normal():
     values = daily(365)
     values.iloc[200:] += 50
     result = detect(values)
-    jump = beyond_band(daily(365), 200, SETTINGS.spike_widths) <= values.iloc[200]
-    assert alert_positions(result) == ([200] if jump else [202])  # a spike at once, else day 3
+    assert alert_positions(result) == [200]  # the jump is a record on its first day
     assert not result["anomalous"].iloc[200 + 3 * WEEK : 200 + 8 * WEEK].any()
     assert result["baseline"].iloc[200 + 8 * WEEK :].median() == pytest.approx(150, abs=2)
 

@@ -142,22 +142,42 @@ def test_edge_shapes_are_handled():
     assert np.isnan(many["baseline"][:, 0]).all() and not many["anomalous"][:, 0].any()
 
 
-def reference_incidents(outside: np.ndarray, severe: np.ndarray, valid: np.ndarray) -> np.ndarray:
+def reference_records(distance: np.ndarray, cycle: int = 7) -> np.ndarray:
+    """Points that may open an incident, straight from the rule: outside the band, past the gate,
+    farther out than every point of the short look-back and than a share of the long one's
+    farthest (missing points count as 0; a look-back counts only once it holds enough points).
+    """
+    seen = np.nan_to_num(distance, nan=0.0, posinf=0.0, neginf=0.0)  # infinite: missing
+    enough = round(SETTINGS.record_min_cycles * cycle)
+    short = round(SETTINGS.record_cycles * cycle)
+    long = round(SETTINGS.long_record_cycles * cycle)
+    records = np.zeros(len(seen), dtype=bool)
+    for i in range(len(seen)):
+        bar = SETTINGS.alert_gate
+        if i >= min(enough, short):
+            bar = max(bar, max(seen[max(0, i - short) : i]))
+        if i >= min(enough, long):
+            bar = max(bar, SETTINGS.long_record_share * max(seen[max(0, i - long) : i]))
+        records[i] = seen[i] > 1 and seen[i] > bar
+    return records
+
+
+def reference_incidents(outside: np.ndarray, record: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Whether an incident is open after each point, straight from the rule in `detect`.
 
-    An incident reopened within the cool-down is open again (it just raises no new alert).
+    An incident reopened within the cool-down (by any point outside the band) is open again; it
+    just raises no new alert.
     """
+    cooldown = round(SETTINGS.cooldown_cycles * 7)
     open_after = np.zeros(len(outside), dtype=bool)
-    recent: list[bool] = []
-    is_open, inside_run = False, 0
+    is_open, inside_run, closed_at = False, 0, None
     for i in range(len(outside)):
         if valid[i]:
-            recent = (recent + [bool(outside[i])])[-SETTINGS.persistence_window :]
             if is_open:
                 inside_run = 0 if outside[i] else inside_run + 1
                 if inside_run >= SETTINGS.close_after:
-                    is_open, recent = False, []
-            elif outside[i] and (severe[i] or sum(recent) >= SETTINGS.persistence):
+                    is_open, closed_at = False, i
+            elif record[i] or (outside[i] and closed_at is not None and i - closed_at < cooldown):
                 is_open, inside_run = True, 0
         open_after[i] = is_open
     return open_after
@@ -166,12 +186,13 @@ def reference_incidents(outside: np.ndarray, severe: np.ndarray, valid: np.ndarr
 def test_incident_is_open_from_each_alert_until_close_after_points_back_in_band():
     frame = mixed_daily(5)
     many = detect_many(frame, directions="above")
-    valid = ~np.isnan(frame.to_numpy())
+    valid = np.isfinite(frame.to_numpy())
     for k in range(frame.shape[1]):
         x, baseline, upper = frame.to_numpy()[:, k], many["baseline"][:, k], many["upper"][:, k]
-        with np.errstate(invalid="ignore"):
-            severe = (x - baseline) / (upper - baseline) - 1 >= SETTINGS.spike_widths
-        expected = reference_incidents(many["anomalous"][:, k], severe, valid[:, k])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            record = reference_records((x - baseline) / (upper - baseline))
+        np.testing.assert_array_equal(record & ~many["anomalous"][:, k], False)
+        expected = reference_incidents(many["anomalous"][:, k], record, valid[:, k])
         np.testing.assert_array_equal(many["incident"][:, k], expected)
         opens = np.flatnonzero(many["alert"][:, k])
         assert many["incident"][opens, k].all()
