@@ -166,7 +166,9 @@ def test_an_alert_closes_itself_after_close_after_days_back_in_band(engine, esta
 def test_a_long_incident_opens_one_alert_and_a_later_one_opens_another(engine, estate):
     metrics = standard_metrics(estate)
     with_spike(estate, metrics, estate.model_a, "import_s", SPIKE, 6, 5)
-    later = SPIKE + timedelta(days=40)
+    # Its first day is past the record look-back from the first incident's last day (SPIKE + 5),
+    # so a repeat of the same size is a record again at once.
+    later = SPIKE + timedelta(days=5 + round(SETTINGS.record_cycles * 7) + 1)
     with_spike(estate, metrics, estate.model_a, "import_s", later, 3, 5)
     write_metrics(engine, list(metrics.values()))
     run_days(engine, SPIKE, later + timedelta(days=3))
@@ -194,7 +196,9 @@ def test_a_bursty_series_opens_one_alert_not_ten(engine, estate):
     assert [pd.Timestamp(d).date() for d in opened["opened_on"]] == [first]
     history = series_of(metrics[estate.model_a], "import_s")
     flags = detect(history, direction="above")["anomalous"]
-    assert flags.loc[[pd.Timestamp(d) for d in bursts]].all()  # every burst was outside the band
+    # The first bursts were outside the band and joined the incident silently; the band may
+    # widen to take in later ones (bursts every few days are this series' normal by then).
+    assert flags.loc[[pd.Timestamp(d) for d in bursts[:3]]].all()
 
 
 def test_an_alert_explains_itself_with_the_band_it_used(engine, estate):
