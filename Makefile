@@ -30,7 +30,11 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(PY) -m pytest
 
+# Every page at two sizes on both engines (bench/README.md); QUICK=1: a tenth of the sizes, and
+# only the page and browser benchmarks. Needs PostgreSQL at BENCH_PG_SERVER (127.0.0.1:5432).
+QUICK ?=
 bench: $(VENV)/.dev-installed
+ifeq ($(QUICK),)
 	$(PY) bench/seed_bench.py
 	$(PY) bench/clocks_bench.py
 	$(PY) bench/queue_bench.py
@@ -38,6 +42,9 @@ bench: $(VENV)/.dev-installed
 	$(PY) bench/weekly_report_bench.py
 	$(PY) bench/qbr_bench.py
 	$(PY) bench/anomaly_eval.py
+endif
+	$(PY) bench/pages_bench.py $(if $(QUICK),--quick)
+	$(PY) bench/browser_bench.py $(if $(QUICK),--quick)
 
 # Hostile input with a larger budget than `make test` runs (HYPERCARE_FUZZ_EXAMPLES per test).
 FUZZ_EXAMPLES ?= 30
