@@ -27,6 +27,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy.engine import Engine  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
+
+from data_access.models import Case, Customer, User  # noqa: E402
+from data_access.scope import Scope  # noqa: E402
+from domain.lifecycle import OPEN_STATUSES  # noqa: E402
+
 OUT = ROOT / "bench" / "out"
 PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
 SEED = 3
@@ -169,6 +178,20 @@ def _run_seed(size: Size, database_url: str) -> None:
         )
     if done.returncode != 0:
         raise RuntimeError(f"python -m seed failed ({done.returncode}); see {log_file}")
+
+
+def representative_case(engine: Engine, username: str) -> int | None:
+    """The newest open case in the user's scope (what a person opens from the queue)."""
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.username == username)).one()
+        scope = Scope(user_id=user.id, all_customers="csm" not in user.roles)
+        return session.exec(
+            select(Case.id)
+            .join(Customer, Customer.id == Case.customer_id)
+            .where(Case.status.in_(OPEN_STATUSES), scope.customer_filter())
+            .order_by(Case.opened_at.desc())
+            .limit(1)
+        ).first()
 
 
 def main() -> None:

@@ -33,7 +33,6 @@ from sqlalchemy import update  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from bench import bench_databases  # noqa: E402
-from bench.pages_bench import representative_case  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
 from data_access.models import User  # noqa: E402
 from data_access.users import hash_password  # noqa: E402
@@ -59,7 +58,7 @@ def set_password(url: str) -> tuple[str, int | None]:
             )
             session.commit()
             assert session.exec(select(User.id).where(User.username == USERNAME)).one()
-        return password, representative_case(engine, USERNAME)
+        return password, bench_databases.representative_case(engine, USERNAME)
     finally:
         engine.dispose()
 
@@ -72,11 +71,18 @@ def idle_with_title(page) -> None:
 
 def sign_in(page, base: str, password: str) -> None:
     page.goto(base)
+    # Idle, and still idle after the cookie component's round trip (which triggers a rerun).
+    page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
+    page.wait_for_timeout(3_000)
     page.wait_for_selector(IDLE, timeout=TIMEOUT_MS)
     page.get_by_role("textbox", name="Username").fill(USERNAME)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for(state="visible", timeout=TIMEOUT_MS)
+    try:
+        page.get_by_role("button", name="Sign out").wait_for(state="visible", timeout=TIMEOUT_MS)
+    except Exception:
+        page.screenshot(path=str(OUT.with_name("browser_sign_in_failed.png")))
+        raise
     deadline = time.monotonic() + 30
     while not any(c["name"] for c in page.context.cookies()) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -132,9 +132,7 @@ from bench import bench_databases  # noqa: E402
 from bench.common import session_version_of  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
-from data_access.models import Case, Customer, User  # noqa: E402
-from data_access.scope import Scope  # noqa: E402
-from domain.lifecycle import OPEN_STATUSES  # noqa: E402
+from data_access.models import Case, Customer  # noqa: E402
 from ui.navigation import PAGES  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results.json"
@@ -157,23 +155,9 @@ def roles_for(spec) -> dict[str, str]:
     return allowed or {"admin": ADMIN_ONLY_USER}
 
 
-def representative_case(engine: Engine, username: str) -> int | None:
-    """The newest open case in the user's scope (what a person opens from the queue)."""
-    with Session(engine) as session:
-        user = session.exec(select(User).where(User.username == username)).one()
-        scope = Scope(user_id=user.id, all_customers="csm" not in user.roles)
-        return session.exec(
-            select(Case.id)
-            .join(Customer, Customer.id == Case.customer_id)
-            .where(Case.status.in_(OPEN_STATUSES), scope.customer_filter())
-            .order_by(Case.opened_at.desc())
-            .limit(1)
-        ).first()
-
-
 def page_parameters(page: str, engine: Engine, username: str) -> dict[str, str]:
     if page == "case.py":
-        case_id = representative_case(engine, username)
+        case_id = bench_databases.representative_case(engine, username)
         return {"id": str(case_id)} if case_id else {}
     # customer, QBR, weekly report, entitlements...: the picker's default (the first customer
     # in the viewer's scope), which is what opening the page from the navigation shows.
@@ -542,6 +526,9 @@ def main() -> None:
     parser.add_argument(
         "--jobs", type=int, default=3, help="processes per database (pages split between them)"
     )
+    parser.add_argument(
+        "--combine", action="store_true", help="only combine the parts already measured"
+    )
     parser.add_argument("--part", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     runs = options.runs or (3 if options.quick else 5)
@@ -554,6 +541,11 @@ def main() -> None:
         part_file(options.quick, engine, size, options.pages).write_text(
             json.dumps(found, indent=1) + "\n"
         )
+        return
+    if options.combine:
+        rows = combine(options.quick, options.engines)
+        write_results(rows, replace_all=len(rows) == expected_rows(options.engines))
+        print(f"{len(rows)} rows; wrote {RESULTS.relative_to(ROOT)}")
         return
     # Databases first (one builder each), then one process per engine and size: the parts
     # run side by side, as a page's runs on one database are sequential anyway.
