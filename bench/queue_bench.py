@@ -38,10 +38,11 @@ from data_access.db import make_engine  # noqa: E402
 from data_access.migrate import upgrade  # noqa: E402
 from data_access.models import Case, CaseEvent, Customer, Region, User  # noqa: E402
 from data_access.policies import tier_policies  # noqa: E402
-from data_access.queue import queue_frame, sla_summary, week_start  # noqa: E402
+from data_access.queue import queue_frame, sla_summary  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
 from domain.clocks import compute_clocks  # noqa: E402
 from domain.lifecycle import OPEN_STATUSES  # noqa: E402
+from domain.queue_view import week_start  # noqa: E402
 from seed.demo import SeedOptions, seed_database  # noqa: E402
 
 OUT = ROOT / "bench" / "out"

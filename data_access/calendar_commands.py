@@ -22,6 +22,7 @@ from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.locking import for_update
 from data_access.models import BusinessHours, Region, RegionClosure
+from domain.dates import day_text
 from domain.roles import Role
 from domain.sla import BusinessCalendar, calendar_from_region
 
@@ -344,10 +345,6 @@ def valid_timezone(timezone: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
-
-
-def day_text(day: date) -> str:
-    return f"{day.day} {day:%b %Y}"
 
 
 # --- helpers -----------------------------------------------------------------------------------

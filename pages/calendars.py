@@ -12,6 +12,7 @@ from data_access.audit import CommandRefused
 from data_access.customers import regions
 from data_access.policies import tier_labels, tier_policies
 from domain.clocks import duration_text
+from domain.dates import day_text
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.format import DATE_INPUT_FORMAT, local_time_text
@@ -213,7 +214,7 @@ with settings:
             to_remove = cols[0].selectbox(
                 "Remove the entry on",
                 closures["day"].tolist(),
-                format_func=calendars.day_text,
+                format_func=day_text,
                 key=f"remove_day_{key}",
             )
             if cols[1].button("Remove", key="remove_closure"):

@@ -9,12 +9,8 @@ import streamlit as st
 from data_access.actor import Actor
 from data_access.calendars import region_calendars
 from data_access.queue import (
-    CLOCK_LABELS,
     assignees,
     cases_changed_since,
-    clock_states,
-    live_countdowns,
-    local_due_text,
     queue_frame,
     search_closed_cases,
     sla_summary,
@@ -29,6 +25,7 @@ from domain.lifecycle import (
     STATUS_LABELS,
 )
 from domain.queue import queue_changes, search_matches
+from domain.queue_view import CLOCK_LABELS, clock_states, live_countdowns, local_due_text
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.downloads import csv_download
