@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.checks import utc_moment
 from data_access.locking import for_update
 from data_access.models import (
     Alert,
@@ -341,14 +342,6 @@ def _authorised_alert(session: Session, actor: Actor, alert_id: int) -> Alert:
     return session.exec(for_update(select(Alert).where(Alert.id == alert_id))).one()
 
 
-def _moment(at: datetime | None) -> datetime:
-    if at is None:
-        return datetime.now(UTC)
-    if at.tzinfo is None:
-        raise CommandRefused("The contact time needs a time zone.")
-    return at.astimezone(UTC)
-
-
 def record_contact(
     *,
     session: Session,
@@ -385,7 +378,7 @@ def record_contact(
             raise CommandRefused("Name the person who was contacted.")
         if len(name) > CONTACT_NAME_MAX:
             raise CommandRefused(f"Keep the contact's name under {CONTACT_NAME_MAX} characters.")
-    moment = _moment(at)
+    moment = utc_moment(at, refusal="The contact time needs a time zone.")
     opened = datetime.combine(_as_date(alert.opened_on), datetime.min.time(), tzinfo=UTC)
     if moment < opened:
         raise CommandRefused("The contact cannot be before the day the alert is about.")

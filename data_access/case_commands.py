@@ -9,12 +9,13 @@ replay, mirrors the result on the case row for fast reads, and appends an audit 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.checks import utc_moment
 from data_access.locking import for_update
 from data_access.models import Case, CaseEvent, Contact, Customer, User
 from domain.lifecycle import (
@@ -32,6 +33,7 @@ NOTE_MAX_CHARS = 5000
 DESCRIPTION_MAX_CHARS = 20_000
 SUBJECT_MAX_CHARS = 300
 REASON_MAX_CHARS = 500
+UNAWARE_NOW = "The time of a case action must be a time-zone-aware date and time."
 CASE_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
 
 
@@ -55,7 +57,7 @@ def open_case(
     reported it and how, since the case itself keeps no contact.
     """
     customer = authorise(session, actor, roles=CASE_ROLES, customer_id=customer_id)
-    now = _checked_now(now)
+    now = utc_moment(now, refusal=UNAWARE_NOW)
     subject = (subject or "").strip()
     description = (description or "").strip()
     if not subject:
@@ -140,7 +142,7 @@ def record_case_event(
         raise CommandRefused(f"A note can be at most {NOTE_MAX_CHARS} characters.")
     case, customer = _locked_case(session, actor, case_id)
     # Read the clock only once the lock is held, so events are stamped in the order they apply.
-    now = _checked_now(now)
+    now = utc_moment(now, refusal=UNAWARE_NOW)
     try:
         new_status = check_action(case.status, action)
     except IllegalTransition as exc:
@@ -204,7 +206,7 @@ def add_internal_note(
     if len(note) > NOTE_MAX_CHARS:
         raise CommandRefused(f"A note can be at most {NOTE_MAX_CHARS} characters.")
     case, _ = _locked_case(session, actor, case_id)
-    now = _checked_now(now)
+    now = utc_moment(now, refusal=UNAWARE_NOW)
     if case.status == "closed":
         raise CommandRefused(
             "A closed case is final and cannot be changed; open a new case instead."
@@ -245,7 +247,7 @@ def change_severity(
     if len(reason) > REASON_MAX_CHARS:
         raise CommandRefused(f"The reason can be at most {REASON_MAX_CHARS} characters.")
     case, _ = _locked_case(session, actor, case_id)
-    now = _checked_now(now)
+    now = utc_moment(now, refusal=UNAWARE_NOW)
     if case.status not in OPEN_STATUSES:
         raise CommandRefused("Only an open case's severity can change; reopen it first.")
     if case.severity == severity:
@@ -297,14 +299,6 @@ def _touch(session: Session, case: Case, now: datetime) -> None:
     case.updated_at = now
     session.add(case)
     session.flush()
-
-
-def _checked_now(now: datetime | None) -> datetime:
-    if now is None:
-        return datetime.now(UTC)
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("`now` must be a time-zone-aware datetime.")
-    return now.astimezone(UTC)
 
 
 def _event(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -24,11 +24,12 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.checks import utc_moment
 from data_access.coe import not_included
 from data_access.entitlement_ledger import debit_entitlement
 from data_access.locking import for_update
 from data_access.metric_loader import FileRefused, LineError
-from data_access.models import CoeSnapshot, Customer, Region, utc_now
+from data_access.models import CoeSnapshot, Customer, Region
 from domain.coe import (
     COUNT_FIELDS,
     FLAG_FIELDS,
@@ -41,6 +42,7 @@ from domain.quarters import BadQuarter, Quarter
 from domain.roles import Role
 
 RECORD_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
+UNAWARE_NOW = "The time of a CoE benchmark must be time-zone aware."
 CSV_REQUIRED: tuple[str, ...] = ("customer_id", "quarter", *VALUE_FIELDS)
 CSV_OPTIONAL: tuple[str, ...] = ("customer_name",)
 _YES = {"yes", "y", "true", "1"}
@@ -54,14 +56,6 @@ def _today(customer: Customer, session: Session, now: datetime) -> date:
     """Today on the customer's region calendar (quarters are counted there)."""
     zone = session.exec(select(Region.timezone).where(Region.id == customer.region_id)).first()
     return now.astimezone(ZoneInfo(zone or "UTC")).date()
-
-
-def _moment(now: datetime | None) -> datetime:
-    if now is None:
-        return utc_now()
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise CommandRefused("The time of a CoE benchmark must be time-zone aware.")
-    return now.astimezone(UTC)
 
 
 def _store(
@@ -145,7 +139,7 @@ def record_coe_snapshot(
     manager or an admin for any); the quarter's first snapshot uses one CoE benchmark, a
     correction does not. Refused with one sentence for the first problem found."""
     customer = authorise(session, actor, roles=RECORD_ROLES, customer_id=customer_id)
-    at = _moment(now)
+    at = utc_moment(now, refusal=UNAWARE_NOW)
     values = CoeValues(
         certified_builders=certified_builders,
         certified_architects=certified_architects,
@@ -297,7 +291,7 @@ def load_coe_csv(
     """Record every row of a CoE snapshot file (see the module docstring), or none: a file with
     any problem is refused as a whole with every problem and its line number. Returns the number
     of snapshots recorded or corrected."""
-    at = _moment(now)
+    at = utc_moment(now, refusal=UNAWARE_NOW)
     text = _text_of(source)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:

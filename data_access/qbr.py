@@ -13,7 +13,7 @@ rule of `data_access.attainment`.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 from data_access.attainment import Attainment, attainments
 from data_access.audit import CommandRefused
 from data_access.calendars import region_timezone
+from data_access.checks import utc_moment
 from data_access.entitlement_ledger import entitlement_balances
 from data_access.feedback_sessions import feedback_sessions
 from data_access.models import (
@@ -116,9 +117,7 @@ def qbr_report(
     Refused with one sentence: an unknown customer, one outside `scope`, and a quarter that
     ends before the customer's HyperCare start or starts after today in the region's time zone.
     """
-    now = datetime.now(UTC) if now is None else now
-    if now.tzinfo is None:
-        raise ValueError("`now` must be a time-zone-aware datetime.")
+    now = utc_moment(now, refusal="The time of a QBR must be a time-zone-aware date and time.")
     customer = session.get(Customer, customer_id)
     if customer is None:
         raise CommandRefused(f"There is no customer with id {customer_id}.")

@@ -17,9 +17,10 @@ from sqlmodel import Session, select
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.calendars import region_timezone
+from data_access.checks import required_text, utc_moment
 from data_access.entitlement_ledger import debit_entitlement
 from data_access.locking import for_update
-from data_access.models import Customer, QbrAction, QbrNote, utc_now
+from data_access.models import Customer, QbrAction, QbrNote
 from domain.dates import day_text
 from domain.entitlements import Entitlement
 from domain.qbr import Figure, Section, Table, change_text
@@ -38,6 +39,7 @@ from domain.roles import Role
 SECTION_KEY = "notes"
 SECTION_TITLE = "Notes and agreed actions"
 QBR_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
+UNAWARE_NOW = "The time of a QBR change must be time-zone aware."
 ACTION_COLUMNS = ["Action", "Owner", "Due", "Status", "Agreed"]
 EDITOR_COLUMNS = ["id", "agreed", "carried", "text", "owner", "due_on", "done", "done_at"]
 
@@ -238,23 +240,6 @@ def _reviewable(
     return timezone, today
 
 
-def _moment(now: datetime | None) -> datetime:
-    if now is None:
-        return utc_now()
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise CommandRefused("The time of a QBR change must be time-zone aware.")
-    return now
-
-
-def _clean(text: str | None, *, what: str, limit: int, required: bool = True) -> str:
-    cleaned = (text or "").strip()
-    if required and not cleaned:
-        raise CommandRefused(f"The {what} is required.")
-    if len(cleaned) > limit:
-        raise CommandRefused(f"The {what} is too long: keep it under {limit:,} characters.")
-    return cleaned
-
-
 def _locked_note(session: Session, customer_id: int, quarter: Quarter) -> QbrNote | None:
     return session.exec(
         for_update(
@@ -277,10 +262,10 @@ def save_qbr_note(
     """Write the quarter's note (one per customer and quarter, edited in place); an existing note
     may be emptied, a new one needs text."""
     customer = authorise(session, actor, roles=QBR_ROLES, customer_id=customer_id)
-    moment = _moment(now)
+    moment = utc_moment(now, refusal=UNAWARE_NOW)
     _reviewable(session, customer, quarter, moment)
     note = _locked_note(session, customer_id, quarter)
-    cleaned = _clean(text, what="note", limit=NOTE_MAX_CHARS, required=note is None)
+    cleaned = required_text(text, what="note", limit=NOTE_MAX_CHARS, required=note is None)
     previous_length = None if note is None else len(note.text or "")
     if note is None:
         note = QbrNote(
@@ -327,7 +312,7 @@ def record_qbr_held(
     the last day of a subscription year counts in that year.
     """
     customer = authorise(session, actor, roles=QBR_ROLES, customer_id=customer_id)
-    moment = _moment(now)
+    moment = utc_moment(now, refusal=UNAWARE_NOW)
     _, today = _reviewable(session, customer, quarter, moment)
     if not quarter.contains(held_on):
         raise CommandRefused(
@@ -385,8 +370,8 @@ def record_qbr_held(
 
 def _action_fields(text: str, owner: str, due_on: date | None) -> tuple[str, str, date | None]:
     return (
-        _clean(text, what="action", limit=TEXT_MAX_CHARS),
-        _clean(owner, what="owner", limit=OWNER_MAX_CHARS),
+        required_text(text, what="action", limit=TEXT_MAX_CHARS),
+        required_text(owner, what="owner", limit=OWNER_MAX_CHARS),
         due_on,
     )
 
@@ -404,7 +389,7 @@ def add_qbr_action(
 ) -> QbrAction:
     """Add an action agreed at the quarter's QBR (what, who owns it, by when)."""
     customer = authorise(session, actor, roles=QBR_ROLES, customer_id=customer_id)
-    moment = _moment(now)
+    moment = utc_moment(now, refusal=UNAWARE_NOW)
     _reviewable(session, customer, quarter, moment)
     cleaned_text, cleaned_owner, due = _action_fields(text, owner, due_on)
     if due is not None and due < quarter.first_day:
@@ -460,7 +445,7 @@ def set_qbr_action_done(
 ) -> QbrAction:
     """Tick an action done (stamped now) or open it again."""
     action = _locked_action(session, actor, action_id)
-    moment = _moment(now)
+    moment = utc_moment(now, refusal=UNAWARE_NOW)
     if action.done == done:
         state = "done" if done else "open"
         raise CommandRefused(f"That action is already {state}.")
@@ -491,7 +476,7 @@ def edit_qbr_action(
 ) -> QbrAction:
     """Change an action's wording, owner or due date."""
     action = _locked_action(session, actor, action_id)
-    moment = _moment(now)
+    moment = utc_moment(now, refusal=UNAWARE_NOW)
     cleaned_text, cleaned_owner, due = _action_fields(text, owner, due_on)
     agreed = Quarter.parse(action.quarter)
     if due is not None and due < agreed.first_day:
