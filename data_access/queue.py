@@ -18,7 +18,7 @@ from data_access.attainment import first_response_by_tier
 from data_access.calendars import region_calendars
 from data_access.cases import cases_with_clocks, open_case_clocks
 from data_access.models import Case, Customer, Region, TierPolicyRow, User
-from data_access.policies import tier_policies
+from data_access.policies import tier_labels, tier_policies
 from data_access.scope import Scope
 from data_access.users import staff_with_role
 from domain.clocks import RESOLUTION
@@ -55,15 +55,15 @@ def queue_frame(*, session: Session, scope: Scope, now: datetime) -> pd.DataFram
     priority_tiers = {
         tier for tier, policy in tier_policies(session=session).items() if policy.priority_queueing
     }
+    labels = tier_labels(session=session)
     # order_queue walks its rows one by one for the reasons: hand it only the columns it reads.
-    ordered = order_queue(cases[_ORDER_COLUMNS], priority_tiers, now)
+    ordered = order_queue(cases[_ORDER_COLUMNS], priority_tiers, now, tier_labels=labels)
     queue = cases.loc[ordered.index].reset_index(drop=True)
     for column in ("queue_group", "queue_position", "queue_reason"):
         queue[column] = ordered[column].to_numpy()
-    tiers = dict(session.exec(select(TierPolicyRow.tier, TierPolicyRow.label)).all())
     zones = dict(session.exec(select(Region.code, Region.timezone)).all())
     names = dict(session.exec(select(User.id, User.name)).all())
-    queue["tier_label"] = queue["tier"].map(tiers)
+    queue["tier_label"] = queue["tier"].map(labels)
     queue["region_timezone"] = queue["region"].map(zones)
     queue["assignee"] = queue["assignee_id"].map(names)
     first_response = queue["clock"] != RESOLUTION

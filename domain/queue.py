@@ -19,7 +19,6 @@ import pandas as pd
 
 from domain.clocks import duration_text
 from domain.sla import US_PER_MINUTE
-from domain.tiers import TIER_LABELS
 
 URGENT = 1
 PRIORITY = 2
@@ -30,7 +29,11 @@ _NONE = np.iinfo(np.int64).max
 
 
 def order_queue(
-    frame: pd.DataFrame, priority_tiers: Collection[str], now: datetime
+    frame: pd.DataFrame,
+    priority_tiers: Collection[str],
+    now: datetime,
+    *,
+    tier_labels: Mapping[str, str],
 ) -> pd.DataFrame:
     """The open cases sorted into queue order, with queue_group, queue_position and queue_reason.
 
@@ -38,7 +41,8 @@ def order_queue(
     `compute_clocks` (fr_due, fr_at, res_due, res_state). A priority case's deadline is the
     earliest due time of its running clocks: first response until the first reply, and resolution
     unless paused or excluded. Edge case: a priority case with no running clock (waiting on the
-    customer, or with L2/L3) sorts after the ones with deadlines, oldest first.
+    customer, or with L2/L3) sorts after the ones with deadlines, oldest first. Reasons name
+    the tier by `tier_labels` (the policy rows' labels), so a renamed tier reads renamed.
     """
     now_stamp = pd.Timestamp(now)
     if now_stamp.tzinfo is None:
@@ -59,7 +63,14 @@ def order_queue(
     order = np.lexsort((frame["case_id"].to_numpy(), opened, sort_key, group))
 
     reasons = [
-        _reason(group_of_case, row, (now_us - opened_at) / US_PER_MINUTE, due, now_us)
+        _reason(
+            group_of_case,
+            row,
+            tier_labels.get(row.tier, str(row.tier).title()),
+            (now_us - opened_at) / US_PER_MINUTE,
+            due,
+            now_us,
+        )
         for group_of_case, row, opened_at, due in zip(
             group, frame.itertuples(index=False), opened, deadline, strict=True
         )
@@ -71,9 +82,10 @@ def order_queue(
     return queue
 
 
-def _reason(group: int, row: tuple, waited_minutes: float, deadline_us: int, now_us: int) -> str:
+def _reason(
+    group: int, row: tuple, label: str, waited_minutes: float, deadline_us: int, now_us: int
+) -> str:
     """One line saying why the case sits in its group, e.g. "Severity 1 – open 12m"."""
-    label = TIER_LABELS.get(row.tier, str(row.tier).title())
     if group == URGENT:
         kind = "Severity 1" if row.severity == 1 else "Outage"
         return f"{kind} – open {duration_text(waited_minutes)}"

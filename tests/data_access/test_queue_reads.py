@@ -146,6 +146,18 @@ def test_priority_tiers_come_from_the_policy_rows(mixed_queue, session):
     assert not basic["queue_reason"].str.contains("queued").any()
 
 
+def test_a_renamed_tier_reads_renamed_in_why_here(mixed_queue, session):
+    update_policy(
+        session=session, actor=admin(session), tier="basic", changes={"label": "Standard"}
+    )
+    session.commit()
+    queue = queue_reads.queue_frame(session=session, scope=manager_scope(session), now=NOW)
+    basic = queue.set_index("case_id").loc[[mixed_queue["basic_old"], mixed_queue["basic_new"]]]
+    assert basic["queue_reason"].str.startswith("Standard – queued").all()
+    assert (basic["tier_label"] == "Standard").all()
+    assert not queue["queue_reason"].str.contains("Basic").any()
+
+
 def test_a_csm_sees_only_their_own_customers_cases(mixed_queue, session):
     csm = user_id(session, "csm.emea")
     own = set(

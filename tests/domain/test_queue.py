@@ -17,7 +17,7 @@ from domain.queue import (
     search_matches,
 )
 from domain.sla import DEFAULT_WEEKLY_HOURS, BusinessCalendar
-from domain.tiers import DEFAULT_POLICIES, HYPERCARE_TIERS
+from domain.tiers import DEFAULT_POLICIES, HYPERCARE_TIERS, TIER_LABELS
 
 NOW = datetime(2026, 1, 14, 15, 0, tzinfo=UTC)
 
@@ -62,7 +62,7 @@ def queue_of(*cases: dict, priority_tiers=HYPERCARE_TIERS) -> pd.DataFrame:
     frame = pd.DataFrame(list(cases))
     for column in ("opened_at", "fr_due", "fr_at", "res_due"):
         frame[column] = pd.to_datetime(frame[column], utc=True)
-    return order_queue(frame, priority_tiers, NOW)
+    return order_queue(frame, priority_tiers, NOW, tier_labels=TIER_LABELS)
 
 
 def order(queue: pd.DataFrame) -> list[int]:
@@ -174,14 +174,14 @@ def test_ties_fall_back_to_case_number() -> None:
 
 def test_empty_queue() -> None:
     frame = pd.DataFrame([queued_case(1, opened_minutes_ago=1)]).iloc[0:0]
-    queue = order_queue(frame, HYPERCARE_TIERS, NOW)
+    queue = order_queue(frame, HYPERCARE_TIERS, NOW, tier_labels=TIER_LABELS)
     assert queue.empty and {"queue_group", "queue_position", "queue_reason"} <= set(queue.columns)
 
 
 def test_naive_now_is_refused() -> None:
     frame = pd.DataFrame([queued_case(1, opened_minutes_ago=1)])
     with pytest.raises(ValueError, match="aware"):
-        order_queue(frame, HYPERCARE_TIERS, datetime(2026, 1, 14, 15))
+        order_queue(frame, HYPERCARE_TIERS, datetime(2026, 1, 14, 15), tier_labels=TIER_LABELS)
 
 
 def test_works_on_compute_clocks_output() -> None:
@@ -200,7 +200,9 @@ def test_works_on_compute_clocks_output() -> None:
     cases["opened_at"] = pd.to_datetime(cases["opened_at"], utc=True)
     events = pd.DataFrame(columns=["case_id", "at", "kind", "from_status", "to_status"])
     clocks = compute_clocks(cases, events, policies, calendars, NOW)
-    queue = order_queue(cases.join(clocks, on="case_id"), HYPERCARE_TIERS, NOW)
+    queue = order_queue(
+        cases.join(clocks, on="case_id"), HYPERCARE_TIERS, NOW, tier_labels=TIER_LABELS
+    )
     enterprise_minutes = policies["enterprise"].first_response_minutes
     assert order(queue) == [2, 1]
     assert queue["queue_reason"].iloc[0] == (
