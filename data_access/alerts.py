@@ -33,12 +33,11 @@ from data_access.models import (
 from data_access.monitor import HISTORY_DAYS
 from data_access.scope import Scope
 from domain.anomaly import detect, detect_many
+from domain.contacts import CHANNEL_LABELS, CONTACT_CHANNELS
 from domain.monitoring import (
     ALERT_STATE_LABELS,
     ALERT_STATES,
-    CHANNEL_LABELS,
     CLOSED_ALERT_STATES,
-    CONTACT_CHANNELS,
     DIRECTION_LABELS,
     METRIC_DIRECTIONS,
     METRIC_LABELS,

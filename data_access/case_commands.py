@@ -18,6 +18,7 @@ from data_access.audit import CommandRefused, record_audit
 from data_access.checks import utc_moment
 from data_access.locking import for_update
 from data_access.models import Case, CaseEvent, Contact, Customer, User
+from domain.contacts import CASE_CHANNELS
 from domain.lifecycle import (
     ESCALATION_LEVELS,
     OPEN_STATUSES,
@@ -27,7 +28,6 @@ from domain.lifecycle import (
 )
 from domain.roles import Role, parse_roles, sees_all_customers
 
-CHANNELS = ("email", "phone", "chat", "portal")
 SEVERITIES = (1, 2, 3, 4)
 NOTE_MAX_CHARS = 5000
 DESCRIPTION_MAX_CHARS = 20_000
@@ -66,7 +66,7 @@ def open_case(
         raise CommandRefused(f"The subject can be at most {SUBJECT_MAX_CHARS} characters.")
     if isinstance(severity, bool) or severity not in SEVERITIES:
         raise CommandRefused("Severity must be 1 (critical), 2, 3 or 4 (low).")
-    if channel not in CHANNELS:
+    if channel not in CASE_CHANNELS:
         raise CommandRefused("The channel must be email, phone, chat or portal.")
     if len(description) > DESCRIPTION_MAX_CHARS:
         raise CommandRefused(f"The description can be at most {DESCRIPTION_MAX_CHARS} characters.")

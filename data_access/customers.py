@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -25,12 +24,11 @@ from data_access.models import (
     User,
 )
 from data_access.scope import Scope
+from domain.contacts import CONTACT_CHANNELS, EMAIL_PATTERN
 from domain.entitlements import subscription_year
 from domain.lifecycle import OPEN_STATUSES
 from domain.roles import Role, parse_roles
 
-CHANNELS = ("email", "phone", "chat")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 CUSTOMER_ADMIN_ROLES = (Role.ADMIN,)
 
 
@@ -260,7 +258,7 @@ def update_customer(
 def _validate_contact(fields: ContactFields) -> None:
     if not fields.name.strip():
         raise CommandRefused("The contact's name is required.")
-    if fields.preferred_channel not in CHANNELS:
+    if fields.preferred_channel not in CONTACT_CHANNELS:
         raise CommandRefused("The preferred channel must be email, phone or chat.")
     if fields.email and not EMAIL_PATTERN.match(fields.email.strip()):
         raise CommandRefused(f"{fields.email!r} is not an e-mail address.")

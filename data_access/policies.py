@@ -13,7 +13,7 @@ from data_access.audit import CommandRefused, record_audit
 from data_access.locking import for_update
 from data_access.models import TierPolicyRow, utc_now
 from domain.roles import Role
-from domain.tiers import DEFAULT_POLICIES, TIER_LABELS, TierPolicy
+from domain.tiers import DEFAULT_POLICIES, HYPERCARE_RESOURCES, TIER_LABELS, TierPolicy
 
 POLICY_FIELDS = tuple(field.name for field in fields(TierPolicy))
 READ_ONLY_FIELDS = frozenset({"tier", "updated_at"})
@@ -73,12 +73,11 @@ def _validate(values: dict) -> None:
         raise CommandRefused("Resolution business days must be more than 0 and at most 365.")
     if "label" in values and not str(values["label"] or "").strip():
         raise CommandRefused("A tier needs a label.")
-    if "hypercare_resource" in values and values["hypercare_resource"] not in {
-        "none",
-        "assigned",
-        "dedicated",
-    }:
-        raise CommandRefused("HyperCare resource must be none, assigned or dedicated.")
+    if "hypercare_resource" in values and values["hypercare_resource"] not in HYPERCARE_RESOURCES:
+        raise CommandRefused(
+            f"HyperCare resource must be {', '.join(HYPERCARE_RESOURCES[:-1])} "
+            f"or {HYPERCARE_RESOURCES[-1]}."
+        )
 
 
 def update_policy(*, session: Session, actor: Actor, tier: str, changes: dict) -> TierPolicyRow:

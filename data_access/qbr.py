@@ -45,6 +45,7 @@ from data_access.scope import Scope
 from data_access.survey_results import survey_results
 from data_access.weekly_report import weekly_trend
 from domain.clocks import duration_text
+from domain.contacts import CHANNEL_LABELS
 from domain.dates import day_text
 from domain.entitlements import (
     CAP_KINDS,
@@ -90,7 +91,6 @@ SECTION_TITLES: dict[str, str] = {
     "usage": "Usage",
     "adoption": "Adoption",
 }
-CHANNEL_LABELS = {"email": "E-mail", "phone": "Phone", "chat": "Chat", "portal": "Portal"}
 USAGE_MEASURES = {
     "open_time_s": "Model open time (s)",
     "users": "Users",

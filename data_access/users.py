@@ -41,6 +41,7 @@ from data_access.audit import CommandRefused, record_audit
 from data_access.db import session_scope
 from data_access.locking import for_update
 from data_access.models import User, utc_now
+from domain.contacts import EMAIL_PATTERN
 from domain.roles import Role, parse_roles
 from domain.security import (
     BCRYPT_ROUNDS,
@@ -55,7 +56,6 @@ WRONG_CREDENTIALS = "The username or password is wrong."
 WRONG_CURRENT_PASSWORD = "The current password is wrong."
 
 USERNAME_PATTERN = re.compile(r"^[a-z][a-z0-9_.-]{2,31}$")
-EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 @dataclass(frozen=True)

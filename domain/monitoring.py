@@ -64,8 +64,6 @@ ALERT_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "resolved": (),
     "dismissed": (),
 }
-CONTACT_CHANNELS: tuple[str, ...] = ("email", "phone", "chat")
-CHANNEL_LABELS: dict[str, str] = {"email": "E-mail", "phone": "Phone", "chat": "Chat"}
 
 # Distance outside the band in band half-widths (see `deviation`): the lower bound of each level.
 SEVERITY_LEVELS: tuple[tuple[str, float], ...] = (

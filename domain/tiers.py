@@ -23,6 +23,8 @@ TIER_LABELS: dict[str, str] = {
 }
 
 HYPERCARE_TIERS = frozenset({Tier.PROFESSIONAL, Tier.ENTERPRISE})
+HYPERCARE_RESOURCES: tuple[str, ...] = ("none", "assigned", "dedicated")
+"""Who a tier's customers get: no named person, an assigned CSM, or a dedicated one."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class TierPolicy:
     first_response_minutes: int
     resolution_business_days: float
     priority_queueing: bool
-    hypercare_resource: str  # "none" | "assigned" | "dedicated"
+    hypercare_resource: str  # one of HYPERCARE_RESOURCES
     model_optimisations_per_year: int
     monitored_models_cap: int
     weekly_report_models_cap: int

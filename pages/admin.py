@@ -14,7 +14,9 @@ from data_access.actor import Actor
 from data_access.audit import AuditFilters, audit_choices, audit_page
 from data_access.customers import ContactFields, CustomerFields
 from data_access.scope import Scope
+from domain.contacts import CONTACT_CHANNELS
 from domain.roles import ROLE_LABELS, Role, parse_roles
+from domain.tiers import HYPERCARE_RESOURCES
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.format import (
@@ -345,7 +347,7 @@ with contacts_tab:
             cols = st.columns(3)
             contact_name = cols[0].text_input("Name")
             title = cols[1].text_input("Title")
-            channel = cols[2].selectbox("Preferred channel", list(customer_commands.CHANNELS))
+            channel = cols[2].selectbox("Preferred channel", list(CONTACT_CHANNELS))
             contact_email = cols[0].text_input("E-mail")
             phone = cols[1].text_input("Phone")
             chat = cols[2].text_input("Chat handle")
@@ -385,7 +387,7 @@ with policies_tab:
         key="policy_editor",
         column_config={
             "hypercare_resource": st.column_config.SelectboxColumn(
-                "HyperCare resource", options=["none", "assigned", "dedicated"]
+                "HyperCare resource", options=list(HYPERCARE_RESOURCES)
             ),
             "updated_at": None,
         },

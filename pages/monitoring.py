@@ -11,10 +11,9 @@ from data_access.actor import Actor
 from data_access.customers import contacts_of
 from data_access.scope import Scope
 from domain.anomaly import SETTINGS
+from domain.contacts import CHANNEL_LABELS, CONTACT_CHANNELS
 from domain.monitoring import (
     ALERT_STATE_LABELS,
-    CHANNEL_LABELS,
-    CONTACT_CHANNELS,
     METRICS,
     OPEN_ALERT_STATES,
     SEVERITY_LABELS,

@@ -5,13 +5,13 @@ import streamlit as st
 
 from data_access.actor import Actor
 from data_access.case_commands import (
-    CHANNELS,
     DESCRIPTION_MAX_CHARS,
     SUBJECT_MAX_CHARS,
     open_case,
 )
 from data_access.customers import contacts_of
 from data_access.scope import Scope
+from domain.contacts import CASE_CHANNELS
 from domain.lifecycle import SEVERITY_LABELS
 from ui.auth import read_session, require_access
 from ui.commands import run_command
@@ -55,8 +55,8 @@ with st.form(round_key):
     )
     channel = right.selectbox(
         "Channel",
-        list(CHANNELS),
-        index=list(CHANNELS).index("phone"),
+        list(CASE_CHANNELS),
+        index=list(CASE_CHANNELS).index("phone"),
         format_func=CHANNEL_LABELS.get,
         key=f"{round_key}_channel",
     )
