@@ -125,12 +125,6 @@ def open_cases_by_assignee(*, session: Session, customer_id: int) -> pd.DataFram
     return pd.read_sql(statement, session.connection())
 
 
-def customer_in_scope(*, session: Session, scope: Scope, customer_id: int) -> Customer | None:
-    """The customer if this scope may see it, else None (never another CSM's customer)."""
-    statement = select(Customer).where(Customer.id == customer_id, scope.customer_filter())
-    return session.exec(statement).first()
-
-
 def contacts_of(*, session: Session, customer_id: int) -> pd.DataFrame:
     statement = (
         select(

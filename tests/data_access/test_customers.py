@@ -41,7 +41,8 @@ def test_csm_sees_only_own_customers(seeded, session):
     )
     assert len(everyone) == session.exec(select(func.count()).select_from(Customer)).one()
     other = next(i for i in everyone["id"] if i not in set(own))
-    assert customers.customer_in_scope(session=session, scope=scope, customer_id=other) is None
+    # Narrowed to another CSM's customer (the customer page's link), the CSM still sees nothing.
+    assert customers.customers_in_scope(session=session, scope=scope.narrowed_to(other)).empty
     assert customers.portfolio(
         session=session, scope=scope.narrowed_to(other), now=datetime.now(UTC)
     ).empty
