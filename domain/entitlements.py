@@ -14,6 +14,10 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 TARGET_LEAD_TIME = timedelta(weeks=4)
+TARGET_LEAD_TEXT = f"{TARGET_LEAD_TIME.days // 7} weeks"
+"""The lead time as people say it ("4 weeks"), for refusals and the page's help text."""
+OVER_CAP_WINDOW = timedelta(days=90)
+"""How far back the manager's portfolio lists attempts to enrol a model past a cap."""
 
 
 class EntitlementExceeded(Exception):
@@ -381,7 +385,7 @@ def validate_target(requested_on: date, target: date) -> None:
     earliest = earliest_target_completion(requested_on)
     if target < earliest:
         raise ValueError(
-            f"The target completion date {target.isoformat()} is less than 4 weeks after the "
+            f"The target completion date {target.isoformat()} is less than {TARGET_LEAD_TEXT} after the "
             f"request on {requested_on.isoformat()}; "
             f"the earliest allowed is {earliest.isoformat()}."
         )

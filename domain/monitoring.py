@@ -74,6 +74,11 @@ SEVERITY_LEVELS: tuple[tuple[str, float], ...] = (
 SEVERITY_LABELS: dict[str, str] = {"minor": "Minor", "major": "Major", "critical": "Critical"}
 
 
+def severity_levels_text() -> str:
+    """The levels above minor as a reader needs them: '0.5 and up: major; 2 and up: critical'."""
+    return "; ".join(f"{lower:g} and up: {level}" for level, lower in SEVERITY_LEVELS if lower > 0)
+
+
 def can_move(state: str, to: str) -> bool:
     """Whether an alert in `state` may move to `to` (recording a further contact keeps it contacted)."""
     return to in ALERT_TRANSITIONS.get(state, ())

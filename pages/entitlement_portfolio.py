@@ -2,10 +2,10 @@
 renewal nears, the optimisation requests past their target date, and refused over-cap enrolments.
 
 Top to bottom, as on the screen: the renewal window; the watchlist (with its CSV); the overdue
-deliveries; the over-cap attempts of the last 90 days.
+deliveries; the over-cap attempts of the last `OVER_CAP_WINDOW`.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import streamlit as st
@@ -16,7 +16,7 @@ from data_access.entitlement_portfolio import (
     renewal_watchlist,
 )
 from data_access.scope import Scope
-from domain.entitlements import RequestState
+from domain.entitlements import OVER_CAP_WINDOW, RequestState
 from ui.auth import read_session, require_access
 from ui.downloads import csv_download
 from ui.format import DATE_COLUMN_FORMAT, to_zone
@@ -25,7 +25,6 @@ from ui.tables import local_time_column
 user = require_access(__file__)
 
 STATE_LABELS = {state.value: state.value.replace("_", " ").capitalize() for state in RequestState}
-ATTEMPTS_WINDOW_DAYS = 90
 
 
 def portfolio_screen() -> None:
@@ -88,10 +87,10 @@ def overdue_section(overdue: pd.DataFrame) -> None:
 
 
 def attempts_section(attempts: pd.DataFrame) -> None:
-    st.subheader(f"Over-cap attempts (last {ATTEMPTS_WINDOW_DAYS} days)")
+    st.subheader(f"Over-cap attempts (last {OVER_CAP_WINDOW.days} days)")
     if attempts.empty:
         st.info(
-            f"Nobody tried to enrol a model past a cap in the last {ATTEMPTS_WINDOW_DAYS} days."
+            f"Nobody tried to enrol a model past a cap in the last {OVER_CAP_WINDOW.days} days."
         )
         return
     st.dataframe(
@@ -122,7 +121,7 @@ def load_portfolio(scope: Scope, today: date, within_days: int) -> dict[str, pd.
             "attempts": over_cap_attempts(
                 session=session,
                 scope=scope,
-                since=datetime.now(UTC) - timedelta(days=ATTEMPTS_WINDOW_DAYS),
+                since=datetime.now(UTC) - OVER_CAP_WINDOW,
             ),
         }
 

@@ -35,6 +35,7 @@ from domain.entitlements import (
     ENTITLEMENT_LABELS,
     OPEN_REQUEST_STATES,
     PER_YEAR_KINDS,
+    TARGET_LEAD_TEXT,
     Entitlement,
     RequestState,
     earliest_target_completion,
@@ -271,7 +272,7 @@ def log_request_form(
     with st.form("log_request", clear_on_submit=False):
         st.caption(
             "Log the customer's written request. The target completion date must be at least "
-            "4 weeks after the request; accepting it later uses one optimisation."
+            f"{TARGET_LEAD_TEXT} after the request; accepting it later uses one optimisation."
         )
         left, right = st.columns(2)
         contact_id = left.selectbox(
@@ -294,7 +295,7 @@ def log_request_form(
             "Target completion",
             value=earliest_target_completion(local_today),
             key="log_target",
-            help="At least 4 weeks after the request.",
+            help=f"At least {TARGET_LEAD_TEXT} after the request.",
             format=DATE_INPUT_FORMAT,
         )
         text = st.text_area(

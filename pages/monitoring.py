@@ -18,6 +18,7 @@ from domain.monitoring import (
     OPEN_ALERT_STATES,
     SEVERITY_LABELS,
     metric_label,
+    severity_levels_text,
 )
 from reports.monitoring_charts import chart_frame, metric_chart, small_multiples
 from ui.auth import read_session, require_access
@@ -211,8 +212,7 @@ def alerts_table(shown: pd.DataFrame) -> None:
         | {
             "deviation": st.column_config.ProgressColumn(
                 "Deviation",
-                help="Distance outside the band, in band half-widths "
-                "(0.5 and up: major; 2 and up: critical).",
+                help=f"Distance outside the band, in band half-widths ({severity_levels_text()}).",
                 format="%.2f",
                 min_value=0.0,
                 max_value=max(3.0, float(shown["deviation"].clip(upper=10).max())),
