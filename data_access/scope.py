@@ -17,7 +17,7 @@ from domain.lifecycle import OPEN_STATUSES
 from domain.roles import sees_all_customers
 
 if TYPE_CHECKING:  # users imports actor, which reads its portfolio rule from here
-    from data_access.users import SignedInUser
+    from data_access.authentication import SignedInUser
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ a cookie of its own, and it must not sign a browser back in that was signed out 
 own session cookie, with its session version, keeps a sign-in across reloads instead.
 
 Per user, `password_sign_in` switches the password form off for people who should sign in only
-through the provider; `data_access.users.sign_in` then refuses them with the same sentence as a
+through the provider; `data_access.authentication.sign_in` then refuses them with the same sentence as a
 wrong password.
 """
 
@@ -26,9 +26,9 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.authentication import SignedInUser, signed_in_user
 from data_access.locking import for_update
 from data_access.models import AuditLog, User, utc_now
-from data_access.users import SignedInUser, signed_in_user
 from domain.roles import Role
 
 NO_ACCOUNT = "No HyperCare Desk account uses that e-mail; ask an administrator."

@@ -4,6 +4,7 @@ from zoneinfo import available_timezones
 
 import streamlit as st
 
+from data_access import authentication
 from data_access import users as user_commands
 from data_access.actor import Actor
 from domain.roles import ROLE_LABELS
@@ -50,7 +51,7 @@ with st.form("password", clear_on_submit=True):
             # It checks the current password like a sign-in, in short transactions of its own
             # (a wrong one must count even though the change is refused), so it takes the engine.
             run_command(
-                lambda _session: user_commands.change_own_password(
+                lambda _session: authentication.change_own_password(
                     engine=engine(), actor=actor, current_password=current, new_password=new
                 ),
                 "Password changed; your other sessions are signed out.",

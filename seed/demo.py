@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, func
 from sqlmodel import Session, select
 
 from data_access.actor import Actor
+from data_access.authentication import hash_password
 from data_access.bulk import bulk_insert, reset_sequences
 from data_access.db import session_scope
 from data_access.models import (
@@ -48,7 +49,6 @@ from data_access.models import (
 from data_access.monitor import ACTOR as MONITOR_ACTOR
 from data_access.monitor import run_monitor
 from data_access.policies import seed_default_policies, tier_policies
-from data_access.users import hash_password
 from domain.contacts import CONTACT_CHANNELS
 from domain.tiers import Tier, TierPolicy
 from seed.cases import Progress, seed_cases

@@ -30,11 +30,11 @@ import streamlit_authenticator as stauth
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from data_access import users
+from data_access import authentication
 from data_access.audit import CommandRefused, record_sign_out
+from data_access.authentication import SignedInUser
 from data_access.db import DatabaseUnavailable, check_connection, make_engine, session_scope
 from data_access.migrate import upgrade
-from data_access.users import SignedInUser
 from ui import oidc
 from ui.format import plain_markdown
 from ui.navigation import PAGES, spec_for
@@ -200,7 +200,7 @@ def _restore_from_cookie(authenticator: stauth.Authenticate) -> None:
     user = None
     if token is not None:
         with read_session() as session:
-            user = users.session_user(
+            user = authentication.session_user(
                 session=session, username=token.username, session_version=token.session_version
             )
     if user is None:
@@ -248,7 +248,7 @@ def sign_out(authenticator: stauth.Authenticate | None = None) -> None:
 def _attempt(username: str, password: str) -> str | None:
     """Check one sign-in; returns the sentence to show when it fails."""
     try:
-        user = users.sign_in(engine=engine(), username=username, password=password)
+        user = authentication.sign_in(engine=engine(), username=username, password=password)
     except CommandRefused as exc:
         return str(exc)
     st.session_state["logout"] = False
@@ -348,14 +348,14 @@ def _current_user() -> tuple[SignedInUser | None, str]:
     if not username:
         return None, NO_LONGER_ACTIVE
     with read_session() as session:
-        user = users.session_user(
+        user = authentication.session_user(
             session=session,
             username=username,
             session_version=st.session_state.get(SESSION_VERSION_KEY),
         )
         if user is not None:
             return user, ""
-        active = users.signed_in_user(session=session, username=username) is not None
+        active = authentication.signed_in_user(session=session, username=username) is not None
     return None, SESSION_ENDED if active else NO_LONGER_ACTIVE
 
 

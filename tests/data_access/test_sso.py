@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from data_access import sso, users
+from data_access import authentication, sso, users
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.db import session_scope
@@ -17,7 +17,7 @@ PASSWORD = "correct-horse-1"
 
 @pytest.fixture(autouse=True)
 def cheap_hashes(monkeypatch):
-    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
+    monkeypatch.setattr(authentication, "BCRYPT_ROUNDS", 4)
 
 
 def add_user(session, username, *, email=None, roles=("csm",), active=True) -> User:
@@ -25,7 +25,7 @@ def add_user(session, username, *, email=None, roles=("csm",), active=True) -> U
         username=username,
         name=username.title(),
         email=email or f"{username}@example.com",
-        password_hash=users.hash_password(PASSWORD),
+        password_hash=authentication.hash_password(PASSWORD),
         roles=",".join(roles),
         is_active=active,
     )
@@ -132,25 +132,36 @@ def test_password_sign_in_switched_off_refuses_the_right_password_like_a_wrong_o
     root = add_user(session, "root", roles=("admin",))
     alice = add_user(session, "alice")
     add_user(session, "bob")
-    assert users.sign_in(engine=engine, username="alice", password=PASSWORD).username == "alice"
+    assert (
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD).username
+        == "alice"
+    )
 
     with session_scope(engine) as s:
         sso.set_password_sign_in(session=s, actor=actor(root), user_id=alice.id, allowed=False)
 
     with pytest.raises(CommandRefused) as right:
-        users.sign_in(engine=engine, username="alice", password=PASSWORD)
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD)
     with pytest.raises(CommandRefused) as wrong:
-        users.sign_in(engine=engine, username="bob", password="not-the-password")
+        authentication.sign_in(engine=engine, username="bob", password="not-the-password")
     with pytest.raises(CommandRefused) as unknown:
-        users.sign_in(engine=engine, username="nobody", password=PASSWORD)
-    assert str(right.value) == str(wrong.value) == str(unknown.value) == users.WRONG_CREDENTIALS
+        authentication.sign_in(engine=engine, username="nobody", password=PASSWORD)
+    assert (
+        str(right.value)
+        == str(wrong.value)
+        == str(unknown.value)
+        == authentication.WRONG_CREDENTIALS
+    )
     with Session(engine) as s:
         assert s.get(User, alice.id).failed_logins == 0  # refused attempts lock nobody out
         assert sso.password_sign_in_allowed(session=s, user_id=alice.id) is False
 
     with session_scope(engine) as s:
         sso.set_password_sign_in(session=s, actor=actor(root), user_id=alice.id, allowed=True)
-    assert users.sign_in(engine=engine, username="alice", password=PASSWORD).username == "alice"
+    assert (
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD).username
+        == "alice"
+    )
     assert ("root", "set_password_sign_in") in audit(engine)
 
 
@@ -259,4 +270,4 @@ def test_an_operator_password_reset_switches_password_sign_in_back_on(engine, se
             session=s, operator="ops", username="alice", new_password="another-Passw0rd!"
         )
 
-    assert users.sign_in(engine=engine, username="alice", password="another-Passw0rd!")
+    assert authentication.sign_in(engine=engine, username="alice", password="another-Passw0rd!")

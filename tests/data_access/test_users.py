@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import Session, select
 
-from data_access import users
+from data_access import authentication, users
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.db import session_scope
@@ -20,7 +20,7 @@ PASSWORD = "correct-horse-1"
 @pytest.fixture(autouse=True)
 def cheap_hashes(monkeypatch):
     """New hashes at bcrypt's lowest cost keep these tests quick; checks work the same."""
-    monkeypatch.setattr(users, "BCRYPT_ROUNDS", 4)
+    monkeypatch.setattr(authentication, "BCRYPT_ROUNDS", 4)
 
 
 def add_user(session, username, roles=("csm",), password=PASSWORD, active=True) -> User:
@@ -29,7 +29,7 @@ def add_user(session, username, roles=("csm",), password=PASSWORD, active=True) 
         username=username,
         name=username.title(),
         email=f"{username}@example.com",
-        password_hash=users.hash_password(password),
+        password_hash=authentication.hash_password(password),
         roles=",".join(roles),
         is_active=active,
     )
@@ -79,9 +79,9 @@ class CountingChecks:
     def __init__(self, monkeypatch, wait_for=None):
         self.count = 0
         self.lock = threading.Lock()
-        self.real = users.password_matches
+        self.real = authentication.password_matches
         self.wait_for = wait_for
-        monkeypatch.setattr(users, "password_matches", self)
+        monkeypatch.setattr(authentication, "password_matches", self)
 
     def __call__(self, password, password_hash):
         with self.lock:
@@ -96,9 +96,11 @@ class CountingChecks:
 
 def test_created_user_has_bcrypt_hash_and_audit_row(session, root):
     user = make_user(session, root)
-    assert user.password_hash.startswith(f"$2b${users.BCRYPT_ROUNDS:02d}$")  # the chosen cost
-    assert users.password_matches(PASSWORD, user.password_hash)
-    assert not users.password_matches("wrong", user.password_hash)
+    assert user.password_hash.startswith(
+        f"$2b${authentication.BCRYPT_ROUNDS:02d}$"
+    )  # the chosen cost
+    assert authentication.password_matches(PASSWORD, user.password_hash)
+    assert not authentication.password_matches("wrong", user.password_hash)
     audit = session.exec(select(AuditLog).where(AuditLog.action == "create_user")).one()
     assert audit.actor == "root" and audit.entity_id == str(user.id)
 
@@ -150,19 +152,25 @@ def test_five_wrong_passwords_lock_for_fifteen_minutes(session):
     add_user(session, "alice")
     now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
     for attempt in range(1, MAX_FAILED_LOGINS):
-        assert users.record_failed_login(session=session, username="alice", now=now) is None
+        assert (
+            authentication.record_failed_login(session=session, username="alice", now=now) is None
+        )
         session.commit()
-        assert users.lock_state(session=session, username="alice", now=now) is None, attempt
-    locked_until = users.record_failed_login(session=session, username="alice", now=now)
+        assert authentication.lock_state(session=session, username="alice", now=now) is None, (
+            attempt
+        )
+    locked_until = authentication.record_failed_login(session=session, username="alice", now=now)
     session.commit()
     assert locked_until == now + LOCKOUT
-    assert users.lock_state(session=session, username="alice", now=now + timedelta(minutes=14))
-    assert users.lock_state(session=session, username="alice", now=now + LOCKOUT) is None
+    assert authentication.lock_state(
+        session=session, username="alice", now=now + timedelta(minutes=14)
+    )
+    assert authentication.lock_state(session=session, username="alice", now=now + LOCKOUT) is None
 
 
 def test_sign_in_with_the_right_password_returns_the_user_and_audits(engine, session):
     add_user(session, "alice")
-    user = users.sign_in(engine=engine, username=" Alice ", password=PASSWORD)
+    user = authentication.sign_in(engine=engine, username=" Alice ", password=PASSWORD)
     assert (user.username, user.session_version) == ("alice", 0)
     assert actions(engine) == ["sign_in"]
 
@@ -171,9 +179,9 @@ def test_four_wrong_then_the_right_password_signs_in_and_resets_the_count(engine
     add_user(session, "alice")
     for _ in range(MAX_FAILED_LOGINS - 1):
         with pytest.raises(CommandRefused, match="username or password is wrong"):
-            users.sign_in(engine=engine, username="alice", password="wrong-guess-1")
+            authentication.sign_in(engine=engine, username="alice", password="wrong-guess-1")
     assert fresh(engine, "alice").failed_logins == MAX_FAILED_LOGINS - 1
-    users.sign_in(engine=engine, username="alice", password=PASSWORD)
+    authentication.sign_in(engine=engine, username="alice", password=PASSWORD)
     assert fresh(engine, "alice").failed_logins == 0
     assert actions(engine) == ["sign_in_failed"] * (MAX_FAILED_LOGINS - 1) + ["sign_in"]
 
@@ -185,19 +193,21 @@ def test_the_fifth_wrong_password_locks_and_the_right_one_cannot_clear_the_lock(
     now = datetime.now(UTC)
     for attempt in range(1, MAX_FAILED_LOGINS + 1):
         with pytest.raises(CommandRefused) as refused:
-            users.sign_in(engine=engine, username="alice", password="wrong-guess-1", now=now)
+            authentication.sign_in(
+                engine=engine, username="alice", password="wrong-guess-1", now=now
+            )
         if attempt < MAX_FAILED_LOGINS:
-            assert str(refused.value) == users.WRONG_CREDENTIALS
+            assert str(refused.value) == authentication.WRONG_CREDENTIALS
     assert str(refused.value) == locked_message(now + LOCKOUT)
     checks = CountingChecks(monkeypatch)
     with pytest.raises(CommandRefused, match="locked after five wrong passwords"):
-        users.sign_in(engine=engine, username="alice", password=PASSWORD)
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD)
     assert checks.count == 0  # a locked account's password is not even checked
     account = fresh(engine, "alice")
     assert account.locked_until is not None and account.locked_until > datetime.now(UTC)
     assert "sign_in" not in actions(engine)
     # Once the lock has run out the right password works again.
-    users.sign_in(engine=engine, username="alice", password=PASSWORD, now=now + LOCKOUT)
+    authentication.sign_in(engine=engine, username="alice", password=PASSWORD, now=now + LOCKOUT)
 
 
 def test_a_lock_set_while_the_right_password_was_checked_is_not_cleared(
@@ -208,7 +218,7 @@ def test_a_lock_set_while_the_right_password_was_checked_is_not_cleared(
     write at all because no transaction is open during the check (on SQLite a sign-in holding
     its write lock through bcrypt made it wait out the busy timeout: "database is locked")."""
     add_user(session, "alice")
-    real = users.password_matches
+    real = authentication.password_matches
 
     def lock_meanwhile(password, password_hash):
         with session_scope(engine) as other:
@@ -217,9 +227,9 @@ def test_a_lock_set_while_the_right_password_was_checked_is_not_cleared(
             other.add(account)
         return real(password, password_hash)
 
-    monkeypatch.setattr(users, "password_matches", lock_meanwhile)
+    monkeypatch.setattr(authentication, "password_matches", lock_meanwhile)
     with pytest.raises(CommandRefused, match="locked after five wrong passwords"):
-        users.sign_in(engine=engine, username="alice", password=PASSWORD)
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD)
     assert fresh(engine, "alice").locked_until > datetime.now(UTC)
     assert "sign_in" not in actions(engine)
 
@@ -232,12 +242,12 @@ def test_twelve_sign_ins_at_once_check_at_most_five_passwords_and_the_right_one_
     them to settle, and as none does in time (the checks are held until every attempt has
     begun), they count as failures and lock the account; the right password cannot clear that
     lock."""
-    monkeypatch.setattr(users, "IN_FLIGHT_WAIT_S", 0.5)
+    monkeypatch.setattr(authentication, "IN_FLIGHT_WAIT_S", 0.5)
     add_user(session, "alice")
     attempts = 12
     begun = threading.Semaphore(0)
     all_begun = threading.Event()
-    real_begin = users._begin_attempt
+    real_begin = authentication._begin_attempt
 
     def counted_begin(*args, **kwargs):
         try:
@@ -250,7 +260,7 @@ def test_twelve_sign_ins_at_once_check_at_most_five_passwords_and_the_right_one_
             assert begun.acquire(timeout=60)
         all_begun.set()
 
-    monkeypatch.setattr(users, "_begin_attempt", counted_begin)
+    monkeypatch.setattr(authentication, "_begin_attempt", counted_begin)
     checks = CountingChecks(monkeypatch, wait_for=all_begun)
     start = threading.Barrier(attempts)
     outcomes: list[str] = []
@@ -258,7 +268,7 @@ def test_twelve_sign_ins_at_once_check_at_most_five_passwords_and_the_right_one_
     def attempt(password):
         start.wait(timeout=60)
         try:
-            users.sign_in(engine=engine, username="alice", password=password)
+            authentication.sign_in(engine=engine, username="alice", password=password)
             outcomes.append("signed in")
         except CommandRefused as exc:
             outcomes.append(str(exc))
@@ -286,40 +296,40 @@ def test_unknown_username_is_checked_like_a_wrong_password_and_gets_the_same_ans
     add_user(session, "alice")
     checks = CountingChecks(monkeypatch)
     with pytest.raises(CommandRefused) as unknown:
-        users.sign_in(engine=engine, username="nobody", password="wrong-guess-1")
+        authentication.sign_in(engine=engine, username="nobody", password="wrong-guess-1")
     assert checks.count == 1  # a dummy bcrypt check of the same cost
     with pytest.raises(CommandRefused) as wrong:
-        users.sign_in(engine=engine, username="alice", password="wrong-guess-1")
-    assert str(unknown.value) == str(wrong.value) == users.WRONG_CREDENTIALS
+        authentication.sign_in(engine=engine, username="alice", password="wrong-guess-1")
+    assert str(unknown.value) == str(wrong.value) == authentication.WRONG_CREDENTIALS
 
 
 def test_deactivated_user_cannot_sign_in_even_with_the_right_password(engine, session):
     add_user(session, "alice", active=False)
     with pytest.raises(CommandRefused, match="username or password is wrong"):
-        users.sign_in(engine=engine, username="alice", password=PASSWORD)
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD)
 
 
 def test_over_long_password_at_sign_in_is_just_wrong(engine, session):
     add_user(session, "alice")
     with pytest.raises(CommandRefused, match="username or password is wrong"):
-        users.sign_in(engine=engine, username="alice", password=PASSWORD + "x" * 80)
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD + "x" * 80)
 
 
 def test_unknown_username_failure_is_harmless(session):
-    assert users.record_failed_login(session=session, username="nobody") is None
+    assert authentication.record_failed_login(session=session, username="nobody") is None
 
 
 def test_reset_password_unlocks_and_ends_sessions(session, root):
     alice = make_user(session, root)
     for _ in range(MAX_FAILED_LOGINS):
-        users.record_failed_login(session=session, username="alice")
+        authentication.record_failed_login(session=session, username="alice")
     session.commit()
-    assert users.lock_state(session=session, username="alice")
+    assert authentication.lock_state(session=session, username="alice")
     users.reset_password(session=session, actor=root, user_id=alice.id, new_password="brand-new-2")
     session.commit()
-    assert users.lock_state(session=session, username="alice") is None
-    assert users.session_user(session=session, username="alice", session_version=0) is None
-    assert users.session_user(session=session, username="alice", session_version=1)
+    assert authentication.lock_state(session=session, username="alice") is None
+    assert authentication.session_user(session=session, username="alice", session_version=0) is None
+    assert authentication.session_user(session=session, username="alice", session_version=1)
 
 
 # --- Ending sessions ----------------------------------------------------------------------------
@@ -327,12 +337,17 @@ def test_reset_password_unlocks_and_ends_sessions(session, root):
 
 def test_session_user_needs_an_active_user_and_the_current_version(session):
     add_user(session, "alice")
-    assert users.session_user(session=session, username="alice", session_version=0).roles == (
-        "csm",
-    )
+    assert authentication.session_user(
+        session=session, username="alice", session_version=0
+    ).roles == ("csm",)
     for stale in (1, None, "0", True):
-        assert users.session_user(session=session, username="alice", session_version=stale) is None
-    assert users.session_user(session=session, username="nobody", session_version=0) is None
+        assert (
+            authentication.session_user(session=session, username="alice", session_version=stale)
+            is None
+        )
+    assert (
+        authentication.session_user(session=session, username="nobody", session_version=0) is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -353,17 +368,17 @@ def test_session_user_needs_an_active_user_and_the_current_version(session):
 )
 def test_account_changes_end_open_sessions(session, root, change):
     alice = make_user(session, root)
-    assert users.session_user(session=session, username="alice", session_version=0)
+    assert authentication.session_user(session=session, username="alice", session_version=0)
     change(session, root, alice)
     session.commit()
-    assert users.session_user(session=session, username="alice", session_version=0) is None
+    assert authentication.session_user(session=session, username="alice", session_version=0) is None
 
 
 def test_sign_out_everywhere_returns_the_version_this_session_keeps(session, root):
     alice = make_user(session, root)
     version = users.end_other_sessions(session=session, actor=actor(alice))
     session.commit()
-    assert users.session_user(session=session, username="alice", session_version=version)
+    assert authentication.session_user(session=session, username="alice", session_version=version)
     audit = session.exec(select(AuditLog).where(AuditLog.action == "sign_out_everywhere")).one()
     assert audit.actor == "alice"
 
@@ -372,7 +387,7 @@ def test_an_admin_adding_a_role_to_themselves_keeps_their_session(session, root)
     account = session.get(User, root.id)
     users.set_roles(session=session, actor=root, user_id=root.id, roles=["admin", "manager"])
     session.commit()
-    assert users.session_user(session=session, username="root", session_version=0)
+    assert authentication.session_user(session=session, username="root", session_version=0)
     assert account.roles == "admin,manager"
 
 
@@ -382,14 +397,14 @@ def test_an_admin_adding_a_role_to_themselves_keeps_their_session(session, root)
 def test_change_own_password_checks_the_current_one_and_ends_other_sessions(engine, session, root):
     alice = actor(make_user(session, root))
     with pytest.raises(CommandRefused, match="current password is wrong"):
-        users.change_own_password(
+        authentication.change_own_password(
             engine=engine, actor=alice, current_password="nope", new_password="another-1-pass"
         )
-    version = users.change_own_password(
+    version = authentication.change_own_password(
         engine=engine, actor=alice, current_password=PASSWORD, new_password="another-1-pass"
     )
     account = fresh(engine, "alice")
-    assert users.password_matches("another-1-pass", account.password_hash)
+    assert authentication.password_matches("another-1-pass", account.password_hash)
     assert (account.session_version, version, account.failed_logins) == (1, 1, 0)
     assert actions(engine)[-2:] == ["wrong_current_password", "change_password"]
 
@@ -398,18 +413,18 @@ def test_wrong_current_passwords_share_the_sign_in_lockout(engine, session, root
     alice = actor(make_user(session, root))
     for _ in range(MAX_FAILED_LOGINS - 1):
         with pytest.raises(CommandRefused, match="username or password is wrong"):
-            users.sign_in(engine=engine, username="alice", password="wrong-guess-1")
+            authentication.sign_in(engine=engine, username="alice", password="wrong-guess-1")
     with pytest.raises(CommandRefused, match="locked after five wrong passwords"):
-        users.change_own_password(
+        authentication.change_own_password(
             engine=engine, actor=alice, current_password="nope-1", new_password="another-1-pass"
         )
     checks = CountingChecks(monkeypatch)
     with pytest.raises(CommandRefused, match="locked after five wrong passwords"):
-        users.change_own_password(
+        authentication.change_own_password(
             engine=engine, actor=alice, current_password=PASSWORD, new_password="another-1-pass"
         )
     assert checks.count == 0
-    assert users.password_matches(PASSWORD, fresh(engine, "alice").password_hash)
+    assert authentication.password_matches(PASSWORD, fresh(engine, "alice").password_hash)
     assert actions(engine).count("wrong_current_password") == 1
     assert "account_locked" in actions(engine)
 
@@ -417,7 +432,7 @@ def test_wrong_current_passwords_share_the_sign_in_lockout(engine, session, root
 def test_new_password_over_72_bytes_is_refused_with_a_sentence(engine, session, root):
     alice = actor(make_user(session, root))
     with pytest.raises(CommandRefused, match="at most 72 bytes"):
-        users.change_own_password(
+        authentication.change_own_password(
             engine=engine, actor=alice, current_password=PASSWORD, new_password="a1" * 40
         )
     with pytest.raises(CommandRefused, match="at most 72 bytes"):
@@ -498,7 +513,7 @@ def test_two_admins_removing_each_other_at_once_leave_one_admin(
 def test_command_line_unlock(engine, session, capsys):
     add_user(session, "alice")
     for _ in range(MAX_FAILED_LOGINS):
-        users.record_failed_login(session=session, username="alice")
+        authentication.record_failed_login(session=session, username="alice")
     session.commit()
     assert users.main(["unlock", "Alice"], engine=engine) == 0
     assert "alice is unlocked" in capsys.readouterr().out
@@ -512,16 +527,16 @@ def test_command_line_unlock(engine, session, capsys):
 def test_command_line_reset_password(engine, session, capsys):
     add_user(session, "alice")
     for _ in range(MAX_FAILED_LOGINS):
-        users.record_failed_login(session=session, username="alice")
+        authentication.record_failed_login(session=session, username="alice")
     session.commit()
     status = users.main(
         ["reset-password", "alice"], engine=engine, stdin=io.StringIO("fresh-Start-42\n")
     )
     assert status == 0, capsys.readouterr().err
     account = fresh(engine, "alice")
-    assert users.password_matches("fresh-Start-42", account.password_hash)
+    assert authentication.password_matches("fresh-Start-42", account.password_hash)
     assert (account.locked_until, account.session_version) == (None, 1)
-    users.sign_in(engine=engine, username="alice", password="fresh-Start-42")
+    authentication.sign_in(engine=engine, username="alice", password="fresh-Start-42")
 
 
 def test_command_line_refusals_are_one_sentence_and_exit_1(engine, session, capsys):
@@ -531,23 +546,25 @@ def test_command_line_refusals_are_one_sentence_and_exit_1(engine, session, caps
     stdin = io.StringIO("short\n")
     assert users.main(["reset-password", "alice"], engine=engine, stdin=stdin) == 1
     assert "at least" in capsys.readouterr().err
-    assert users.password_matches(PASSWORD, fresh(engine, "alice").password_hash)
+    assert authentication.password_matches(PASSWORD, fresh(engine, "alice").password_hash)
 
 
 def test_every_failed_sign_in_is_audited_unknown_names_and_locked_accounts_too(engine, session):
     add_user(session, "alice")
     now = datetime.now(UTC)
     with pytest.raises(CommandRefused):
-        users.sign_in(engine=engine, username="nobody", password="wrong-guess-1", now=now)
+        authentication.sign_in(engine=engine, username="nobody", password="wrong-guess-1", now=now)
     for _ in range(MAX_FAILED_LOGINS):
         with pytest.raises(CommandRefused):
-            users.sign_in(engine=engine, username="alice", password="wrong-guess-1", now=now)
+            authentication.sign_in(
+                engine=engine, username="alice", password="wrong-guess-1", now=now
+            )
     with pytest.raises(CommandRefused, match="locked"):
-        users.sign_in(engine=engine, username="alice", password=PASSWORD, now=now)
+        authentication.sign_in(engine=engine, username="alice", password=PASSWORD, now=now)
     with Session(engine) as check:
         rows = check.exec(select(AuditLog).order_by(AuditLog.id)).all()
     assert [(row.actor, row.action) for row in rows] == [
-        (users.UNKNOWN_ACTOR, "sign_in_failed"),
+        (authentication.UNKNOWN_ACTOR, "sign_in_failed"),
         *[("alice", "sign_in_failed")] * MAX_FAILED_LOGINS,
         ("alice", "account_locked"),
         ("alice", "sign_in_refused_locked"),
@@ -565,7 +582,7 @@ def test_ten_right_sign_ins_at_once_all_succeed_and_nothing_locks(engine, sessio
     def attempt():
         start.wait(timeout=60)
         try:
-            users.sign_in(engine=engine, username="alice", password=PASSWORD)
+            authentication.sign_in(engine=engine, username="alice", password=PASSWORD)
             outcomes.append("signed in")
         except CommandRefused as exc:
             outcomes.append(str(exc))

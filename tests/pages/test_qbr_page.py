@@ -12,11 +12,11 @@ from sqlalchemy import delete
 from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 
+from data_access.authentication import signed_in_user
 from data_access.customers import customers_in_scope
 from data_access.models import Customer, QbrAction, QbrNote
 from data_access.qbr import qbr_report
 from data_access.scope import Scope
-from data_access.users import signed_in_user
 from domain.quarters import Quarter
 from tests.pages.conftest import db_engine, page_path, signed_in
 
