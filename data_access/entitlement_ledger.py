@@ -25,6 +25,7 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.checks import utc_moment
 from data_access.models import (
     Customer,
     EntitlementEntry,
@@ -54,6 +55,7 @@ from domain.roles import Role
 
 REASON_MAX_CHARS = 500
 EXTRA_PREFIX = "Extra granted: "
+UNAWARE_LEDGER_TIME = "The time of a ledger entry must be time-zone aware."
 LEDGER_ROLES = (Role.CSM, Role.MANAGER, Role.ADMIN)
 GRANT_ROLES = (Role.MANAGER,)
 BALANCE_COLUMNS = [
@@ -162,14 +164,6 @@ def _reason(reason: str | None) -> str:
             f"The reason is too long: keep it under {REASON_MAX_CHARS} characters."
         )
     return text
-
-
-def _moment(now: datetime | None) -> datetime:
-    if now is None:
-        return utc_now()
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise CommandRefused("The time of a ledger entry must be time-zone aware.")
-    return now
 
 
 def _check_request_of(session: Session, request_id: int | None, customer_id: int) -> None:
@@ -282,7 +276,7 @@ def debit_entitlement(
     customer = authorise(session, actor, roles=LEDGER_ROLES, customer_id=customer_id)
     chosen = _per_year_kind(kind)
     text = _reason(reason)
-    at = _moment(now)
+    at = utc_moment(now, refusal=UNAWARE_LEDGER_TIME)
     _check_request_of(session, request_id, customer_id)
     return _debit(
         session,
@@ -313,7 +307,7 @@ def credit_entitlement(
     customer = authorise(session, actor, roles=LEDGER_ROLES, customer_id=customer_id)
     chosen = _per_year_kind(kind)
     text = _reason(reason)
-    at = _moment(now)
+    at = utc_moment(now, refusal=UNAWARE_LEDGER_TIME)
     _check_request_of(session, request_id, customer_id)
     if request_id is not None:
         outstanding = session.exec(

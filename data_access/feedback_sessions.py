@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
 from data_access.case_commands import can_see_customer
+from data_access.checks import required_text, utc_moment
 from data_access.entitlement_ledger import debit_entitlement
 from data_access.locking import for_update
 from data_access.models import (
@@ -27,7 +28,6 @@ from data_access.models import (
     SurveyCampaign,
     TierPolicyRow,
     User,
-    utc_now,
 )
 from data_access.scope import Scope
 from domain.entitlements import Entitlement, subscription_year
@@ -51,25 +51,9 @@ def _utc_start(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def require_aware(moment: datetime, what: str) -> datetime:
-    """`moment` in UTC; refused when it is not a date and time with a time zone."""
-    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
-        raise CommandRefused(f"The {what} needs a date and time with a time zone.")
-    return moment.astimezone(UTC)
-
-
-def clean_text(value: object, what: str, limit: int, required: bool) -> str:
-    """The text stripped; refused when not text, empty while `required`, or over `limit`."""
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise CommandRefused(f"The {what} must be text.")
-    text = value.strip()
-    if required and not text:
-        raise CommandRefused(f"The {what} is required.")
-    if len(text) > limit:
-        raise CommandRefused(f"The {what} is {len(text)} characters long; the limit is {limit}.")
-    return text
+def unaware(what: str) -> str:
+    """The refusal of a moment without a time zone (data_access.checks.utc_moment)."""
+    return f"The {what} needs a date and time with a time zone."
 
 
 def check_tier_includes_surveys(session: Session, customer: Customer) -> None:
@@ -137,15 +121,15 @@ def request_feedback_session(
     The customer's CSM, a manager or an admin.
     """
     customer = authorise(session, actor, roles=FEEDBACK_ROLES, customer_id=customer_id)
-    now = require_aware(now or utc_now(), "current time")
-    requested_at = require_aware(requested_at, "request time")
+    now = utc_moment(now, refusal=unaware("current time"))
+    requested_at = utc_moment(requested_at, refusal=unaware("request time"))
     if not customer.is_active:
         raise CommandRefused(f"{customer.name} is no longer an active customer.")
     check_tier_includes_surveys(session, customer)
     contact = session.get(Contact, contact_id)
     if contact is None or contact.customer_id != customer_id:
         raise CommandRefused(f"The person who asked must be a contact of {customer.name}.")
-    text = clean_text(request_text, "written request", FEEDBACK_TEXT_MAX_CHARS, required=True)
+    text = required_text(request_text, what="written request", limit=FEEDBACK_TEXT_MAX_CHARS)
     if requested_at > now:
         raise CommandRefused("The request cannot be dated in the future.")
     if requested_at.date() < customer.hypercare_start:
@@ -216,7 +200,7 @@ def schedule_feedback_session(
             f"This feedback session is {FEEDBACK_STATE_LABELS[feedback.state].lower()}; "
             "it can no longer be scheduled."
         )
-    scheduled_for = require_aware(scheduled_for, "session time")
+    scheduled_for = utc_moment(scheduled_for, refusal=unaware("session time"))
     if scheduled_for < feedback.requested_at:
         raise CommandRefused("The session cannot take place before it was requested.")
     # Read fresh but not locked: locking a second user row after the customer's could deadlock
@@ -263,7 +247,7 @@ def record_feedback_findings(
     The customer's CSM, a manager or an admin.
     """
     feedback, _customer_row = _feedback_session(session, actor, feedback_session_id)
-    now = require_aware(now or utc_now(), "current time")
+    now = utc_moment(now, refusal=unaware("current time"))
     if feedback.state == "done":
         raise CommandRefused("Findings for this session are recorded already; nothing was changed.")
     if feedback.state != "scheduled" or feedback.scheduled_for is None:
@@ -272,9 +256,9 @@ def record_feedback_findings(
         raise CommandRefused(
             "The session has not taken place yet; record its findings after it has been held."
         )
-    feedback.findings = clean_text(findings, "findings", FEEDBACK_TEXT_MAX_CHARS, required=True)
-    feedback.recommendations = clean_text(
-        recommendations, "recommendations", FEEDBACK_TEXT_MAX_CHARS, required=True
+    feedback.findings = required_text(findings, what="findings", limit=FEEDBACK_TEXT_MAX_CHARS)
+    feedback.recommendations = required_text(
+        recommendations, what="recommendations", limit=FEEDBACK_TEXT_MAX_CHARS
     )
     feedback.state = "done"
     session.add(feedback)

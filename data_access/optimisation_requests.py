@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 from data_access import locking
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.checks import utc_moment
 from data_access.entitlement_ledger import (
     credit_entitlement,
     customer_allowance,
@@ -89,8 +90,9 @@ def log_optimisation_request(
         raise CommandRefused(
             "The written request is required: paste its text or give a reference to the e-mail."
         )
-    if requested_at.tzinfo is None or requested_at.utcoffset() is None:
-        raise CommandRefused("The time of the request must be time-zone aware.")
+    requested_at = utc_moment(
+        requested_at, refusal="The time of the request must be time-zone aware."
+    )
     if requested_at > utc_now() + timedelta(minutes=5):
         raise CommandRefused("The request cannot be dated in the future.")
     try:

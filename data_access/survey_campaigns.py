@@ -26,12 +26,12 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor, authorise
 from data_access.audit import CommandRefused, record_audit
+from data_access.checks import required_text, utc_moment
 from data_access.entitlement_ledger import debit_entitlement
 from data_access.feedback_sessions import (
     check_tier_includes_surveys,
-    clean_text,
     feedback_sessions_in_year,
-    require_aware,
+    unaware,
 )
 from data_access.locking import for_update
 from data_access.models import (
@@ -84,7 +84,7 @@ def create_campaign(
     or an admin only.
     """
     customer = authorise(session, actor, roles=CAMPAIGN_ROLES, customer_id=customer_id)
-    now = require_aware(now, "campaign's opening time")
+    now = utc_moment(now, refusal=unaware("campaign's opening time"))
     if not customer.is_active:
         raise CommandRefused(f"{customer.name} is no longer an active customer.")
     check_tier_includes_surveys(session, customer)
@@ -325,8 +325,8 @@ def _clean_answers(answers: dict[str, Any], earliest: date, now: datetime) -> di
             )
         cleaned[key] = int(value)
     if "comments" in answers:
-        cleaned["comments"] = clean_text(
-            answers["comments"], "comment", COMMENTS_MAX_CHARS, required=False
+        cleaned["comments"] = required_text(
+            answers["comments"], what="comment", limit=COMMENTS_MAX_CHARS, required=False
         )
     if "interview_date" in answers:
         interview = answers["interview_date"]
@@ -432,7 +432,7 @@ def save_draft(
     """
     authorise(session, actor, roles=RESPONSE_ROLES)
     staff_id = _interviewer(actor)
-    now = require_aware(now or utc_now(), "save time")
+    now = utc_moment(now, refusal=unaware("save time"))
     campaign, customer = _open_campaign(session, campaign_id, now.date())
     end_user = _respondent(session, customer, end_user_id)
     values = _clean_answers(answers, campaign.year_start, now)
@@ -479,7 +479,7 @@ def submit_response(
     """
     authorise(session, actor, roles=RESPONSE_ROLES)
     staff_id = _interviewer(actor)
-    now = require_aware(now or utc_now(), "submission time")
+    now = utc_moment(now, refusal=unaware("submission time"))
     campaign, customer = _open_campaign(session, campaign_id, now.date())
     end_user = _respondent(session, customer, end_user_id)
     values = _clean_answers(answers, campaign.year_start, now)
