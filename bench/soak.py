@@ -258,7 +258,13 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"The soak drives sessions with {LOADTEST}, which is missing.")
     loadtest = load_loadtest()
     folder = Path(tempfile.mkdtemp(prefix="hypercare-soak-"))
-    code = ROOT if args.tree else snapshot(folder, args.revision)
+    # The revision is resolved now, when its code is exported: HEAD may move during the run.
+    resolved = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", args.revision],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    code = ROOT if args.tree else snapshot(folder, resolved or args.revision)
     sys.path.insert(0, str(code))  # seed and writers use the same code as the server
     url = args.database_url or f"sqlite:///{folder / 'soak.db'}"
     print(f"Seeding {url} …", flush=True)
@@ -367,14 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "per_minute": samples,
         "checks": checks,
         "server_log": str(log),
-        "code": "working tree"
-        if args.tree
-        else f"git {args.revision} "
-        + subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "--short", args.revision],
-            capture_output=True,
-            text=True,
-        ).stdout.strip(),
+        "code": "working tree" if args.tree else f"git {args.revision} {resolved}",
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
