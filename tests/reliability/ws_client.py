@@ -46,7 +46,6 @@ class Widget:
     id: str
     label: str
     options: list[str]
-    value: object = None  # what the server says the widget shows (select boxes and radios)
 
 
 @dataclass
@@ -65,14 +64,7 @@ def _widget(element) -> Widget | None:
     inner = getattr(element, kind)
     if not inner.id:
         return None
-    options = [str(o) for o in getattr(inner, "options", [])]
-    value = None
-    if kind in ("selectbox", "radio"):
-        if inner.set_value:
-            value = inner.raw_value
-        elif inner.HasField("default") and inner.default < len(options):
-            value = options[inner.default]
-    return Widget(kind, inner.id, inner.label, options, value)
+    return Widget(kind, inner.id, inner.label, [str(o) for o in getattr(inner, "options", [])])
 
 
 def state(widget: Widget, value) -> WidgetState:
