@@ -12,6 +12,7 @@ after a fixed number of writes.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import signal
 import subprocess
@@ -179,6 +180,13 @@ async def _write_then_kill(base: str, process: subprocess.Popen, cases: list[int
     return done
 
 
+def _in_own_thread(coroutine) -> Confirmed:
+    """Run the sessions' event loop in a thread of its own: after the browser tests, Playwright's
+    sync API keeps an event loop running in the main thread, where asyncio.run() refuses."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result(timeout=DEADLINE_S + 240)
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_writes_confirmed_on_screen_survive_a_killed_server(kind, request, tmp_path):
     if kind == "postgresql":
@@ -189,7 +197,7 @@ def test_writes_confirmed_on_screen_survive_a_killed_server(kind, request, tmp_p
         assert len(cases) == WRITERS
         server = start_server(url)
         try:
-            done = asyncio.run(_write_then_kill(server.url, server.process, cases))
+            done = _in_own_thread(_write_then_kill(server.url, server.process, cases))
             server.process.wait(timeout=30)
         finally:
             if server.process.poll() is None:
