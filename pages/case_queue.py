@@ -39,6 +39,7 @@ from ui.url_filters import (
     set_query,
     start_values,
     state_to_url,
+    widget_default,
 )
 
 user = require_access(__file__)
@@ -409,10 +410,12 @@ top[0].selectbox(
     on_change=view_changed,
     args=(queries,),
 )
-if "filter_q" not in st.session_state:
+fresh_search = "filter_q" not in st.session_state
+if fresh_search:
     st.session_state["filter_q"] = next(iter(start_values("q", view_query)), "")
 search = top[1].text_input(
     "Search",
+    value=widget_default("q", fresh_search) or "",
     placeholder="Case number, subject or customer",
     help="Finds open cases in the table, and solved or closed cases in a list below it.",
     key="filter_q",

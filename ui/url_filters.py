@@ -47,11 +47,28 @@ def start_values(key: str, start: str | None) -> list[str]:
     return st.query_params.get_all(key)
 
 
-def url_to_state(key: str, options: list[str], start: str | None = None) -> None:
-    """A filter with no state (first run, or a view just applied) starts from `start_values`."""
-    if f"filter_{key}" not in st.session_state:
-        wanted = start_values(key, start)
-        st.session_state[f"filter_{key}"] = [value for value in wanted if value in options]
+def url_to_state(key: str, options: list[str], start: str | None = None) -> bool:
+    """A filter with no state (first run, or a view just applied) starts from `start_values`;
+    True when it did so in this run."""
+    if f"filter_{key}" in st.session_state:
+        return False
+    wanted = start_values(key, start)
+    st.session_state[f"filter_{key}"] = [value for value in wanted if value in options]
+    return True
+
+
+def widget_default(key: str, fresh: bool, options: list[str] | None = None):
+    """What a filter's widget should show if the browser forgets its value: the value it has.
+
+    The browser can forget a widget's value: after the queue's `run_every` fragment called
+    `st.rerun()`, it sent an empty Assignee filter back as a change in 1 of 4 runs, and that
+    replaced the chosen view. With the current value as the default, a forgotten value comes
+    back unchanged. In the run that set the value through session state (`fresh`), Streamlit
+    sends that value along and warns about a default beside it, so there is none."""
+    if fresh:
+        return None
+    value = st.session_state[f"filter_{key}"]
+    return value if options is None else [item for item in value if item in options]
 
 
 def state_to_url(key: str, view_key: str | None = None) -> None:
@@ -75,10 +92,11 @@ def filter_select(
     start: str | None = None,
 ) -> list[str]:
     """A multiselect kept in the URL under `key` ("All" when nothing is chosen)."""
-    url_to_state(key, options, start)
+    fresh = url_to_state(key, options, start)
     return column.multiselect(
         label,
         options,
+        default=widget_default(key, fresh, options),
         format_func=lambda value: names.get(value, value),
         key=f"filter_{key}",
         on_change=state_to_url,

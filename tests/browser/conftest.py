@@ -128,7 +128,7 @@ def start_server(
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=server_log(),
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -141,6 +141,13 @@ def start_server(
             time.sleep(0.3)
     process.kill()
     raise RuntimeError("streamlit did not become healthy within 60 s")
+
+
+def server_log():
+    """Where the server's log goes: the file named by HYPERCARE_TEST_SERVER_LOG (appended to, for
+    chasing a flaky browser test), else nowhere."""
+    path = os.environ.get("HYPERCARE_TEST_SERVER_LOG")
+    return open(path, "a") if path else subprocess.DEVNULL  # noqa: SIM115 (the server holds it)
 
 
 def stop_server(server: Server) -> None:

@@ -305,6 +305,22 @@ def test_the_default_view_keeps_its_filters_when_a_rerun_sees_an_older_url():
     )
 
 
+def test_a_filter_widget_defaults_to_the_value_it_has():
+    """If the browser forgets a filter's value, it draws the widget from its default and sends
+    that back as a change; an empty default would replace the chosen view with every case."""
+    at = queue_page("csm.emea")
+    at.run()  # a later run: the values come from the widgets, not from the view
+    assert not at.exception and not at.warning
+    assignee = at.multiselect(key="filter_assignee")
+    assert sorted(assignee.value) == sorted(at.query_params["assignee"])
+    assert list(assignee.proto.default) == list(assignee.indices) != []
+    severity = at.multiselect(key="filter_severity")
+    assert severity.value == [] and list(severity.proto.default) == []
+    at.text_input(key="filter_q").input("a").run()
+    at.run()
+    assert at.text_input(key="filter_q").proto.default == "a"
+
+
 def test_filters_saved_as_a_named_view_come_back_and_can_be_deleted():
     at = queue_page("csm.na", view="all")
     at.multiselect(key="filter_severity").select("3").run()
