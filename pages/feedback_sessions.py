@@ -7,8 +7,6 @@ import pandas as pd
 import streamlit as st
 
 from data_access.actor import Actor
-from data_access.cases import case_assignees
-from data_access.customers import contacts_of
 from data_access.feedback_sessions import (
     FEEDBACK_STATE_LABELS,
     FEEDBACK_TEXT_MAX_CHARS,
@@ -20,7 +18,7 @@ from data_access.feedback_sessions import (
 from data_access.scope import Scope
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
-from ui.customers import load_customers
+from ui.customers import load_assignees, load_contacts, load_customers
 from ui.downloads import csv_download
 from ui.format import (
     DATE_INPUT_FORMAT,
@@ -37,19 +35,6 @@ user = require_access(__file__)
 def load_sessions(scope: Scope, customer_id: int | None) -> pd.DataFrame:
     with read_session() as session:
         return feedback_sessions(session=session, scope=scope, customer_id=customer_id)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_contacts(customer_id: int) -> pd.DataFrame:
-    with read_session() as session:
-        return contacts_of(session=session, customer_id=customer_id)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_resources(customer_id: int) -> pd.DataFrame:
-    """Who may run this customer's session: active CSMs who can see the customer."""
-    with read_session() as session:
-        return case_assignees(session=session, customer_id=customer_id)
 
 
 def local_moment(day: date, clock: time) -> datetime:
@@ -189,7 +174,7 @@ with schedule_tab:
             "Session", list(chosen_labels), format_func=chosen_labels.get, key="schedule_session"
         )
         customer_of = open_requests.set_index("id").at[chosen, "customer_id"]
-        resources = load_resources(int(customer_of))
+        resources = load_assignees(int(customer_of))
         resource_names = dict(zip(resources["id"], resources["name"], strict=True))
         assigned = customers.set_index("id").at[customer_of, "hypercare_resource_id"]
         resource_ids = list(resource_names)

@@ -8,7 +8,6 @@ import streamlit as st
 
 from data_access import alerts, monitor
 from data_access.actor import Actor
-from data_access.customers import contacts_of
 from data_access.scope import Scope
 from domain.anomaly import SETTINGS
 from domain.contacts import CHANNEL_LABELS, CONTACT_CHANNELS
@@ -23,6 +22,7 @@ from domain.monitoring import (
 from reports.monitoring_charts import chart_frame, metric_chart, small_multiples
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
+from ui.customers import load_contacts
 from ui.downloads import csv_download
 from ui.format import (
     DATE_COLUMN_FORMAT,
@@ -53,12 +53,6 @@ def load_inbox(scope: Scope) -> pd.DataFrame:
 def load_contact_log(scope: Scope, alert_id: int) -> pd.DataFrame:
     with read_session() as session:
         return alerts.alert_contact_log(session=session, scope=scope, alert_id=alert_id)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_contacts(customer_id: int) -> pd.DataFrame:
-    with read_session() as session:
-        return contacts_of(session=session, customer_id=customer_id)
 
 
 @st.cache_data(ttl=60, show_spinner=False)

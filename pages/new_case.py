@@ -1,6 +1,5 @@
 """New case: log a case an agent took by phone or chat, then work it on the Case page."""
 
-import pandas as pd
 import streamlit as st
 
 from data_access.actor import Actor
@@ -9,13 +8,12 @@ from data_access.case_commands import (
     SUBJECT_MAX_CHARS,
     open_case,
 )
-from data_access.customers import contacts_of
 from data_access.scope import Scope
 from domain.contacts import CASE_CHANNELS
 from domain.lifecycle import SEVERITY_LABELS
-from ui.auth import read_session, require_access
+from ui.auth import require_access
 from ui.commands import run_command
-from ui.customers import load_customers
+from ui.customers import load_contacts, load_customers
 from ui.format import contact_labels
 from ui.navigation import PAGES_DIR
 from ui.pickers import customer_picker
@@ -23,13 +21,6 @@ from ui.pickers import customer_picker
 user = require_access(__file__)
 
 CHANNEL_LABELS = {"phone": "Phone call", "chat": "Chat", "email": "E-mail", "portal": "Portal"}
-
-
-@st.cache_data(ttl=30, show_spinner=False)
-def load_contacts(customer_id: int) -> pd.DataFrame:
-    with read_session() as session:
-        return contacts_of(session=session, customer_id=customer_id)
-
 
 st.title("New case")
 st.caption("For a case taken by phone or chat: it opens as new, and its clocks start now.")
