@@ -1,20 +1,13 @@
 """Case: one case's clocks, its conversation, the customer's contacts and the actions it allows."""
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from data_access.actor import Actor
 from data_access.calendars import region_calendars
-from data_access.case_commands import (
-    add_internal_note,
-    change_severity,
-    record_case_event,
-)
-from data_access.cases import case_assignees, case_detail
+from data_access.cases import case_detail
 from data_access.queue import case_clocks
 from data_access.scope import Scope
 from domain.clocks import (
@@ -25,33 +18,16 @@ from domain.clocks import (
     countdown_text,
     duration_text,
 )
-from domain.dates import CHART_MOMENT_FORMAT
-from domain.lifecycle import (
-    ACTION_LABELS,
-    OPEN_STATUSES,
-    SEVERITY_LABELS,
-    STATUS_LABELS,
-    allowed_actions,
-)
+from domain.lifecycle import OPEN_STATUSES, SEVERITY_LABELS, STATUS_LABELS
 from ui.auth import read_session, require_access
-from ui.commands import run_command, show_notice
+from ui.case_actions import NOTICE_SECTION_KEY, actions_panel
+from ui.case_conversation import conversation, timeline
+from ui.commands import show_notice
 from ui.contacts import contact_line, preferred_reach
 from ui.format import local_time_text, plain_markdown, value_text
 from ui.navigation import PAGES_DIR
-from ui.tables import local_time_column
 
 user = require_access(__file__)
-
-STATUS_ACTIONS = ("resume", "transfer_l2", "transfer_l3", "solve", "reopen", "close")
-EVENT_LABELS = {
-    "status": "Status change",
-    "public_reply": "Public reply",
-    "internal_note": "Internal note",
-    "assign": "Assignment",
-    "severity": "Severity change",
-}
-NOTICE_SECTION_KEY = "case_notice_section"
-REFUSED_REPLY_KEY = "case_refused_reply"
 
 
 @st.cache_data(ttl=15, show_spinner="Loading the case…")
@@ -70,12 +46,6 @@ def load_clocks(scope: Scope, case_id: int, now: datetime) -> pd.Series | None:
 def load_calendars(today) -> dict:
     with read_session() as session:
         return region_calendars(session=session, today=today)
-
-
-@st.cache_data(ttl=60, show_spinner=False)
-def load_assignees(customer_id: int) -> pd.DataFrame:
-    with read_session() as session:
-        return case_assignees(session=session, customer_id=customer_id)
 
 
 def back_to_queue() -> None:
@@ -210,319 +180,6 @@ def state_badge(remaining: float, target: float, *, late: bool | None = None) ->
     return ":green[🟢 On track]"
 
 
-# --- conversation and timeline -------------------------------------------------------------------
-
-
-def conversation(case: dict) -> None:
-    """The description, public replies and internal notes as one thread, each marked."""
-    events = case["events"]
-    opened_by = events["actor"].iloc[0] if not events.empty else None
-    with st.container(border=True):
-        st.caption(
-            f":material/description: **Description** · {plain_markdown(value_text(opened_by))} · "
-            f"{local_time_text(case['opened_at'], user.timezone)}"
-        )
-        st.text(case["description"] or "No description was given.")
-    thread = events[events["kind"].isin(["public_reply", "internal_note"])]
-    for item in thread.itertuples():
-        public = item.kind == "public_reply"
-        with st.container(border=True):
-            marker = (
-                ":blue[:material/mail: **Public reply**] · seen by the customer"
-                if public
-                else ":orange[:material/lock: **Internal note**] · staff only"
-            )
-            st.caption(
-                f"{marker} · {plain_markdown(value_text(item.actor))} · "
-                f"{local_time_text(item.at, user.timezone)}"
-            )
-            st.text(item.note)
-    if thread.empty:
-        st.caption("No replies or internal notes yet.")
-
-
-def timeline(case: dict, now: datetime) -> None:
-    """Status spells as a chart and every event as a table, both in the viewer's time zone."""
-    events = case["events"]
-    if events.empty:
-        st.info("No events recorded.")
-        return
-    spells = events[events["kind"] == "status"].reset_index(drop=True)
-    spells = pd.DataFrame(
-        {
-            "start": viewer_wall_clock(spells["at"]),
-            "end": viewer_wall_clock(spells["at"].shift(-1).fillna(pd.Timestamp(now))),
-            "status": spells["to_status"].map(STATUS_LABELS),
-            "to_status": spells["to_status"],
-        }
-    )
-    spells = spells[spells["to_status"] != "closed"].drop(columns="to_status")
-    replies = events[events["kind"] == "public_reply"]
-    replies = pd.DataFrame(
-        {"at": viewer_wall_clock(replies["at"]), "actor": replies["actor"].map(value_text)}
-    )
-    when = f"{CHART_MOMENT_FORMAT} ({user.timezone})"
-    axis = alt.Axis(title=None, format=CHART_MOMENT_FORMAT)
-    chart = (
-        alt.Chart(spells)
-        .mark_bar(height=24)
-        .encode(
-            x=alt.X("start:T", axis=axis, scale=alt.Scale(type="utc")),
-            x2="end:T",
-            y=alt.value(20),
-            color=alt.Color("status:N", title="Status"),
-            tooltip=[
-                alt.Tooltip("status:N", title="Status"),
-                alt.Tooltip("start:T", title="From", format=when, formatType="utc"),
-                alt.Tooltip("end:T", title="To", format=when, formatType="utc"),
-            ],
-        )
-    )
-    if not replies.empty:
-        chart += (
-            alt.Chart(replies)
-            .mark_tick(thickness=2, size=30, color="#263238")
-            .encode(
-                x=alt.X("at:T", scale=alt.Scale(type="utc")),
-                y=alt.value(20),
-                tooltip=[
-                    alt.Tooltip("actor:N", title="Reply by"),
-                    alt.Tooltip("at:T", title="At", format=when, formatType="utc"),
-                ],
-            )
-        )
-    st.caption(f"Times in {user.timezone}.")
-    st.altair_chart(chart.properties(height=60), width="stretch")
-    table = events.assign(
-        at=events["at"].dt.tz_convert(user.timezone),
-        actor=events["actor"].map(value_text),
-        kind=events["kind"].map(EVENT_LABELS).fillna(events["kind"]),
-        change=events["from_status"].map(STATUS_LABELS).fillna("")
-        + " → "
-        + events["to_status"].map(STATUS_LABELS).fillna(""),
-    )
-    table.loc[events["kind"] != "status", "change"] = ""
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_order=["at", "actor", "kind", "change", "note"],
-        column_config={
-            "at": local_time_column(user.timezone),
-            "actor": "Who",
-            "kind": "What",
-            "change": "Status",
-            "note": st.column_config.TextColumn("Note", width="large"),
-        },
-    )
-
-
-def viewer_wall_clock(moments: pd.Series) -> pd.Series:
-    """Aware instants as the viewer's wall-clock time labelled UTC: the chart draws on a UTC
-    scale, so its axis reads the viewer's local time whatever the browser's own time zone."""
-    local = pd.to_datetime(moments, utc=True).dt.tz_convert(user.timezone)
-    return local.dt.tz_localize(None).dt.tz_localize("UTC")
-
-
-# --- actions ---------------------------------------------------------------------------------
-#
-# Each action is a form without clear_on_submit whose key carries a round number: a recorded
-# action starts the next round (fresh, empty widgets), a refused one keeps the same round, so the
-# typed text stays for the user to fix. Writes happen here in the script body, never in
-# callbacks. A form's values reach the server only when it is submitted, so a reply whose text
-# arrives is a sent reply even when the clock fragment's rerun swallowed the button's trigger;
-# and a stale second click belongs to a round that no longer exists, so it cannot record twice.
-
-
-def form_round(case_id: int, name: str) -> str:
-    return f"{name}_{case_id}_{st.session_state.get(f'round_{name}_{case_id}', 0)}"
-
-
-def next_round(case_id: int, name: str) -> None:
-    key = f"round_{name}_{case_id}"
-    st.session_state[key] = st.session_state.get(key, 0) + 1
-
-
-def recorded(case_id: int, section: str) -> Callable[[object], None]:
-    """What a recorded action does before the page shows afresh (`run_command`): start the
-    section's next round, with the confirmation beside the action. A refusal stays beside the
-    action as one sentence, in the same round."""
-
-    def start_next_round(_result: object) -> None:
-        next_round(case_id, section)
-        st.session_state[NOTICE_SECTION_KEY] = section
-
-    return start_next_round
-
-
-def notice_here(section: str) -> None:
-    """The confirmation of the last action, shown next to that action."""
-    if st.session_state.get(NOTICE_SECTION_KEY) == section:
-        st.session_state.pop(NOTICE_SECTION_KEY)
-        show_notice()
-
-
-def reply_form(case: dict, actor: Actor) -> None:
-    case_id = case["case_id"]
-    first = pd.isna(case["first_response_at"])
-    key = form_round(case_id, "reply")
-    may_pend = case["status"] in ("new", "open")
-    with st.form(key, border=False):
-        message = st.text_area(
-            "First public reply" if first else "Public reply",
-            placeholder="What the customer will read",
-            key=f"{key}_text",
-        )
-        with st.container(horizontal=True):
-            send = st.form_submit_button(
-                "Send first public reply" if first else "Send reply", type="primary"
-            )
-            send_and_pend = may_pend and st.form_submit_button("Send reply and set pending")
-    notice_here("reply")
-    text = message.strip()
-    arrived = bool(text) and st.session_state.get(REFUSED_REPLY_KEY) != (key, text)
-    if not (send or send_and_pend or arrived):
-        return
-    if not text:
-        st.error("Write the reply before sending it.")
-        return
-
-    def reply(session) -> None:
-        record_case_event(
-            session=session, actor=actor, case_id=case_id, action="public_reply", note=text
-        )
-        if send_and_pend:
-            record_case_event(session=session, actor=actor, case_id=case_id, action="set_pending")
-
-    success = "Reply sent; the case is pending the customer." if send_and_pend else "Reply sent."
-    st.session_state[REFUSED_REPLY_KEY] = (key, text)
-    run_command(reply, success, on_success=recorded(case_id, "reply"))
-
-
-def note_form(case: dict, actor: Actor) -> None:
-    case_id = case["case_id"]
-    key = form_round(case_id, "note")
-    with st.form(key, border=False):
-        note = st.text_area(
-            "Internal note", placeholder="Only staff will read this", key=f"{key}_text", height=90
-        )
-        add = st.form_submit_button("Add internal note")
-    notice_here("note")
-    if add:
-        run_command(
-            lambda session: add_internal_note(
-                session=session, actor=actor, case_id=case_id, note=note
-            ),
-            "Internal note added.",
-            on_success=recorded(case_id, "note"),
-        )
-
-
-def status_form(case: dict, actor: Actor, allowed: tuple[str, ...]) -> None:
-    case_id = case["case_id"]
-    shown = [action for action in ("set_pending", *STATUS_ACTIONS) if action in allowed]
-    if not shown:
-        return
-    key = form_round(case_id, "status")
-    with st.form(key, border=False):
-        note = st.text_input("Note for the status change (optional)", key=f"{key}_note")
-        with st.container(horizontal=True):
-            pressed = [
-                action
-                for action in shown
-                if st.form_submit_button(ACTION_LABELS[action], key=f"{key}_{action}")
-            ]
-    notice_here("status")
-    if pressed:
-        action = pressed[0]
-        run_command(
-            lambda session: record_case_event(
-                session=session, actor=actor, case_id=case_id, action=action, note=note.strip()
-            ),
-            f"{ACTION_LABELS[action]}: done.",
-            on_success=recorded(case_id, "status"),
-        )
-
-
-def assign_form(case: dict, actor: Actor) -> None:
-    """Only people who can see the customer are offered (the command checks it again)."""
-    case_id = case["case_id"]
-    people = load_assignees(case["customer_id"])
-    names = dict(zip(people["id"], people["name"], strict=True))
-    may_take = user.id in names and case["assignee_id"] != user.id
-    key = form_round(case_id, "assign")
-    with st.form(key, border=False), st.container(horizontal=True, vertical_alignment="bottom"):
-        who = st.selectbox(
-            "Assign to",
-            list(names),
-            format_func=names.get,
-            index=None,
-            placeholder="Choose someone who can see this customer",
-            key=f"{key}_who",
-        )
-        assign = st.form_submit_button("Assign")
-        take = may_take and st.form_submit_button("Assign to me", icon=":material/person_add:")
-    notice_here("assign")
-    if not (assign or take):
-        return
-    if assign and who is None:
-        st.error("Choose who to assign the case to.")
-        return
-    assignee = user.id if take else who
-    run_command(
-        lambda session: record_case_event(
-            session=session, actor=actor, case_id=case_id, action="assign", assignee_id=assignee
-        ),
-        f"Assigned to {names.get(assignee, 'them')}.",
-        on_success=recorded(case_id, "assign"),
-    )
-
-
-def severity_form(case: dict, actor: Actor) -> None:
-    case_id = case["case_id"]
-    key = form_round(case_id, "severity")
-    with st.form(key, border=False):
-        with st.container(horizontal=True, vertical_alignment="bottom"):
-            severity = st.selectbox(
-                "Severity",
-                list(SEVERITY_LABELS),
-                index=list(SEVERITY_LABELS).index(case["severity"]),
-                format_func=SEVERITY_LABELS.get,
-                key=f"{key}_severity",
-            )
-            reason = st.text_input(
-                "Reason", placeholder="Why the severity changes", key=f"{key}_reason"
-            )
-        change = st.form_submit_button("Change severity")
-    notice_here("severity")
-    if change:
-        run_command(
-            lambda session: change_severity(
-                session=session, actor=actor, case_id=case_id, severity=severity, reason=reason
-            ),
-            f"Severity changed to {SEVERITY_LABELS[severity]}.",
-            on_success=recorded(case_id, "severity"),
-        )
-
-
-def actions_panel(case: dict) -> None:
-    allowed = allowed_actions(case["status"])
-    if not allowed:
-        st.info("A closed case is final; open a new case if the problem returns.")
-        return
-    actor = Actor.of(user)
-    with st.container(border=True):
-        reply_form(case, actor)
-    with st.container(border=True):
-        status_form(case, actor, allowed)
-    with st.container(border=True):
-        note_form(case, actor)
-    with st.container(border=True):
-        assign_form(case, actor)
-    if case["status"] in OPEN_STATUSES:
-        with st.container(border=True):
-            severity_form(case, actor)
-
-
 def contacts_panel(case: dict) -> None:
     st.markdown(f"**HyperCare resource:** {plain_markdown(value_text(case['hypercare_resource']))}")
     contacts = case["contacts"]
@@ -596,15 +253,15 @@ clock_boxes()
 main, side = st.columns([3, 2])
 with main:
     st.subheader("Conversation")
-    conversation(case)
+    conversation(case, user.timezone)
 with side:
     st.subheader("Actions")
-    actions_panel(case)
+    actions_panel(case, Actor.of(user))
     with st.container(border=True):
         st.subheader("Customer contacts")
         contacts_panel(case)
 
 st.subheader("Timeline")
-timeline(case, datetime.now(UTC))
+timeline(case, datetime.now(UTC), user.timezone)
 if case["status"] not in OPEN_STATUSES:
     st.caption("The case is no longer open; its clocks are stopped.")

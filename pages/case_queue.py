@@ -25,12 +25,19 @@ from domain.lifecycle import (
     STATUS_LABELS,
 )
 from domain.queue import queue_changes, search_matches
-from domain.queue_view import CLOCK_LABELS, clock_states, live_countdowns, local_due_text
+from domain.queue_view import clock_states, live_countdowns
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.downloads import csv_download
-from ui.format import MISSING, datetime_text, plain_markdown
+from ui.format import plain_markdown
 from ui.navigation import PAGES_DIR
+from ui.queue_table import (
+    TABLE_COLUMNS,
+    closed_cases_table,
+    open_cases_table,
+    summary_table,
+    table_frame,
+)
 from ui.url_filters import (
     apply_query,
     current_query,
@@ -50,22 +57,6 @@ UNASSIGNED = "none"
 FILTER_KEYS = ("q", "customer", "tier", "clock", "severity", "status", "assignee", "region")
 MINE, EVERYTHING = "mine", "all"
 POLL_OVERLAP = timedelta(minutes=2)  # a write committed late carries an earlier updated_at
-TABLE_COLUMNS = [
-    "state",
-    "case_id",
-    "customer",
-    "severity_label",
-    "countdown",
-    "due_viewer",
-    "assignee",
-    "subject",
-    "due_local",
-    "status_label",
-    "clock_label",
-    "tier_label",
-    "queue_position",
-    "queue_reason",
-]
 actor = Actor.of(user)
 
 
@@ -191,75 +182,12 @@ def show_toasts() -> None:
 # --- the table ------------------------------------------------------------------------------------
 
 
-def due_text(due: pd.Series) -> pd.Series:
-    return due.map(lambda moment: datetime_text(moment, user.timezone, missing=MISSING))
-
-
-def table_frame(shown: pd.DataFrame) -> pd.DataFrame:
-    """The columns that do not move between ticks, formatted once per run."""
-    stopped = (shown["clock"] == "resolution") & shown["res_state"].isin(["paused", "excluded"])
-    due = shown["due"].mask(stopped)
-    return pd.DataFrame(
-        {
-            "queue_position": shown["queue_position"],
-            "case_id": shown["case_id"],
-            "customer": shown["customer"],
-            "subject": shown["subject"],
-            "tier_label": shown["tier_label"],
-            "severity_label": shown["severity"].map(SEVERITY_LABELS),
-            "status_label": shown["status"].map(STATUS_LABELS),
-            "clock_label": shown["clock"].map(CLOCK_LABELS),
-            "due_viewer": due_text(due),
-            "due_local": (
-                local_due_text(due, shown["region_timezone"]) + " " + shown["region"]
-            ).where(due.notna(), MISSING),
-            "assignee": shown["assignee"].fillna("Unassigned"),
-            "queue_reason": shown["queue_reason"],
-        },
-        index=shown.index,
-    )
-
-
 @st.fragment(run_every="5s")
 def live_table(shown: pd.DataFrame, table: pd.DataFrame, calendars: dict) -> None:
     """Ticks every few seconds: only the countdowns and states move; nothing is read again."""
     live = live_countdowns(shown, datetime.now(UTC), calendars)
     table = table.join(live[["countdown", "state"]])
-    selection = st.dataframe(
-        table,
-        hide_index=True,
-        on_select="rerun",
-        selection_mode="multi-row",
-        key=table_key(),
-        column_order=TABLE_COLUMNS,
-        column_config={
-            "state": st.column_config.TextColumn("State", pinned=True),
-            "case_id": st.column_config.NumberColumn("Case", format="#%d", pinned=True),
-            "customer": st.column_config.TextColumn("Customer", width="medium"),
-            "severity_label": "Severity",
-            "countdown": st.column_config.TextColumn(
-                "Time left",
-                help="First response: calendar time (support is 24/7). Resolution guideline: "
-                "business time in the region's calendar; 1 bd is one working day.",
-            ),
-            "due_viewer": st.column_config.TextColumn(f"Due ({user.timezone})"),
-            "assignee": "Assignee",
-            "subject": st.column_config.TextColumn("Subject", width="large"),
-            "due_local": st.column_config.TextColumn("Due (region local)"),
-            "status_label": "Status",
-            "clock_label": st.column_config.TextColumn(
-                "Clock",
-                help="First response until the first public reply, then the resolution "
-                "guideline (business days in the region's calendar; a guideline, not a "
-                "commitment)",
-            ),
-            "tier_label": "Tier",
-            "queue_position": st.column_config.NumberColumn(
-                "Position", help="Position in the whole queue"
-            ),
-            "queue_reason": st.column_config.TextColumn("Why here", width="medium"),
-        },
-    )
+    selection = open_cases_table(table, key=table_key(), timezone=user.timezone)
     rows = selection.selection.rows if selection else []
     chosen = [int(table.iloc[row]["case_id"]) for row in rows]
     if chosen:
@@ -326,37 +254,6 @@ def bulk_bar(chosen: list[int]) -> None:
 def go_to_case(case_id: int) -> None:
     st.session_state["queue_url"] = {key: st.query_params.get_all(key) for key in st.query_params}
     st.switch_page(PAGES_DIR / "case.py", query_params={"id": str(case_id)})
-
-
-def summary_table(summary: pd.DataFrame) -> None:
-    """Per tier, one compact line: open, at risk, breached, first response met this week."""
-    met = summary["fr_met_percent"].map(
-        lambda value: MISSING if pd.isna(value) else f"{value:.0f} %"
-    )
-    st.dataframe(
-        summary.assign(
-            fr_met_text=met,
-            fr_count=summary["fr_met"].astype(str) + " of " + summary["fr_measured"].astype(str),
-        ),
-        hide_index=True,
-        key="queue_summary",
-        column_order=["tier_label", "open", "at_risk", "breached", "fr_met_text", "fr_count"],
-        column_config={
-            "tier_label": "Tier",
-            "open": st.column_config.NumberColumn("Open"),
-            "at_risk": st.column_config.NumberColumn("At risk"),
-            "breached": st.column_config.NumberColumn(
-                "Breached", help="Severity 1 has no response target: a missed goal is not here."
-            ),
-            "fr_met_text": st.column_config.TextColumn("First response met"),
-            "fr_count": st.column_config.TextColumn("Cases this week"),
-        },
-    )
-    st.caption(
-        "All open cases in your view, whatever the filters. First response met: cases opened "
-        f"since Monday 00:00 ({user.timezone}) whose first-response target has been reached or "
-        "passed; severity 1 has no target."
-    )
 
 
 # --- the page -------------------------------------------------------------------------------------
@@ -522,7 +419,7 @@ if queue.empty:
 elif shown.empty:
     st.info("No open case matches these filters.")
 else:
-    table = table_frame(shown)
+    table = table_frame(shown, user.timezone)
     live_table(shown, table, calendars)
     st.caption(
         f"{len(shown):,} of {len(queue):,} open cases · select rows to open, assign or change "
@@ -540,41 +437,9 @@ if search.strip():
     if closed.empty:
         st.caption("No solved or closed case matches this search.")
     else:
-        found = st.dataframe(
-            closed.assign(
-                severity_label=closed["severity"].map(SEVERITY_LABELS),
-                status_label=closed["status"].map(STATUS_LABELS),
-                opened=due_text(closed["opened_at"]),
-                solved=due_text(closed["solved_at"]),
-                assignee=closed["assignee"].fillna("Unassigned"),
-            ),
-            hide_index=True,
-            on_select="rerun",
-            selection_mode="single-row",
-            key="closed_matches",
-            column_order=[
-                "case_id",
-                "customer",
-                "subject",
-                "severity_label",
-                "status_label",
-                "opened",
-                "solved",
-                "assignee",
-            ],
-            column_config={
-                "case_id": st.column_config.NumberColumn("Case", format="#%d"),
-                "customer": "Customer",
-                "subject": st.column_config.TextColumn("Subject", width="large"),
-                "severity_label": "Severity",
-                "status_label": "Status",
-                "opened": f"Opened ({user.timezone})",
-                "solved": f"Solved ({user.timezone})",
-                "assignee": "Assignee",
-            },
-        )
+        found = closed_cases_table(closed, user.timezone)
         if found and found.selection.rows:
             go_to_case(int(closed.iloc[found.selection.rows[0]]["case_id"]))
 
 st.subheader("SLA summary")
-summary_table(summary)
+summary_table(summary, user.timezone)
