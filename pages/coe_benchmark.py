@@ -8,7 +8,7 @@ import streamlit as st
 from data_access import coe, coe_commands
 from data_access.actor import Actor
 from data_access.scope import Scope
-from domain.coe import FIELD_LABELS, MATURITY_LABELS, CoeValues
+from domain.coe import COUNT_FIELDS, FIELD_LABELS, MATURITY_LABELS, CoeValues
 from domain.quarters import BadQuarter, Quarter, quarters_between
 from reports.coe_charts import history_trend, percentile_bars
 from ui.auth import read_session, require_access
@@ -183,17 +183,7 @@ def snapshot_form(customer_id: int, quarter: Quarter, found: coe.CoeComparison |
         left, middle, right = st.columns(3)
         counts = {}
         for column, name in zip(
-            (left, middle, right, left, middle, right, left),
-            (
-                "certified_builders",
-                "certified_architects",
-                "master_planners",
-                "production_models",
-                "workspaces",
-                "licensed_users",
-                "active_users",
-            ),
-            strict=True,
+            (left, middle, right, left, middle, right, left), COUNT_FIELDS, strict=True
         ):
             counts[name] = column.number_input(
                 FIELD_LABELS[name],
