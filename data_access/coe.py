@@ -1,5 +1,5 @@
 """The CoE benchmark's reads: a customer's snapshots, the comparison with peers, and the QBR's
-CoE section. Peers, percentiles and next steps are the pure rules of `domain.coe`; recording
+CoE section. Peers, percentiles and next steps are the pure rules of `domain.coe_peers`; recording
 snapshots (by a form or a CSV file) is `data_access.coe_commands`.
 """
 
@@ -17,16 +17,12 @@ from domain.coe import (
     FIELD_LABELS,
     FLAG_FIELDS,
     METRICS,
-    NO_STEP_SENTENCE,
     VALUE_FIELDS,
-    Candidate,
     CoeValues,
-    Comparison,
-    choose_peers,
-    compare,
     format_metric,
     metric_values,
 )
+from domain.coe_peers import NO_STEP_SENTENCE, Candidate, Comparison, choose_peers, compare
 from domain.qbr import Chart, Figure, Section, Table, change_text
 from domain.quarters import Quarter
 

@@ -7,19 +7,16 @@ from datetime import date
 
 import pytest
 
-from domain.coe import (
+from domain.coe import CoeValues, format_metric, metric_values, validation_errors
+from domain.coe_peers import (
     MIN_PEERS,
     NO_STEP_SENTENCE,
     Candidate,
-    CoeValues,
     PeerGroup,
     choose_peers,
     compare,
-    format_metric,
-    metric_values,
     peer_median,
     percentile,
-    validation_errors,
 )
 from domain.quarters import Quarter
 
