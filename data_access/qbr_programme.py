@@ -23,8 +23,8 @@ from data_access.qbr_common import (
     customer_scope,
     rounded,
 )
-from domain.clocks import duration_text
 from domain.dates import day_text
+from domain.durations import duration_text
 from domain.entitlements import (
     CAP_KINDS,
     OPEN_REQUEST_STATES,

@@ -26,9 +26,9 @@ from data_access.qbr_common import (
     rounded,
     tier_on,
 )
-from domain.clocks import duration_text
 from domain.contacts import CHANNEL_LABELS
 from domain.dates import day_text
+from domain.durations import duration_text
 from domain.entitlements import subscription_year
 from domain.lifecycle import SEVERITY_LABELS
 from domain.qbr import Chart, Figure, Section, Table, change_text, days_text, plural, share_text

@@ -1,7 +1,8 @@
 """Case clocks: first response (calendar minutes) and resolution (business minutes), for many cases.
 
 `compute_clocks` replays each case's status events into intervals and measures them with the
-region's `BusinessCalendar`, vectorised per region: no Python loop over cases.
+region's `BusinessCalendar`, vectorised per region: no Python loop over cases (the arrays it works
+on are `domain.clock_arrays`). How a clock's time reads ("2h 14m left") is `domain.durations`.
 
 The rules, in one place:
 
@@ -23,19 +24,18 @@ The rules, in one place:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from domain.lifecycle import RESOLVED_STATUSES, STATUSES, TRANSFER_STATUSES
+from domain.clock_arrays import NAT, CaseTimeline, RegionCalendars, column_us, is_any
+from domain.lifecycle import RESOLVED_STATUSES, STATUSES
 from domain.sla import US_PER_MINUTE, BusinessCalendar
 
 PAUSED_STATUSES = frozenset({"pending_customer", *RESOLVED_STATUSES})
-TRANSFERRED_STATUSES = frozenset(TRANSFER_STATUSES)
 AT_RISK_FRACTION = 0.25
 
 RESPOND_NOW = "respond_now"
@@ -74,9 +74,6 @@ CLOCK_COLUMNS = (
     "breached",
 )
 
-_NAT = np.iinfo(np.int64).min
-_NEVER = np.iinfo(np.int64).max
-
 
 class ClockPolicy(Protocol):
     """The part of a tier policy the clocks read (`domain.tiers.TierPolicy` qualifies)."""
@@ -111,14 +108,14 @@ def compute_clocks(
         raise ValueError(f"Unknown case statuses: {sorted(unknown_statuses)}.")
 
     now_us = _datetime_us(now)
-    opened = _column_us(cases["opened_at"], "opened_at")
-    if np.any(opened == _NAT):
+    opened = column_us(cases["opened_at"], "opened_at")
+    if np.any(opened == NAT):
         raise ValueError("Every case needs an opened_at time.")
     status = cases["status"].to_numpy(dtype=object)
-    resolved_now = _is_any(status, RESOLVED_STATUSES)
+    resolved_now = is_any(status, RESOLVED_STATUSES)
     severity_1 = cases["severity"].eq(1).fillna(False).to_numpy(dtype=bool)
-    regions = _RegionCalendars(cases["region"], calendars)
-    timeline = _Timeline.build(case_ids, opened, status, events, now_us)
+    regions = RegionCalendars(cases["region"], calendars)
+    timeline = CaseTimeline.build(case_ids, opened, status, events, now_us)
     stopped_at = timeline.resolution_stop(resolved_now, opened, now_us)
 
     first_response = _first_response_clock(
@@ -129,7 +126,7 @@ def compute_clocks(
         ),
         opened=opened,
         first_reply=timeline.first_reply,
-        solved_at=np.where(resolved_now, stopped_at, _NAT),
+        solved_at=np.where(resolved_now, stopped_at, NAT),
         now_us=now_us,
     )
     resolution, res_late = _resolution_clock(
@@ -145,13 +142,13 @@ def compute_clocks(
     clocks = pd.DataFrame(
         {
             "elapsed_minutes": (now_us - opened) / US_PER_MINUTE,
-            "respond_now": severity_1 & (timeline.first_reply == _NAT) & ~resolved_now,
+            "respond_now": severity_1 & (timeline.first_reply == NAT) & ~resolved_now,
             **first_response,
             **resolution,
         },
         index=pd.Index(case_ids, name="case_id"),
     )
-    waiting_for_reply = (timeline.first_reply == _NAT) & ~resolved_now
+    waiting_for_reply = (timeline.first_reply == NAT) & ~resolved_now
     clock = np.select(
         [waiting_for_reply & severity_1, waiting_for_reply],
         [RESPOND_NOW, FIRST_RESPONSE],
@@ -250,10 +247,8 @@ def _first_response_clock(
 ) -> dict[str, object]:
     """Calendar minutes from opening to the first public reply, or to the solve if none came."""
     due = opened + np.round(target * US_PER_MINUTE).astype(np.int64)
-    stopped = (first_reply != _NAT) | (solved_at != _NAT)
-    stop = np.where(
-        first_reply != _NAT, first_reply, np.where(solved_at != _NAT, solved_at, now_us)
-    )
+    stopped = (first_reply != NAT) | (solved_at != NAT)
+    stop = np.where(first_reply != NAT, first_reply, np.where(solved_at != NAT, solved_at, now_us))
     late = stop > due
     state = np.select([late, stopped], ["breached", "met"], "running")
     return {
@@ -271,8 +266,8 @@ def _resolution_clock(
     target: np.ndarray,
     opened: np.ndarray,
     stopped_at: np.ndarray,
-    timeline: _Timeline,
-    regions: _RegionCalendars,
+    timeline: CaseTimeline,
+    regions: RegionCalendars,
     pending_now: np.ndarray,
     resolved_now: np.ndarray,
 ) -> tuple[dict[str, object], np.ndarray]:
@@ -283,7 +278,7 @@ def _resolution_clock(
     owner_stop = stopped_at[timeline.owner]
     starts = np.clip(timeline.starts, opened[timeline.owner], owner_stop)
     ends = np.clip(timeline.ends, starts, owner_stop)
-    paused = _is_any(timeline.statuses, PAUSED_STATUSES)
+    paused = is_any(timeline.statuses, PAUSED_STATUSES)
     owner = timeline.owner[paused]
     n, m = len(opened), len(owner)
     value = regions.business_minutes(
@@ -313,73 +308,6 @@ def _resolution_clock(
     return columns, late
 
 
-def duration_text(minutes: float) -> str:
-    """A span as "35m", "3h 10m", or from one day up "1d 3h", in whole minutes rounded down.
-
-    Edge case: a positive span under a minute reads "<1m", so a live clock never shows "0m" early.
-    """
-    if pd.isna(minutes):
-        return "—"
-    minutes = abs(minutes)
-    whole = int(minutes)
-    if whole == 0:
-        return "<1m" if minutes > 0 else "0m"
-    days, rest = divmod(whole, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {mins}m" if mins else f"{hours}h"
-    return f"{mins}m"
-
-
-def countdown_text(remaining_minutes: float) -> str:
-    """Remaining time as "2h 14m left", "due now" at exactly zero, or "overdue by 35m".
-
-    No clock (NaN) reads "—".
-    """
-    if pd.isna(remaining_minutes):
-        return "—"
-    if remaining_minutes > 0:
-        return f"{duration_text(remaining_minutes)} left"
-    if remaining_minutes == 0:
-        return "due now"
-    return f"overdue by {duration_text(remaining_minutes)}"
-
-
-def business_duration_text(minutes: float, minutes_per_day: float) -> str:
-    """A span of business time: "3h 10m", or from one business day up "2 bd 4h".
-
-    A business day is the region calendar's working day (8 hours by default), never 24 hours,
-    so "1 bd" is what is left at 09:00 of a case due at 17:00.
-    """
-    if pd.isna(minutes):
-        return "—"
-    minutes = abs(minutes)
-    if pd.isna(minutes_per_day) or minutes_per_day <= 0 or minutes < minutes_per_day:
-        return duration_text(minutes)
-    days, rest = divmod(int(minutes), int(minutes_per_day))
-    hours = rest // 60
-    return f"{days} bd {hours}h" if hours else f"{days} bd"
-
-
-def business_countdown_text(remaining_minutes: float, minutes_per_day: float, late: bool) -> str:
-    """Business time left ("1 bd 3h left"), "due now", or "overdue by 2h" once past due.
-
-    Edge case: past a due time that fell at closing, no business minute has passed yet; the
-    clock still reads "overdue" (it is breached), without a misleading "by 0m".
-    """
-    if pd.isna(remaining_minutes):
-        return "—"
-    if late:
-        if remaining_minutes <= -1:
-            return f"overdue by {business_duration_text(remaining_minutes, minutes_per_day)}"
-        return "overdue"
-    if remaining_minutes > 0:
-        return f"{business_duration_text(remaining_minutes, minutes_per_day)} left"
-    return "due now"
-
-
 def business_minutes_left(
     due_business: pd.Series, regions: pd.Series, calendars: Mapping[str, BusinessCalendar], now
 ) -> pd.Series:
@@ -396,134 +324,6 @@ def business_minutes_left(
     return left
 
 
-# --- building blocks ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Timeline:
-    """Every case's history as status intervals, plus per-case facts read from the events.
-
-    Interval i belongs to case position `owner[i]`, starts at `starts[i]` and lasts until the next
-    interval of the same case (`ends[i]`, or now for the last one). Each case has an initial
-    interval starting at `opened_at`, then one per status event, in time order.
-    """
-
-    owner: np.ndarray
-    starts: np.ndarray
-    ends: np.ndarray
-    statuses: np.ndarray
-    first_reply: np.ndarray
-    ever_transferred: np.ndarray
-
-    @classmethod
-    def build(
-        cls,
-        case_ids: np.ndarray,
-        opened: np.ndarray,
-        status: np.ndarray,
-        events: pd.DataFrame,
-        now_us: int,
-    ) -> _Timeline:
-        n = len(case_ids)
-        position = pd.Index(case_ids).get_indexer(events["case_id"])
-        at = _column_us(events["at"], "at")
-        kind = events["kind"].to_numpy(dtype=object)
-        known = position >= 0
-        if np.any(known & (at == _NAT)):
-            raise ValueError("Every event needs an `at` time.")
-
-        replies = known & (kind == "public_reply")
-        first_reply = np.full(n, _NEVER, dtype=np.int64)
-        np.minimum.at(first_reply, position[replies], at[replies])
-        first_reply[first_reply == _NEVER] = _NAT
-
-        is_status = known & (kind == "status")
-        order = np.lexsort((at[is_status], position[is_status]))
-        event_owner = position[is_status][order]
-        event_at = at[is_status][order]
-        from_status = events["from_status"].to_numpy(dtype=object)[is_status][order]
-        to_status = events["to_status"].to_numpy(dtype=object)[is_status][order]
-        first_of_case, last_of_case = _group_edges(event_owner)
-
-        initial_status = status.copy()
-        first_from = from_status[first_of_case]
-        initial_status[event_owner[first_of_case]] = np.where(
-            pd.isna(first_from), "new", first_from
-        )
-        event_status = np.where(last_of_case, status[event_owner], to_status)
-
-        owner = np.concatenate([np.arange(n), event_owner])
-        order = np.argsort(owner, kind="stable")
-        owner = owner[order]
-        starts = np.concatenate([opened, event_at])[order]
-        statuses = np.concatenate([initial_status, event_status])[order]
-        ends = np.full(len(owner), now_us, dtype=np.int64)
-        ends[:-1] = starts[1:]
-        ends[_group_edges(owner)[1]] = now_us
-
-        transferred = _is_any(statuses, TRANSFERRED_STATUSES)
-        transferred_events = _is_any(to_status, TRANSFERRED_STATUSES)
-        ever_transferred = (
-            np.bincount(owner[transferred], minlength=n)
-            + np.bincount(event_owner[transferred_events], minlength=n)
-        ) > 0
-        return cls(owner, starts, ends, statuses, first_reply, ever_transferred)
-
-    def resolution_stop(
-        self, resolved_now: np.ndarray, opened: np.ndarray, now_us: int
-    ) -> np.ndarray:
-        """When each resolution clock stops: now, or for a solved/closed case the moment it entered
-        its final solved/closed spell (solved then closed stops at the solve; a reopen restarts)."""
-        resolved = _is_any(self.statuses, RESOLVED_STATUSES)
-        resolved_before = np.zeros(len(resolved), dtype=bool)
-        resolved_before[1:] = resolved[:-1]
-        spell_start = resolved & (_group_edges(self.owner)[0] | ~resolved_before)
-        last_spell = np.full(len(opened), _NAT, dtype=np.int64)
-        np.maximum.at(
-            last_spell,
-            self.owner[spell_start],
-            np.maximum(self.starts, opened[self.owner])[spell_start],
-        )
-        return np.maximum(np.where(resolved_now, last_spell, now_us), opened)
-
-
-class _RegionCalendars:
-    """Each case's calendar as a small integer code, so work is done once per region."""
-
-    def __init__(self, regions: pd.Series, calendars: Mapping[str, BusinessCalendar]) -> None:
-        codes, names = pd.factorize(regions)
-        missing = sorted({str(name) for name in names if name not in calendars})
-        if missing or np.any(codes < 0):
-            raise ValueError(f"No business calendar for regions: {missing or ['(blank)']}.")
-        self.codes = codes
-        self.calendars = [calendars[name] for name in names]
-
-    def working_minutes_per_day(self) -> np.ndarray:
-        per_region = [calendar.working_minutes_per_day for calendar in self.calendars]
-        return np.array(per_region, dtype=float)[self.codes]
-
-    def business_minutes(self, instants_us: np.ndarray, owners: np.ndarray) -> np.ndarray:
-        """Cumulative business minutes of each instant on the calendar of case `owners[i]`."""
-        codes = self.codes[owners]
-        values = np.full(len(instants_us), np.nan)
-        for code, calendar in enumerate(self.calendars):
-            chosen = codes == code
-            values[chosen] = calendar.to_business_minutes(
-                instants_us[chosen].view("datetime64[us]")
-            )
-        return values
-
-    def add_business_minutes(self, starts_us: np.ndarray, minutes: np.ndarray) -> np.ndarray:
-        result = np.full(len(starts_us), _NAT, dtype=np.int64)
-        for code, calendar in enumerate(self.calendars):
-            chosen = self.codes == code
-            due = calendar.add_business_minutes_array(
-                starts_us[chosen].view("datetime64[us]"), minutes[chosen]
-            )
-            result[chosen] = due.as_unit("us").asi8
-        return result
-
-
 def _per_tier(tiers: pd.Series, policies: Mapping[str, ClockPolicy], attribute: str) -> np.ndarray:
     codes, names = pd.factorize(tiers)
     missing = sorted({str(name) for name in names if name not in policies})
@@ -533,27 +333,8 @@ def _per_tier(tiers: pd.Series, policies: Mapping[str, ClockPolicy], attribute: 
     return np.array(per_tier, dtype=float)[codes]
 
 
-def _group_edges(owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Masks of the first and the last row of each case in an array sorted by case."""
-    first = np.ones(len(owner), dtype=bool)
-    last = np.ones(len(owner), dtype=bool)
-    first[1:] = last[:-1] = owner[1:] != owner[:-1]
-    return first, last
-
-
-def _is_any(values: np.ndarray, group: Collection[str]) -> np.ndarray:
-    """Element-wise membership for object arrays that may hold None (np.isin would sort them)."""
-    return pd.Series(values, dtype=object).isin(group).to_numpy()
-
-
 def _fraction(used: np.ndarray, target: np.ndarray) -> np.ndarray:
     return np.divide(used, target, out=np.full(len(used), np.nan), where=target > 0)
-
-
-def _column_us(column: pd.Series, name: str) -> np.ndarray:
-    if isinstance(column.dtype, np.dtype) and column.dtype.kind == "M":
-        raise ValueError(f"`{name}` must hold time-zone-aware datetimes.")
-    return pd.DatetimeIndex(pd.to_datetime(column, utc=True)).as_unit("us").asi8
 
 
 def _datetime_us(value: datetime) -> int:

@@ -17,7 +17,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from domain.clocks import duration_text
+from domain.durations import duration_text
 from domain.sla import US_PER_MINUTE
 
 URGENT = 1

@@ -20,12 +20,10 @@ from domain.clocks import (
     FIRST_RESPONSE,
     RESOLUTION,
     RESPOND_NOW,
-    business_countdown_text,
     business_minutes_left,
     case_states,
-    countdown_text,
-    duration_text,
 )
+from domain.durations import business_countdown_text, countdown_text, duration_text
 from domain.sla import BusinessCalendar
 
 CLOCK_LABELS = {

@@ -11,8 +11,8 @@ from data_access.actor import Actor
 from data_access.audit import CommandRefused
 from data_access.customers import regions
 from data_access.policies import tier_labels, tier_policies
-from domain.clocks import duration_text
 from domain.dates import day_text
+from domain.durations import duration_text
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
 from ui.format import DATE_INPUT_FORMAT, local_time_text

@@ -10,11 +10,10 @@ from data_access.calendars import region_calendars
 from data_access.cases import case_detail
 from data_access.queue import case_clocks
 from data_access.scope import Scope
-from domain.clocks import (
-    AT_RISK_FRACTION,
+from domain.clocks import AT_RISK_FRACTION, business_minutes_left
+from domain.durations import (
     business_countdown_text,
     business_duration_text,
-    business_minutes_left,
     countdown_text,
     duration_text,
 )
