@@ -269,9 +269,10 @@ def _workspace_step(values: CoeValues, _comparison: Comparison) -> str | None:
     if use is None or use < WORKSPACE_FULL_PCT:
         return None
     return (
-        f"Workspaces use {use:.0f} % of their allowance ({number_text(values.workspace_size_gb)} of "
-        f"{number_text(values.workspace_allowance_gb)} GB): archive unused models or plan more space "
-        "before the limit is reached."
+        f"Workspaces use {use:.0f} % of their allowance "
+        f"({number_text(values.workspace_size_gb)} of "
+        f"{number_text(values.workspace_allowance_gb)} GB): archive unused models or plan more "
+        "space before the limit is reached."
     )
 
 
