@@ -21,11 +21,10 @@ from data_access.monitor import (
     SCHEDULED_LOCK_KEY,
     alert_explanation,
     main,
-    metric_history,
     run_monitor,
     scheduled_run_at,
-    score_day,
 )
+from data_access.monitor_verdicts import metric_history, score_day
 from domain.anomaly import SETTINGS, detect
 from domain.dates import day_text
 from domain.monitoring import COUNT_METRICS, METRIC_DIRECTIONS, METRICS
