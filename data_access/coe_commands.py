@@ -28,7 +28,7 @@ from data_access.checks import utc_moment
 from data_access.coe import not_included
 from data_access.entitlement_ledger import debit_entitlement
 from data_access.locking import for_update
-from data_access.metric_loader import FileRefused, LineError
+from data_access.metric_loader import FileRefused, LineError, csv_text, header_errors
 from data_access.models import CoeSnapshot, Customer, Region
 from domain.coe import (
     COUNT_FIELDS,
@@ -218,36 +218,6 @@ def csv_template() -> pd.DataFrame:
     )
 
 
-def _text_of(source: bytes | str | Path) -> str:
-    if isinstance(source, Path):
-        source = source.read_bytes()
-    if isinstance(source, bytes):
-        try:
-            return source.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            line = source[: exc.start].count(b"\n") + 1
-            raise CoeFileRefused([LineError(line, "the file is not UTF-8 text")]) from exc
-    return source.removeprefix("\ufeff")
-
-
-def _header_errors(header: list[str]) -> list[LineError]:
-    errors = []
-    missing = [name for name in CSV_REQUIRED if name not in header]
-    if missing:
-        errors.append(
-            LineError(1, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
-        )
-    unknown = [name for name in header if name not in (*CSV_REQUIRED, *CSV_OPTIONAL)]
-    if unknown:
-        errors.append(
-            LineError(1, f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
-        )
-    repeated = sorted({name for name in header if header.count(name) > 1})
-    if repeated:
-        errors.append(LineError(1, f"column {', '.join(repeated)} appears more than once"))
-    return errors
-
-
 def _parse_values(row: dict[str, str]) -> tuple[CoeValues | None, list[str]]:
     """The row's values typed, or the reasons they cannot be read."""
     problems: list[str] = []
@@ -292,7 +262,7 @@ def load_coe_csv(
     any problem is refused as a whole with every problem and its line number. Returns the number
     of snapshots recorded or corrected."""
     at = utc_moment(now, refusal=UNAWARE_NOW)
-    text = _text_of(source)
+    text = csv_text(source, refused=CoeFileRefused)
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [name.strip() for name in next(reader)]
@@ -302,7 +272,7 @@ def load_coe_csv(
         ) from None
     except csv.Error as exc:
         raise CoeFileRefused([LineError(1, f"the header cannot be read ({exc})")]) from None
-    errors = _header_errors(header)
+    errors = header_errors(header, required=CSV_REQUIRED, optional=CSV_OPTIONAL)
     if errors:
         raise CoeFileRefused(errors)
     authorise(session, actor, roles=RECORD_ROLES)

@@ -19,7 +19,7 @@ import csv
 import io
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -111,16 +111,17 @@ class LoadReport:
     last_day: date
 
 
-def _text_of(source: bytes | str | Path) -> str:
+def csv_text(source: bytes | str | Path, *, refused: type[FileRefused]) -> str:
+    """An uploaded CSV as text: UTF-8 with or without a byte-order mark, else `refused` naming the
+    line where the first undecodable byte stands."""
     if isinstance(source, Path):
         source = source.read_bytes()
     if isinstance(source, bytes):
         try:
             return source.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            raise MetricFileRefused(
-                [LineError(source[: exc.start].count(b"\n") + 1, "the file is not UTF-8 text")]
-            ) from exc
+            line = source[: exc.start].count(b"\n") + 1
+            raise refused([LineError(line, "the file is not UTF-8 text")]) from exc
     return source.removeprefix("\ufeff")
 
 
@@ -172,14 +173,19 @@ def _read_rows(
     return header, rows, lines, errors
 
 
-def _header_errors(header: list[str]) -> list[LineError]:
+def header_errors(
+    header: list[str], *, required: Iterable[str], optional: Iterable[str]
+) -> list[LineError]:
+    """The header's problems, all on line 1: required columns missing, columns neither required
+    nor optional, and columns named more than once."""
+    required = list(required)
+    known = {*required, *optional}
     errors = []
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    missing = [name for name in required if name not in header]
     if missing:
         errors.append(
             LineError(1, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
         )
-    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     unknown = [name for name in header if name not in known]
     if unknown:
         errors.append(
@@ -359,11 +365,11 @@ def load_metric_csv(
     """
     authorise(session, actor, roles=(Role.ADMIN,))
     today = today or datetime.now(UTC).date()
-    text = _text_of(source)
+    text = csv_text(source, refused=MetricFileRefused)
     header, rows, lines, errors = _read_rows(text, progress)
-    header_errors = _header_errors(header)
-    if header_errors:
-        raise MetricFileRefused(header_errors)
+    header_problems = header_errors(header, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS)
+    if header_problems:
+        raise MetricFileRefused(header_problems)
     if not rows and not errors:
         raise MetricFileRefused([LineError(2, "the file has a header but no rows")])
     progress(0.3, "Checking the rows")
