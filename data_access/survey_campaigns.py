@@ -417,6 +417,32 @@ def _write_response(
     return response
 
 
+def _checked_answers(
+    session: Session,
+    actor: Actor,
+    campaign_id: int,
+    end_user_id: int,
+    answers: dict[str, Any],
+    now: datetime | None,
+    *,
+    moment: str,
+) -> tuple[int, datetime, EndUser, dict[str, Any], SurveyResponse | None]:
+    """What every answering command checks, in this order, before it writes: the role, that a
+    person interviews, an aware `now` (`moment` names it in the refusal), an open campaign, a
+    respondent of its customer, the answers, and under the row lock that this staff member may
+    change the stored response. Returns the interviewer, the time, the respondent, the cleaned
+    answers and the stored response (None when there is none yet)."""
+    authorise(session, actor, roles=RESPONSE_ROLES)
+    staff_id = _interviewer(actor)
+    at = utc_moment(now, refusal=unaware(moment))
+    campaign, customer = _open_campaign(session, campaign_id, at.date())
+    end_user = _respondent(session, customer, end_user_id)
+    values = _clean_answers(answers, campaign.year_start, at)
+    existing = _existing_response(session, campaign_id, end_user_id, lock=True)
+    _check_may_change(session, existing, staff_id, end_user)
+    return staff_id, at, end_user, values, existing
+
+
 def save_draft(
     *,
     session: Session,
@@ -430,14 +456,9 @@ def save_draft(
 
     Survey staff, managers and admins; each writes only their own draft.
     """
-    authorise(session, actor, roles=RESPONSE_ROLES)
-    staff_id = _interviewer(actor)
-    now = utc_moment(now, refusal=unaware("save time"))
-    campaign, customer = _open_campaign(session, campaign_id, now.date())
-    end_user = _respondent(session, customer, end_user_id)
-    values = _clean_answers(answers, campaign.year_start, now)
-    existing = _existing_response(session, campaign_id, end_user_id, lock=True)
-    _check_may_change(session, existing, staff_id, end_user)
+    staff_id, now, end_user, values, existing = _checked_answers(
+        session, actor, campaign_id, end_user_id, answers, now, moment="save time"
+    )
     response = _write_response(
         session,
         existing=existing,
@@ -477,14 +498,9 @@ def submit_response(
     overwritten in any of those cases. Survey staff, managers and admins; each submits only their
     own draft or a new response.
     """
-    authorise(session, actor, roles=RESPONSE_ROLES)
-    staff_id = _interviewer(actor)
-    now = utc_moment(now, refusal=unaware("submission time"))
-    campaign, customer = _open_campaign(session, campaign_id, now.date())
-    end_user = _respondent(session, customer, end_user_id)
-    values = _clean_answers(answers, campaign.year_start, now)
-    existing = _existing_response(session, campaign_id, end_user_id, lock=True)
-    _check_may_change(session, existing, staff_id, end_user)
+    staff_id, now, end_user, values, existing = _checked_answers(
+        session, actor, campaign_id, end_user_id, answers, now, moment="submission time"
+    )
     saved = {key: getattr(existing, key) for key in ANSWER_KEYS} if existing else {}
     merged = {**saved, **values}
     missing = missing_items(merged)
