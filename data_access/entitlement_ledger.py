@@ -92,14 +92,21 @@ def tier_history(*, session: Session, customer: Customer) -> list[tuple[date, st
 
 
 def ledger_entries(
-    *, session: Session, customer_ids: Iterable[int], kinds: Iterable[str] | None = None
+    *,
+    session: Session,
+    customer_ids: Iterable[int],
+    kinds: Iterable[str] | None = None,
+    before: datetime | None = None,
 ) -> dict[int, list[LedgerEntry]]:
-    """The non-zero ledger entries of these customers (of `kinds`, if given), by customer."""
+    """The non-zero ledger entries of these customers (of `kinds`, and written before `before`,
+    if given), by customer."""
     statement = select(EntitlementEntry).where(
         EntitlementEntry.customer_id.in_(list(customer_ids)), EntitlementEntry.delta != 0
     )
     if kinds is not None:
         statement = statement.where(EntitlementEntry.kind.in_([str(k) for k in kinds]))
+    if before is not None:
+        statement = statement.where(EntitlementEntry.at < before)
     by_customer: dict[int, list[LedgerEntry]] = {}
     for row in session.exec(statement).all():
         by_customer.setdefault(row.customer_id, []).append(
@@ -259,6 +266,26 @@ def _debit(
 # --- Ledger commands ----------------------------------------------------------------------------
 
 
+def _checked_ledger_command(
+    session: Session,
+    actor: Actor,
+    customer_id: int,
+    kind: str,
+    reason: str,
+    request_id: int | None,
+    now: datetime | None,
+) -> tuple[Customer, Entitlement, str, datetime]:
+    """What a ledger command checks before it writes, in this order: the actor may act for the
+    customer, the kind has a yearly allowance, a reason is given, `now` is aware, and a request
+    named is this customer's. Returns the customer, the kind, the reason and the time."""
+    customer = authorise(session, actor, roles=LEDGER_ROLES, customer_id=customer_id)
+    chosen = _per_year_kind(kind)
+    text = _reason(reason)
+    at = utc_moment(now, refusal=UNAWARE_LEDGER_TIME)
+    _check_request_of(session, request_id, customer_id)
+    return customer, chosen, text, at
+
+
 def debit_entitlement(
     *,
     session: Session,
@@ -273,11 +300,9 @@ def debit_entitlement(
 
     A CSM for their own customers, a manager or an admin for any.
     """
-    customer = authorise(session, actor, roles=LEDGER_ROLES, customer_id=customer_id)
-    chosen = _per_year_kind(kind)
-    text = _reason(reason)
-    at = utc_moment(now, refusal=UNAWARE_LEDGER_TIME)
-    _check_request_of(session, request_id, customer_id)
+    customer, chosen, text, at = _checked_ledger_command(
+        session, actor, customer_id, kind, reason, request_id, now
+    )
     return _debit(
         session,
         customer=customer,
@@ -304,11 +329,9 @@ def credit_entitlement(
     A request can be given back only what it was debited, so a double cancel cannot mint credits.
     A CSM for their own customers, a manager or an admin for any.
     """
-    customer = authorise(session, actor, roles=LEDGER_ROLES, customer_id=customer_id)
-    chosen = _per_year_kind(kind)
-    text = _reason(reason)
-    at = utc_moment(now, refusal=UNAWARE_LEDGER_TIME)
-    _check_request_of(session, request_id, customer_id)
+    customer, chosen, text, at = _checked_ledger_command(
+        session, actor, customer_id, kind, reason, request_id, now
+    )
     if request_id is not None:
         outstanding = session.exec(
             select(func.coalesce(func.sum(EntitlementEntry.delta), 0)).where(
