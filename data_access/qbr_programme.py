@@ -11,8 +11,8 @@ import pandas as pd
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
-from data_access.entitlement_ledger import entitlement_balances
-from data_access.models import Alert, AlertContactLog, Customer, EntitlementEntry, PlanningModel
+from data_access.entitlement_ledger import entitlement_balances, ledger_entries
+from data_access.models import Alert, AlertContactLog, Customer, PlanningModel
 from data_access.optimisation_requests import optimisation_requests
 from data_access.policies import tier_labels
 from data_access.qbr_common import (
@@ -29,7 +29,6 @@ from domain.entitlements import (
     CAP_KINDS,
     OPEN_REQUEST_STATES,
     PER_YEAR_KINDS,
-    LedgerEntry,
     RequestState,
     balance,
     sentence_case,
@@ -93,7 +92,9 @@ def entitlements_section(
             help="Requested, accepted or in progress now.",
         ),
     ]
-    ledger = _ledger(session, customer.id, period.snapshot)
+    ledger = ledger_entries(
+        session=session, customer_ids=[customer.id], before=period.snapshot
+    ).get(customer.id, [])
     year = subscription_year(customer.hypercare_start, period.last_day)
     for row in shown.itertuples(index=False):
         if row.kind in CAP_KINDS:
@@ -163,28 +164,6 @@ def entitlements_section(
             f"{day_text(renews_on - timedelta(days=1))}, as of {day_text(period.last_day)}.",
         ),
     )
-
-
-def _ledger(session: Session, customer_id: int, before: datetime) -> list[LedgerEntry]:
-    """The customer's ledger lines written before `before`: what had been used by then."""
-    rows = session.exec(
-        select(EntitlementEntry).where(
-            EntitlementEntry.customer_id == customer_id,
-            EntitlementEntry.delta != 0,
-            EntitlementEntry.at < before,
-        )
-    ).all()
-    return [
-        LedgerEntry(
-            at=row.at,
-            kind=row.kind,
-            delta=row.delta,
-            reason=row.reason,
-            actor=str(row.actor_id or ""),
-            request_id=row.request_id,
-        )
-        for row in rows
-    ]
 
 
 def _request_state(state: str) -> str:
