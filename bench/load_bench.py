@@ -31,7 +31,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from soak import free_port, snapshot, start_server  # noqa: E402
+from soak import free_port, snapshot, start_server, stop_server  # noqa: E402
 
 LOADTEST = ROOT / "bench" / "loadtest.py"
 RESULTS = ROOT / "bench" / "results.json"
@@ -105,15 +104,6 @@ def template_database(code: Path) -> Path:
     return path
 
 
-def stop(server: subprocess.Popen) -> None:
-    server.send_signal(signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait()
-
-
 def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) -> dict | None:
     sessions, think, seconds = spec
     seconds = seconds if seconds is not None else args.seconds
@@ -164,7 +154,7 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
     except subprocess.TimeoutExpired:
         print("  priming did not finish in time; measuring anyway", flush=True)
     except BaseException:
-        stop(server)
+        stop_server(server)
         raise
     print(
         f"Run {index}: {sessions} sessions, think {think:g} s, {seconds:g} s measured after "
@@ -178,7 +168,7 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
         print(f"  loadtest did not finish within {limit:.0f} s; no row recorded", flush=True)
         return None
     finally:
-        stop(server)
+        stop_server(server)
     load_after = uptime()
     shutil.copyfile(log, detail.with_suffix(".log"))  # the run's folder is removed at the end
     lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]

@@ -230,6 +230,16 @@ class Writers:
         self.engine.dispose()
 
 
+def stop_server(server: subprocess.Popen) -> None:
+    """Ask the server to stop, and kill it if it has not within 30 seconds."""
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
 def load_loadtest():
     spec = importlib.util.spec_from_file_location("loadtest", LOADTEST)
     module = importlib.util.module_from_spec(spec)
@@ -326,12 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         sample()
     finally:
         stop_sampling.set()
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop_server(server)
     elapsed_min = (time.monotonic() - started) / 60
     log_errors = [
         line for line in log.read_text(errors="replace").splitlines() if LOG_ERROR.search(line)
