@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
+from sqlalchemy.engine import Engine
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -24,6 +25,30 @@ def median_seconds(
         action()
         timings.append(clock() - started)
     return statistics.median(timings)
+
+
+def seeded_once(path: Path, what: str, build: Callable[[Engine], None]) -> Path:
+    """The SQLite bench database at `path`: reused when it exists, else `build` fills a freshly
+    migrated one (`what` names it in the log). It is built under a temporary name and renamed
+    when complete, so an interrupted build is never taken for a finished one."""
+    from data_access.db import make_engine
+    from data_access.migrate import upgrade
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".building")
+    for leftover in path.parent.glob(partial.name + "*"):
+        leftover.unlink()
+    engine = make_engine(f"sqlite:///{partial}")
+    upgrade(engine)
+    started = time.perf_counter()
+    print(f"building {what}…", flush=True)
+    build(engine)
+    engine.dispose()
+    partial.rename(path)
+    print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
+    return path
 
 
 def signed_in_page(url: str, page_file: str, username: str = "manager") -> AppTest:

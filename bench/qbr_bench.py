@@ -38,6 +38,7 @@ from bench.common import (  # noqa: E402
     load_average_line,
     median_seconds,
     page_run_timings,
+    seeded_once,
     signed_in_page,
 )
 from bench.queue_bench import database as large_database  # noqa: E402
@@ -62,17 +63,9 @@ def demo_database() -> Path:
         upgrade(engine)
         engine.dispose()
         return DEMO
-    OUT.mkdir(parents=True, exist_ok=True)
-    partial = DEMO.with_suffix(".building")
-    for leftover in OUT.glob(partial.name + "*"):
-        leftover.unlink()
-    engine = make_engine(f"sqlite:///{partial}")
-    upgrade(engine)
-    print(f"building {DEMO.name} (demo data)…", flush=True)
-    seed_database(engine, SeedOptions())
-    engine.dispose()
-    partial.rename(DEMO)
-    return DEMO
+    return seeded_once(
+        DEMO, f"{DEMO.name} (demo data)", lambda engine: seed_database(engine, SeedOptions())
+    )
 
 
 def busiest_customer(session: Session) -> tuple[int, str, int]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,12 +29,17 @@ from sqlalchemy import (  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from bench.common import load_average_line, median_seconds, page_run_timings, signed_in_page  # noqa: E402
+from bench.common import (  # noqa: E402
+    load_average_line,
+    median_seconds,
+    page_run_timings,
+    seeded_once,
+    signed_in_page,
+)
 from data_access.attainment import first_response_by_tier  # noqa: E402
 from data_access.calendars import region_calendars  # noqa: E402
 from data_access.cases import cases_where, events_where  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
-from data_access.migrate import upgrade  # noqa: E402
 from data_access.models import Case, CaseEvent, Customer, Region, User  # noqa: E402
 from data_access.policies import tier_policies  # noqa: E402
 from data_access.queue import queue_frame, sla_summary  # noqa: E402
@@ -53,23 +57,12 @@ SEED = 3
 
 def database(cases: int) -> Path:
     """The seeded bench database for `cases`, built once and reused."""
-    path = OUT / f"queue_{cases}.db"
-    if path.exists():
-        return path
-    OUT.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".building")
-    for leftover in OUT.glob(partial.name + "*"):
-        leftover.unlink()
-    engine = make_engine(f"sqlite:///{partial}")
-    upgrade(engine)
-    started = time.perf_counter()
     options = SeedOptions(seed=SEED, customers=200, cases=cases, open_cases=OPEN_CASES, days=365)
-    print(f"building {path.name} ({cases:,} cases)…", flush=True)
-    seed_database(engine, options)
-    engine.dispose()
-    partial.rename(path)
-    print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
-    return path
+    return seeded_once(
+        OUT / f"queue_{cases}.db",
+        f"queue_{cases}.db ({cases:,} cases)",
+        lambda engine: seed_database(engine, options),
+    )
 
 
 def manager_scope(session: Session) -> Scope:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -28,10 +27,15 @@ from sqlalchemy import event, func, text, update  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from bench.common import load_average_line, median_seconds, page_run_timings, signed_in_page  # noqa: E402
+from bench.common import (  # noqa: E402
+    load_average_line,
+    median_seconds,
+    page_run_timings,
+    seeded_once,
+    signed_in_page,
+)
 from data_access.bulk import bulk_insert  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
-from data_access.migrate import upgrade  # noqa: E402
 from data_access.models import (  # noqa: E402
     Customer,
     Dashboard,
@@ -168,27 +172,17 @@ def _bench_estate(engine: Engine, today: date) -> None:
 
 def database(today: date) -> Path:
     """The bench database with figures up to yesterday, built once and reused."""
-    path = OUT / f"weekly_report_{CUSTOMERS * MODELS_PER_CUSTOMER}.db"
-    if path.exists():
-        return path
-    OUT.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".building")
-    for leftover in OUT.glob(partial.name + "*"):
-        leftover.unlink()
-    engine = make_engine(f"sqlite:///{partial}")
-    upgrade(engine)
-    started = time.perf_counter()
-    print(f"building {path.name}…", flush=True)
-    seed_database(
-        engine, SeedOptions(seed=SEED, customers=CUSTOMERS, cases=2_000, days=7, today=today)
-    )
-    _bench_estate(engine, today)
-    with engine.connect() as connection:
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-    engine.dispose()
-    partial.rename(path)
-    print(f"  built in {time.perf_counter() - started:.0f} s", flush=True)
-    return path
+
+    def build(engine: Engine) -> None:
+        seed_database(
+            engine, SeedOptions(seed=SEED, customers=CUSTOMERS, cases=2_000, days=7, today=today)
+        )
+        _bench_estate(engine, today)
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    name = f"weekly_report_{CUSTOMERS * MODELS_PER_CUSTOMER}.db"
+    return seeded_once(OUT / name, name, build)
 
 
 def bench_customer(engine: Engine) -> tuple[int, str]:
