@@ -40,7 +40,7 @@ from data_access.attainment import first_response_by_tier  # noqa: E402
 from data_access.calendars import region_calendars  # noqa: E402
 from data_access.cases import cases_where, events_where  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
-from data_access.models import Case, CaseEvent, Customer, Region, User  # noqa: E402
+from data_access.models import Case, CaseEvent, User  # noqa: E402
 from data_access.policies import tier_policies  # noqa: E402
 from data_access.queue import queue_frame, sla_summary  # noqa: E402
 from data_access.scope import Scope  # noqa: E402
@@ -103,34 +103,11 @@ def clock_timings(engine: Engine, runs: int) -> dict[str, float]:
     now = datetime.now(UTC)
     with Session(engine) as session:
         newest = select(Case.id).order_by(Case.id.desc()).limit(CLOCK_CASES).subquery()
-        cases = pd.read_sql(
-            select(
-                Case.id.label("case_id"),
-                Customer.tier,
-                Region.code.label("region"),
-                Case.severity,
-                Case.status,
-                Case.opened_at,
-            )
-            .join(Customer, Customer.id == Case.customer_id)
-            .join(Region, Region.id == Customer.region_id)
-            .where(Case.id.in_(select(newest.c.id))),
-            session.connection(),
-        )
-        events = pd.read_sql(
-            select(
-                CaseEvent.case_id,
-                CaseEvent.at,
-                CaseEvent.kind,
-                CaseEvent.from_status,
-                CaseEvent.to_status,
-            ).where(CaseEvent.case_id.in_(select(newest.c.id))),
-            session.connection(),
-        )
+        newest_cases = Case.id.in_(select(newest.c.id))
+        cases = cases_where(session=session, where=newest_cases)
+        events = events_where(session=session, where=newest_cases)
         policies = tier_policies(session=session)
         calendars = region_calendars(session=session, today=now.date())
-    cases["opened_at"] = pd.to_datetime(cases["opened_at"], utc=True)
-    events["at"] = pd.to_datetime(events["at"], utc=True)
     return {
         "cases clocked": len(cases),
         "their events": len(events),
