@@ -368,12 +368,19 @@ def record_qbr_held(
     return note
 
 
-def _action_fields(text: str, owner: str, due_on: date | None) -> tuple[str, str, date | None]:
-    return (
-        required_text(text, what="action", limit=TEXT_MAX_CHARS),
-        required_text(owner, what="owner", limit=OWNER_MAX_CHARS),
-        due_on,
-    )
+def _action_fields(
+    text: str, owner: str, due_on: date | None, quarter: Quarter
+) -> tuple[str, str, date | None]:
+    """An action's text and owner, cleaned, and its due date, refused when before the quarter
+    whose QBR agreed it began."""
+    cleaned_text = required_text(text, what="action", limit=TEXT_MAX_CHARS)
+    cleaned_owner = required_text(owner, what="owner", limit=OWNER_MAX_CHARS)
+    if due_on is not None and due_on < quarter.first_day:
+        raise CommandRefused(
+            f"The due date {_date_text(due_on)} is before {quarter.label} began; "
+            "choose a later day."
+        )
+    return cleaned_text, cleaned_owner, due_on
 
 
 def add_qbr_action(
@@ -391,11 +398,7 @@ def add_qbr_action(
     customer = authorise(session, actor, roles=QBR_ROLES, customer_id=customer_id)
     moment = utc_moment(now, refusal=UNAWARE_NOW)
     _reviewable(session, customer, quarter, moment)
-    cleaned_text, cleaned_owner, due = _action_fields(text, owner, due_on)
-    if due is not None and due < quarter.first_day:
-        raise CommandRefused(
-            f"The due date {_date_text(due)} is before {quarter.label} began; choose a later day."
-        )
+    cleaned_text, cleaned_owner, due = _action_fields(text, owner, due_on, quarter)
     action = QbrAction(
         customer_id=customer_id,
         quarter=quarter.key,
@@ -477,12 +480,9 @@ def edit_qbr_action(
     """Change an action's wording, owner or due date."""
     action = _locked_action(session, actor, action_id)
     moment = utc_moment(now, refusal=UNAWARE_NOW)
-    cleaned_text, cleaned_owner, due = _action_fields(text, owner, due_on)
-    agreed = Quarter.parse(action.quarter)
-    if due is not None and due < agreed.first_day:
-        raise CommandRefused(
-            f"The due date {_date_text(due)} is before {agreed.label} began; choose a later day."
-        )
+    cleaned_text, cleaned_owner, due = _action_fields(
+        text, owner, due_on, Quarter.parse(action.quarter)
+    )
     before = {"text": action.text, "owner": action.owner, "due_on": action.due_on}
     action.text, action.owner, action.due_on = cleaned_text, cleaned_owner, due
     action.updated_at = moment
