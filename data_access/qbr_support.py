@@ -267,57 +267,48 @@ def sla_section(
             empty=f"No cases were opened in {quarter.label}, so there is no SLA attainment.",
         )
 
-    def before(name: str) -> float | None:
-        return None if previous is None else getattr(previous, name)
+    def compared(
+        name: str, *, label: str, text: str, unit: str, digits: int = 1, help: str = ""
+    ) -> Figure:
+        """The figure for `current.<name>`, its change against the previous quarter's as shown
+        (both rounded to `digits`)."""
+        value = getattr(current, name)
+        earlier = None if previous is None else getattr(previous, name)
+        change = change_text(rounded(value, digits), rounded(earlier, digits), unit=unit)
+        return Figure(
+            label=label, text=text, change=change, value=value, previous=earlier, help=help
+        )
 
     figures = (
-        Figure(
+        compared(
+            "first_response_met_pct",
             label="First response within target",
             text=share_text(current.first_response_met, current.first_response_measured),
-            change=change_text(
-                rounded(current.first_response_met_pct, 0),
-                rounded(before("first_response_met_pct"), 0),
-                unit=PTS,
-            ),
-            value=current.first_response_met_pct,
-            previous=before("first_response_met_pct"),
+            unit=PTS,
+            digits=0,
             help="Severity 2-4, against the tier's first-response target in calendar minutes; "
             "a reply at exactly the target is met.",
         ),
         _sev1_figure(current, previous),
-        Figure(
+        compared(
+            "resolution_within_guideline_pct",
             label="Resolved within guideline",
             text=share_text(current.resolution_within_guideline, current.resolution_measured),
-            change=change_text(
-                rounded(current.resolution_within_guideline_pct, 0),
-                rounded(before("resolution_within_guideline_pct"), 0),
-                unit=PTS,
-            ),
-            value=current.resolution_within_guideline_pct,
-            previous=before("resolution_within_guideline_pct"),
+            unit=PTS,
+            digits=0,
             help=_guideline_help(current),
         ),
-        Figure(
+        compared(
+            "resolution_median_days",
             label="Median resolution",
             text=days_text(current.resolution_median_days),
-            change=change_text(
-                rounded(current.resolution_median_days),
-                rounded(before("resolution_median_days")),
-                unit=" days",
-            ),
-            value=current.resolution_median_days,
-            previous=before("resolution_median_days"),
+            unit=" days",
         ),
-        Figure(
+        compared(
+            "resolution_p90_days",
             label="90th percentile resolution",
             text=days_text(current.resolution_p90_days),
-            change=change_text(
-                rounded(current.resolution_p90_days),
-                rounded(before("resolution_p90_days")),
-                unit=" days",
-            ),
-            value=current.resolution_p90_days,
-            previous=before("resolution_p90_days"),
+            unit=" days",
         ),
     )
     return Section(
