@@ -56,17 +56,22 @@ def signed_in_page(url: str, page_file: str, username: str = "manager") -> AppTe
     os.environ["DATABASE_URL"] = url
     os.environ["HYPERCARE_COOKIE_KEY"] = secrets.token_urlsafe(36)  # 48 characters
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    sign_in(at, username, session_version_of(url, username))
+    at.run()
+    at.switch_page(str(ROOT / "pages" / page_file))
+    return at
+
+
+def sign_in(at: AppTest, username: str, session_version: int | None) -> None:
+    """Give `at` the session state app.py keeps for `username` once signed in."""
     for key, value in {
         "authentication_status": True,
         "username": username,
         "name": username,
         "roles": [],
-        "session_version": session_version_of(url, username),
+        "session_version": session_version,
     }.items():
         at.session_state[key] = value
-    at.run()
-    at.switch_page(str(ROOT / "pages" / page_file))
-    return at
 
 
 def session_version_of(url: str, username: str) -> int | None:

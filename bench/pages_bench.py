@@ -129,7 +129,7 @@ from sqlmodel import Session, select  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from bench import bench_databases  # noqa: E402
-from bench.common import session_version_of  # noqa: E402
+from bench.common import session_version_of, sign_in  # noqa: E402
 from data_access.actor import Actor  # noqa: E402
 from data_access.db import make_engine  # noqa: E402
 from data_access.models import Case, Customer  # noqa: E402
@@ -202,14 +202,7 @@ def page_app(url: str, page: str, username: str, parameters: dict[str, str]) -> 
     url_path is its file name, so no other page runs first)."""
     os.environ["DATABASE_URL"] = url
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
-    for key, value in {
-        "authentication_status": True,
-        "username": username,
-        "name": username,
-        "roles": [],
-        "session_version": _session_version(url, username),
-    }.items():
-        at.session_state[key] = value
+    sign_in(at, username, _session_version(url, username))
     at.switch_page(str(ROOT / "pages" / page))
     for key, value in parameters.items():
         at.query_params[key] = value
