@@ -377,7 +377,17 @@ def case_outcomes(
 # --- exact durations in SQL --------------------------------------------------------------------
 
 
-class _minutes_after(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
+class _Timestamp(FunctionElement):
+    """A SQL function whose value is a timestamp of the kind the case tables store."""
+
+    inherit_cache = True
+
+    @property
+    def type(self):
+        return Case.__table__.c.opened_at.type
+
+
+class _minutes_after(_Timestamp):  # noqa: N801 - reads like the SQL function it renders
     """The instant a whole number of minutes after a timestamp, exactly, on both engines.
 
     SQLite keeps timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text: the minutes are added to the
@@ -388,10 +398,6 @@ class _minutes_after(FunctionElement):  # noqa: N801 - reads like the SQL functi
 
     inherit_cache = True
     name = "minutes_after"
-
-    @property
-    def type(self):
-        return Case.__table__.c.opened_at.type
 
 
 @compiles(_minutes_after, "sqlite")
@@ -409,16 +415,12 @@ def _minutes_after_standard(element, compiler, **kw) -> str:
     return f"({instant} + ({minutes}) * INTERVAL '1 minute')"
 
 
-class _exact(FunctionElement):  # noqa: N801 - reads like the SQL function it renders
+class _exact(_Timestamp):  # noqa: N801 - reads like the SQL function it renders
     """A timestamp as `_minutes_after` writes it, so the two compare exactly (SQLite: always six
     digits of microseconds; PostgreSQL compares timestamps as they are)."""
 
     inherit_cache = True
     name = "exact"
-
-    @property
-    def type(self):
-        return Case.__table__.c.opened_at.type
 
 
 @compiles(_exact, "sqlite")
