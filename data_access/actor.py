@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlmodel import Session, select
 
@@ -18,6 +19,8 @@ from data_access.locking import for_update
 from data_access.models import Customer, User
 from data_access.scope import Scope
 from domain.roles import ROLE_LABELS, Role, parse_roles, sees_all_customers
+
+Row = TypeVar("Row")
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,28 @@ def authorise(
     if not _in_portfolio(session, actor.id, customer):
         raise CommandRefused(f"{customer.name} is not in your portfolio.")
     return customer
+
+
+def authorise_row(
+    session: Session,
+    actor: Actor,
+    table: type[Row],
+    row_id: int,
+    *,
+    roles: Iterable[str],
+    missing: str,
+) -> tuple[Row, Customer]:
+    """Row `row_id` of `table` (a table with a `customer_id`), locked and read fresh, and its
+    customer, once `authorise` lets `actor` act on that customer; `missing` when there is no row.
+
+    Locks are taken user, customer, then the row, in the same order as every other command.
+    """
+    customer_id = session.exec(select(table.customer_id).where(table.id == row_id)).first()
+    if customer_id is None:
+        raise CommandRefused(missing)
+    customer = authorise(session, actor, roles=roles, customer_id=customer_id)
+    row = session.exec(for_update(select(table).where(table.id == row_id))).one()
+    return row, customer
 
 
 def _in_portfolio(session: Session, user_id: int, customer: Customer) -> bool:

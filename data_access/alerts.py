@@ -16,10 +16,9 @@ import pandas as pd
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from data_access.actor import Actor, authorise
+from data_access.actor import Actor, authorise_row
 from data_access.audit import CommandRefused, record_audit
 from data_access.checks import utc_moment
-from data_access.locking import for_update
 from data_access.models import (
     Alert,
     AlertContactLog,
@@ -334,11 +333,15 @@ def _empty_series() -> pd.DataFrame:
 def _authorised_alert(session: Session, actor: Actor, alert_id: int) -> Alert:
     """The alert, locked for this transaction, once `authorise` has checked the actor's role and
     that the alert's customer is in their portfolio (read fresh, not as the page knew it)."""
-    customer_id = session.exec(select(Alert.customer_id).where(Alert.id == alert_id)).first()
-    if customer_id is None:
-        raise CommandRefused("That alert does not exist or is not in your portfolio.")
-    authorise(session, actor, roles=ALERT_ROLES, customer_id=customer_id)
-    return session.exec(for_update(select(Alert).where(Alert.id == alert_id))).one()
+    alert, _ = authorise_row(
+        session,
+        actor,
+        Alert,
+        alert_id,
+        roles=ALERT_ROLES,
+        missing="That alert does not exist or is not in your portfolio.",
+    )
+    return alert
 
 
 def record_contact(

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from data_access.actor import Actor, authorise
+from data_access.actor import Actor, authorise, authorise_row
 from data_access.audit import CommandRefused, record_audit
 from data_access.checks import utc_moment
-from data_access.locking import for_update
 from data_access.models import Case, CaseEvent, Contact, Customer, User
 from domain.contacts import CASE_CHANNELS
 from domain.lifecycle import (
@@ -286,12 +285,14 @@ def _locked_case(session: Session, actor: Actor, case_id: int) -> tuple[Case, Cu
 
     Locks are taken user, customer, case, in the same order as every other command.
     """
-    customer_id = session.exec(select(Case.customer_id).where(Case.id == case_id)).first()
-    if customer_id is None:
-        raise CommandRefused(f"There is no case with id {case_id}.")
-    customer = authorise(session, actor, roles=CASE_ROLES, customer_id=customer_id)
-    case = session.exec(for_update(select(Case).where(Case.id == case_id))).one()
-    return case, customer
+    return authorise_row(
+        session,
+        actor,
+        Case,
+        case_id,
+        roles=CASE_ROLES,
+        missing=f"There is no case with id {case_id}.",
+    )
 
 
 def _touch(session: Session, case: Case, now: datetime) -> None:

@@ -15,12 +15,11 @@ from datetime import UTC, date, datetime, time
 import pandas as pd
 from sqlmodel import Session, select
 
-from data_access.actor import Actor, authorise
+from data_access.actor import Actor, authorise, authorise_row
 from data_access.audit import CommandRefused, record_audit
 from data_access.case_commands import can_see_customer
 from data_access.checks import required_text, utc_moment
 from data_access.entitlement_ledger import debit_entitlement
-from data_access.locking import for_update
 from data_access.models import (
     Contact,
     Customer,
@@ -92,16 +91,14 @@ def _feedback_session(
 ) -> tuple[FeedbackSession, Customer]:
     """Authorise `actor` on the session's customer (locked), then lock the session, read fresh."""
     authorise(session, actor, roles=FEEDBACK_ROLES)
-    customer_id = session.exec(
-        select(FeedbackSession.customer_id).where(FeedbackSession.id == feedback_session_id)
-    ).first()
-    if customer_id is None:
-        raise CommandRefused(f"There is no feedback session with id {feedback_session_id}.")
-    customer = authorise(session, actor, roles=FEEDBACK_ROLES, customer_id=customer_id)
-    row = session.exec(
-        for_update(select(FeedbackSession).where(FeedbackSession.id == feedback_session_id))
-    ).one()
-    return row, customer
+    return authorise_row(
+        session,
+        actor,
+        FeedbackSession,
+        feedback_session_id,
+        roles=FEEDBACK_ROLES,
+        missing=f"There is no feedback session with id {feedback_session_id}.",
+    )
 
 
 def request_feedback_session(

@@ -16,7 +16,7 @@ import pandas as pd
 from sqlmodel import Session, select
 
 from data_access import locking
-from data_access.actor import Actor, authorise
+from data_access.actor import Actor, authorise, authorise_row
 from data_access.audit import CommandRefused, record_audit
 from data_access.entitlement_ledger import customer_allowance
 from data_access.models import PlanningModel, TierChange, Workspace, utc_now
@@ -104,15 +104,15 @@ def set_enrolment(
     if which not in ENROLMENTS:
         raise CommandRefused("Choose daily monitoring or the weekly report.")
     kind, column = ENROLMENTS[which]
-    customer_id = session.exec(
-        select(PlanningModel.customer_id).where(PlanningModel.id == model_id)
-    ).first()
-    if customer_id is None:
-        raise CommandRefused(f"There is no model with id {model_id}.")
-    customer = authorise(session, actor, roles=ENROLMENT_ROLES, customer_id=customer_id)
-    model = session.exec(
-        locking.for_update(select(PlanningModel).where(PlanningModel.id == model_id))
-    ).one()
+    model, customer = authorise_row(
+        session,
+        actor,
+        PlanningModel,
+        model_id,
+        roles=ENROLMENT_ROLES,
+        missing=f"There is no model with id {model_id}.",
+    )
+    customer_id = customer.id
     if bool(getattr(model, column)) == enrolled:
         return model
     if enrolled:

@@ -15,8 +15,7 @@ import pandas as pd
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
-from data_access import locking
-from data_access.actor import Actor, authorise
+from data_access.actor import Actor, authorise, authorise_row
 from data_access.audit import CommandRefused, record_audit
 from data_access.checks import utc_moment
 from data_access.entitlement_ledger import (
@@ -179,15 +178,14 @@ def advance_request(
     their own customers' requests, a manager or an admin for any.
     """
     authorise(session, actor, roles=OPTIMISATION_ROLES)
-    customer_id = session.exec(
-        select(OptimisationRequest.customer_id).where(OptimisationRequest.id == request_id)
-    ).first()
-    if customer_id is None:
-        raise CommandRefused(f"There is no optimisation request #{request_id}.")
-    customer = authorise(session, actor, roles=OPTIMISATION_ROLES, customer_id=customer_id)
-    request = session.exec(
-        locking.for_update(select(OptimisationRequest).where(OptimisationRequest.id == request_id))
-    ).one()
+    request, customer = authorise_row(
+        session,
+        actor,
+        OptimisationRequest,
+        request_id,
+        roles=OPTIMISATION_ROLES,
+        missing=f"There is no optimisation request #{request_id}.",
+    )
     try:
         effect = transition(request.state, to_state)
     except IllegalTransition as exc:

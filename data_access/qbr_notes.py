@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 from sqlmodel import Session, select
 
-from data_access.actor import Actor, authorise
+from data_access.actor import Actor, authorise, authorise_row
 from data_access.audit import CommandRefused, record_audit
 from data_access.calendars import region_timezone
 from data_access.checks import required_text, utc_moment
@@ -429,13 +429,15 @@ def add_qbr_action(
 
 def _locked_action(session: Session, actor: Actor, action_id: int) -> QbrAction:
     """The action, locked, after checking the actor may act on its customer."""
-    customer_id = session.exec(
-        select(QbrAction.customer_id).where(QbrAction.id == action_id)
-    ).first()
-    if customer_id is None:
-        raise CommandRefused(f"There is no QBR action #{action_id}.")
-    authorise(session, actor, roles=QBR_ROLES, customer_id=customer_id)
-    return session.exec(for_update(select(QbrAction).where(QbrAction.id == action_id))).one()
+    action, _ = authorise_row(
+        session,
+        actor,
+        QbrAction,
+        action_id,
+        roles=QBR_ROLES,
+        missing=f"There is no QBR action #{action_id}.",
+    )
+    return action
 
 
 def set_qbr_action_done(
