@@ -13,8 +13,6 @@ rolls back the caller's transaction, as every command's does).
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,7 +26,13 @@ from data_access.checks import utc_moment
 from data_access.coe import not_included
 from data_access.entitlement_ledger import debit_entitlement
 from data_access.locking import for_update
-from data_access.metric_loader import FileRefused, LineError, csv_text, header_errors
+from data_access.metric_loader import (
+    FileRefused,
+    LineError,
+    csv_text,
+    header_errors,
+    read_csv,
+)
 from data_access.models import CoeSnapshot, Customer, Region
 from domain.coe import (
     COUNT_FIELDS,
@@ -263,41 +267,14 @@ def load_coe_csv(
     of snapshots recorded or corrected."""
     at = utc_moment(now, refusal=UNAWARE_NOW)
     text = csv_text(source, refused=CoeFileRefused)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [name.strip() for name in next(reader)]
-    except StopIteration:
-        raise CoeFileRefused(
-            [LineError(1, f"the file is empty; expected a header with {', '.join(CSV_REQUIRED)}")]
-        ) from None
-    except csv.Error as exc:
-        raise CoeFileRefused([LineError(1, f"the header cannot be read ({exc})")]) from None
-    errors = header_errors(header, required=CSV_REQUIRED, optional=CSV_OPTIONAL)
-    if errors:
-        raise CoeFileRefused(errors)
+    header, rows, lines, errors = read_csv(text, refused=CoeFileRefused, required=CSV_REQUIRED)
+    problems = header_errors(header, required=CSV_REQUIRED, optional=CSV_OPTIONAL)
+    if problems:
+        raise CoeFileRefused(problems)
     authorise(session, actor, roles=RECORD_ROLES)
     parsed: list[tuple[int, Customer, Quarter, CoeValues]] = []
     seen: dict[tuple[int, str], int] = {}
-    start = reader.line_num + 1
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            errors.append(LineError(start, f"the row cannot be read ({exc})"))
-            start = reader.line_num + 1
-            continue
-        line, start = start, reader.line_num + 1
-        if not fields or all(not field.strip() for field in fields):
-            continue
-        if len(fields) != len(header):
-            errors.append(
-                LineError(
-                    line, f"expected {len(header)} fields as in the header, found {len(fields)}"
-                )
-            )
-            continue
+    for line, fields in zip(lines, rows, strict=True):
         row = {name: value.strip() for name, value in zip(header, fields, strict=True)}
         found = _checked_row(session, actor, row, line, at, errors)
         if found is None:

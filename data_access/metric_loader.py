@@ -19,7 +19,7 @@ import csv
 import io
 import math
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -125,24 +125,26 @@ def csv_text(source: bytes | str | Path, *, refused: type[FileRefused]) -> str:
     return source.removeprefix("\ufeff")
 
 
-def _read_rows(
-    text: str, progress: Progress
+def read_csv(
+    text: str,
+    *,
+    refused: type[FileRefused],
+    required: Sequence[str],
+    progress: Progress = _no_progress,
 ) -> tuple[list[str], list[list[str]], list[int], list[LineError]]:
-    """Header, well-formed rows with their line numbers, and rows with the wrong field count."""
+    """An uploaded CSV's header (names stripped), its well-formed rows with their line numbers,
+    and the problems of the other rows (unreadable, or the wrong field count); blank lines are
+    not rows. `refused` when there is no header or it cannot be read."""
     reader = csv.reader(io.StringIO(text, newline=""))
     total_lines = max(text.count("\n"), 1)
     try:
         header = next(reader)
     except StopIteration:
-        raise MetricFileRefused(
-            [
-                LineError(
-                    1, f"the file is empty; expected a header with {', '.join(REQUIRED_COLUMNS)}"
-                )
-            ]
+        raise refused(
+            [LineError(1, f"the file is empty; expected a header with {', '.join(required)}")]
         ) from None
     except csv.Error as exc:
-        raise MetricFileRefused([LineError(1, f"the header cannot be read ({exc})")]) from None
+        raise refused([LineError(1, f"the header cannot be read ({exc})")]) from None
     header = [name.strip() for name in header]
     rows, lines, errors = [], [], []
     start, read = reader.line_num + 1, 0
@@ -366,7 +368,9 @@ def load_metric_csv(
     authorise(session, actor, roles=(Role.ADMIN,))
     today = today or datetime.now(UTC).date()
     text = csv_text(source, refused=MetricFileRefused)
-    header, rows, lines, errors = _read_rows(text, progress)
+    header, rows, lines, errors = read_csv(
+        text, refused=MetricFileRefused, required=REQUIRED_COLUMNS, progress=progress
+    )
     header_problems = header_errors(header, required=REQUIRED_COLUMNS, optional=OPTIONAL_COLUMNS)
     if header_problems:
         raise MetricFileRefused(header_problems)
