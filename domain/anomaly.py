@@ -33,6 +33,13 @@ The rules, in the order they apply (numbers are the fields of `SETTINGS`):
   likelihood: judge a point against this series' own recent surprises, not only a band). A
   quiet series alerts on its first clear excursion, a single-day spike on its day; a bursty one
   must beat its own recent bursts. The incident closes after `close_after` points back inside.
+- Or an incident opens on a *surge*, on intraday data only: a point outside the band on the
+  watched side, past the gate, where the mean distance of the last `surge_cycles` of points (10
+  five-minute points), each capped at `surge_cap` band widths, lies more than `surge_sigmas`
+  standard deviations above its mean over the `surge_history_cycles` cycles before them (the
+  short-against-long average of Numenta's anomaly likelihood). It finds a sustained excursion that
+  is no record because a larger spike came lately. A surge window shorter than two points (daily
+  or hourly data) is no surge rule: one point is already judged by the record rule.
 - No alert storms: an incident that reopens within `cooldown_cycles` cycles of closing is the
   same incident again and raises no new alert (bursts join it); only after the cool-down can a
   new alert open. The daily job (data_access/monitor.py) relies on this `alert` flag.
@@ -42,7 +49,7 @@ generated daily model metrics); the one set below is the one shipped and the one
 
 Bounded state: every band uses only the points before it, within windows of at most
 `residual_cycles` (+ `hold_cycles`) cycles, plus how earlier excursions were settled; a record
-looks back `long_record_cycles` cycles at most. The daily
+looks back `long_record_cycles` cycles at most, a surge `surge_history_cycles` cycles. The daily
 job defines a day's verdict as this pass over the fixed window of `HISTORY_DAYS` days ending that
 day (data_access/monitor.py), so its cost does not grow with history and a corrected day can be
 re-scored by re-running the days whose window holds it. The pass is one loop in plain Python
@@ -84,7 +91,9 @@ class DetectorSettings:
     the band and the history needed before any band; `persistence` points outside make an
     excursion an incident for the band (its points are held back). An alert opens on a record
     (`alert_gate`, `record_cycles`, `long_record_cycles`, `long_record_share`,
-    `record_min_cycles`: see `_outside`); the incident closes after `close_after` points inside,
+    `record_min_cycles`: see `_outside`) or on a surge (`surge_cycles`, `surge_history_cycles`,
+    `surge_sigmas`, `surge_cap`: see `_surging`; `surge_sigmas=math.inf` turns it off); the
+    incident closes after `close_after` points inside,
     and reopening within `cooldown_cycles` cycles of closing raises no new alert. The values are the ones
     bench/anomaly_eval.py chose on all folders together (and scores held out, folder by folder).
     """
@@ -104,6 +113,10 @@ class DetectorSettings:
     long_record_cycles: float = 14.0
     long_record_share: float = 0.7
     record_min_cycles: float = 3.0
+    surge_cycles: float = 0.035
+    surge_history_cycles: float = 14.0
+    surge_sigmas: float = 5.0
+    surge_cap: float = 2.0
     close_after: int = 5
     cooldown_cycles: float = 0.5
     profile_bucket_seconds: float = 3_600.0
@@ -465,8 +478,9 @@ def _outside(
     `long_record_share` of the farthest point of the last `long_record_cycles` cycles: unusual
     for this series lately, not only outside a band. So a noisy or bursty series must beat its
     own recent bursts before it alerts, and a quiet one alerts on its first clear excursion.
-    Until `record_min_cycles` cycles have been seen the gate alone applies. `direction` is one
-    direction, or one per column of a 2-D `x`.
+    Until `record_min_cycles` cycles have been seen the gate alone applies. A point past the
+    gate that is a *surge* (see `_surging`) may open one too. `direction` is one direction, or
+    one per column of a 2-D `x`.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         above = (x - centre) / above_width
@@ -491,7 +505,34 @@ def _outside(
         settings.long_record_share * farthest(settings.long_record_cycles),
     )
     bar = np.fmax(settings.alert_gate, bar).reshape(seen.shape)
-    return outside, outside & (seen > bar)
+    gate = seen > settings.alert_gate
+    return outside, outside & ((seen > bar) | (gate & _surging(seen, cycle, settings)))
+
+
+def _surging(seen: np.ndarray, cycle: int, settings: DetectorSettings) -> np.ndarray:
+    """Points where the last `surge_cycles` of distances stand out from the series' own history.
+
+    The second way to open an incident, after Numenta's anomaly likelihood: the mean distance
+    of the short recent window (capped at `surge_cap` band widths, so one huge spike neither
+    dominates the history nor counts as more than a clear excursion) lies more than
+    `surge_sigmas` standard deviations above the mean of the `surge_history_cycles` before it.
+    It catches a sustained shift that is not a record because a larger spike happened lately;
+    the point must still be outside the band and past the gate to open an incident. The edge
+    case: a surge window under two points (daily or hourly data) would make every point outside
+    the band a surge on a quiet series, overruling the record rule, so there is no surge then.
+    A history without spread (standard deviation 0) makes any rise a surge.
+    """
+    short = round(settings.surge_cycles * cycle)
+    if short < 2:
+        return np.zeros(seen.shape, dtype=bool)
+    capped = np.minimum(seen, settings.surge_cap)
+    capped = pd.DataFrame(capped[:, None] if capped.ndim == 1 else capped)
+    long = max(2, round(settings.surge_history_cycles * cycle))
+    recent = capped.rolling(short, min_periods=1).mean()
+    history = capped.shift(short).rolling(long, min_periods=long // 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = ((recent - history.mean()) / history.std()).to_numpy()
+        return (score > settings.surge_sigmas).reshape(seen.shape)
 
 
 def _opening_alerts(

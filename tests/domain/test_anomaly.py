@@ -1,9 +1,13 @@
+import dataclasses
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import domain.anomaly as anomaly
 from domain.anomaly import COLUMNS, SETTINGS, detect
 
 WEEK = 7
@@ -231,6 +235,31 @@ def test_intraday_data_learns_the_time_of_day_and_catches_an_outage():
     values[outage] = 0.0
     alerts = alert_positions(detect(values))
     assert len(alerts) == 1 and outage[alerts[0]]
+
+
+def test_a_sustained_intraday_excursion_soon_after_a_big_spike_alerts_as_a_surge(monkeypatch):
+    """Not a record (the spike two days before was farther out), yet two hours out of the band
+    on a quiet five-minute series is news: the surge rule opens an incident; without it, none.
+    """
+    rng = np.random.default_rng(5)
+    index = pd.date_range("2024-03-04", periods=288 * 21, freq="5min")
+    hours = index.hour + index.minute / 60
+    values = pd.Series(50 + 30 * np.sin(2 * np.pi * hours / 24), index=index)
+    values += rng.normal(0, 2, len(index))
+    band = detect(values)
+    width = band["upper"] - band["baseline"]
+    spike = index.get_loc(pd.Timestamp("2024-03-18 12:00"))
+    values.iloc[spike] = band["upper"].iloc[spike] + 20 * width.iloc[spike]
+    excursion = slice(
+        index.get_loc(pd.Timestamp("2024-03-20 10:00")),
+        index.get_loc(pd.Timestamp("2024-03-20 12:00")),
+    )
+    values.iloc[excursion] = (band["upper"] + 2 * width).iloc[excursion]  # 3 widths out
+    alerts = alert_positions(detect(values))
+    assert alerts[0] == spike and len(alerts) == 2
+    assert excursion.start <= alerts[1] < excursion.start + 12  # within its first hour
+    monkeypatch.setattr(anomaly, "SETTINGS", dataclasses.replace(SETTINGS, surge_sigmas=math.inf))
+    assert alert_positions(detect(values)) == [spike]
 
 
 def test_repeated_timestamps_are_judged_in_the_order_given():

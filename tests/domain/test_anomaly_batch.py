@@ -146,7 +146,9 @@ def reference_records(distance: np.ndarray, cycle: int = 7) -> np.ndarray:
     """Points that may open an incident, straight from the rule: outside the band, past the gate,
     farther out than every point of the short look-back and than a share of the long one's
     farthest (missing points count as 0; a look-back counts only once it holds enough points).
+    On daily data the surge rule has no window (under two points), so records are the whole rule.
     """
+    assert round(SETTINGS.surge_cycles * cycle) < 2
     seen = np.nan_to_num(distance, nan=0.0, posinf=0.0, neginf=0.0)  # infinite: missing
     enough = round(SETTINGS.record_min_cycles * cycle)
     short = round(SETTINGS.record_cycles * cycle)
