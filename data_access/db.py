@@ -198,6 +198,14 @@ def check_connection(engine: Engine) -> None:
         ) from exc
 
 
+def connected_engine(url: str | None = None) -> Engine:
+    """An engine for `url` (default: the configured database) that has answered a trivial query;
+    otherwise `DatabaseUnavailable` with one sentence (what the command-line jobs print)."""
+    engine = make_engine(url)
+    check_connection(engine)
+    return engine
+
+
 def write_engine(engine: Engine) -> Engine:
     """The same engine, with transactions that take the write lock first on SQLite.
 

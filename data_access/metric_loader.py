@@ -425,7 +425,7 @@ def load_metric_csv(
 def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
 
-    from data_access.db import DatabaseUnavailable, check_connection, make_engine, session_scope
+    from data_access.db import DatabaseUnavailable, connected_engine, session_scope
 
     parser = argparse.ArgumentParser(
         prog="python -m data_access.metric_loader",
@@ -440,8 +440,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.file} is not a file.", file=sys.stderr)
         return 2
     try:
-        engine = make_engine(args.database_url)
-        check_connection(engine)
+        engine = connected_engine(args.database_url)
     except DatabaseUnavailable as exc:
         print(exc, file=sys.stderr)
         return 2

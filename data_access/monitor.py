@@ -357,14 +357,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_access.db import DatabaseUnavailable, check_connection, make_engine
+    from data_access.db import DatabaseUnavailable, connected_engine
 
     args = _parse_args(argv)
     scheduled = args.day is None and args.through is None
     day = args.day or datetime.now(UTC).date() - timedelta(days=1)
     try:
-        engine = make_engine(args.database_url)
-        check_connection(engine)
+        engine = connected_engine(args.database_url)
     except DatabaseUnavailable as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -194,7 +194,7 @@ def _export_all(engine, quarter: Quarter, out_dir: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from data_access.db import DatabaseUnavailable, check_connection, make_engine
+    from data_access.db import DatabaseUnavailable, connected_engine
     from reports.qbr_document import DocumentFontMissing, font_files
 
     args = _parse_args(argv)
@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         return FAILED
     try:
         quarter = Quarter.parse(args.quarter)
-        engine = make_engine(args.database_url)
-        check_connection(engine)
+        engine = connected_engine(args.database_url)
     except (BadQuarter, DatabaseUnavailable) as exc:
         print(exc, file=sys.stderr)
         return BAD_INPUT

@@ -14,8 +14,7 @@ from tqdm import tqdm
 from data_access.db import (
     REPO_ROOT,
     DatabaseUnavailable,
-    check_connection,
-    make_engine,
+    connected_engine,
     private_files,
 )
 from data_access.migrate import upgrade
@@ -62,8 +61,7 @@ def write_logins(path: Path, logins: dict[str, tuple[str, str]]) -> None:
 def main(argv: list[str] | None = None) -> int:
     arguments = _arguments(argv)
     try:
-        engine = make_engine(arguments.database_url)
-        check_connection(engine)
+        engine = connected_engine(arguments.database_url)
         upgrade(engine)
     except DatabaseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -33,7 +33,7 @@ from sqlmodel import Session
 from data_access import authentication
 from data_access.audit import CommandRefused, record_sign_out
 from data_access.authentication import SignedInUser
-from data_access.db import DatabaseUnavailable, check_connection, make_engine, session_scope
+from data_access.db import DatabaseUnavailable, connected_engine, session_scope
 from data_access.migrate import upgrade
 from ui import oidc
 from ui.format import plain_markdown
@@ -61,8 +61,7 @@ NO_LONGER_ACTIVE = "Your account is no longer active; you have been signed out."
 
 @st.cache_resource(show_spinner="Opening the database…")
 def _engine_for(url: str | None) -> Engine:
-    engine = make_engine(url)
-    check_connection(engine)
+    engine = connected_engine(url)
     upgrade(engine)
     return engine
 
