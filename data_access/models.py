@@ -284,6 +284,40 @@ class ModelMetricDaily(SQLModel, table=True):
     changes: int | None = None
 
 
+class ModelMetricBand(SQLModel, table=True):
+    """The band the daily job judged each metric of a model by on one day (`data_access.monitor`).
+
+    One row per model and scored day, like `model_metric_daily`, with each metric's baseline,
+    lower and upper edge (empty where the detector had no band yet). A re-run of the day replaces
+    the row, so it is always the band of the latest verdict on that day.
+    """
+
+    __tablename__ = "model_metric_band"
+    model_id: int = Field(foreign_key="planning_model.id", primary_key=True)
+    day: date = Field(primary_key=True)
+    open_time_s_baseline: float | None = None
+    open_time_s_lower: float | None = None
+    open_time_s_upper: float | None = None
+    import_s_baseline: float | None = None
+    import_s_lower: float | None = None
+    import_s_upper: float | None = None
+    export_s_baseline: float | None = None
+    export_s_lower: float | None = None
+    export_s_upper: float | None = None
+    processing_s_baseline: float | None = None
+    processing_s_lower: float | None = None
+    processing_s_upper: float | None = None
+    times_accessed_baseline: float | None = None
+    times_accessed_lower: float | None = None
+    times_accessed_upper: float | None = None
+    users_baseline: float | None = None
+    users_lower: float | None = None
+    users_upper: float | None = None
+    changes_baseline: float | None = None
+    changes_lower: float | None = None
+    changes_upper: float | None = None
+
+
 class DashboardActivityDaily(SQLModel, table=True):
     __tablename__ = "dashboard_activity_daily"
     dashboard_id: int = Field(foreign_key="dashboard.id", primary_key=True)
