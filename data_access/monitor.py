@@ -14,10 +14,14 @@ that is in production and enrolled in monitoring (of an active customer), scores
   (state `resolved`, "Back in band since …") once the detector's incident has closed, i.e. after
   `close_after` points back in band. The job closes rather than waiting for a CSM because the
   incident is over by the detector's own rule; the CSM's contact log stays on the alert, and
-  the inbox lists alerts resolved without any contact so none slips by unseen.
+  the inbox lists alerts resolved without any contact so none slips by unseen;
+- the band each metric was judged by on D (baseline, lower, upper) is stored per model and day
+  (`model_metric_band`), replacing an earlier run's, so the monitoring chart shows the band the
+  verdict used rather than one recomputed over a later window.
 
 Idempotent: everything written is derived from the stored metrics and alerts, so running D twice
-opens nothing twice and closes nothing twice (only the audit trail gains a row per run).
+opens nothing twice, closes nothing twice and stores D's bands once (only the audit trail gains a
+row per run).
 
 Bounded state: a day's verdict is the detector's pass over the fixed window of the
 `HISTORY_DAYS` days ending that day, so a run's cost is flat in the length of history
@@ -49,7 +53,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import bindparam, func, or_, text, update
+from sqlalchemy import bindparam, delete, func, or_, text, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -57,7 +61,7 @@ from data_access.actor import Actor, authorise
 from data_access.audit import record_audit
 from data_access.bulk import bulk_insert
 from data_access.locking import job_lock
-from data_access.models import Alert, AuditLog, ModelMetricDaily
+from data_access.models import Alert, AuditLog, ModelMetricBand, ModelMetricDaily
 from data_access.monitor_verdicts import (
     enrolled_models,
     first_contacts,
@@ -73,6 +77,7 @@ from domain.monitoring import METRIC_LABELS, METRIC_UNITS, METRICS, OPEN_ALERT_S
 from domain.roles import Role
 
 HISTORY_DAYS = 365
+BAND_EDGES = ("baseline", "lower", "upper")
 CHUNK_MODELS = 1_000
 ACTOR = "monitor"
 _JOB_LOCK_KEY = 5_318_008_001  # PostgreSQL advisory lock: one monitoring run at a time
@@ -205,6 +210,7 @@ def apply_scores(
     _lock_job(session)
     scored, day = scores.scored, scores.day
     opened, closed = _apply_verdicts(session, scored, scores.models, day=day, now=now)
+    store_bands(session, scored, day=day)
     still_open = session.exec(
         select(func.count()).select_from(Alert).where(Alert.state.in_(OPEN_ALERT_STATES))
     ).one()
@@ -330,6 +336,40 @@ def _apply_verdicts(
             ],
         )
     return len(new), len(closes)
+
+
+def band_rows(scored: pd.DataFrame, *, day: date) -> pd.DataFrame:
+    """`scored` (one row per model and metric) as `model_metric_band` rows: one per model."""
+    wide = scored.pivot(index="model_id", columns="metric", values=list(BAND_EDGES))
+    frame = pd.DataFrame(
+        {
+            f"{metric}_{edge}": wide[(edge, metric)].to_numpy(dtype=float)
+            for metric in METRICS
+            for edge in BAND_EDGES
+        }
+    )
+    frame.insert(0, "day", day.isoformat())
+    frame.insert(0, "model_id", wide.index.to_numpy(dtype=np.int64))
+    return frame
+
+
+def store_bands(session: Session, scored: pd.DataFrame, *, day: date) -> int:
+    """Store the band each scored model's metrics were judged by on `day`, replacing a previous
+    run's (a re-run of the day, e.g. after corrected metrics): one delete and one bulk insert per
+    chunk of models, in the caller's transaction. Returns the rows written."""
+    if scored.empty:
+        return 0
+    rows = band_rows(scored, day=day)
+    table = ModelMetricBand.__table__
+    for first in range(0, len(rows), CHUNK_MODELS):
+        chunk = rows.iloc[first : first + CHUNK_MODELS]
+        session.execute(
+            delete(table).where(
+                table.c.day == day, table.c.model_id.in_(chunk["model_id"].tolist())
+            )
+        )
+        bulk_insert(session.connection(), table, chunk)
+    return len(rows)
 
 
 def _parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -9,8 +9,10 @@ detector's own windows are short (level 1 week, seasonal profile 4 weeks, residu
 how it settled earlier excursions is the only longer memory, and against two years of history
 a 26-week window already moves the band edges by a median 0.5 % of the band's half-width
 (`bench/monitor_bench.py --window-check`). So the job's cost per day is flat in the length of
-history (1 year or 3 years of stored metrics read the same 365 rows per series), and the chart
-recomputes its band over the same window, so it shows the band the job used on the last day.
+history (1 year or 3 years of stored metrics read the same 365 rows per series). The job stores
+each day's band (`model_metric_band`), and the chart shows that stored band for every day the job
+scored; only days it never scored (history from before monitoring began) show a band recomputed
+over the window ending at the model's latest day.
 
 What a verdict means for its series' alert (per model, metric and direction) is
 `domain.monitoring.judge_alert`; `settle_open_alerts` and `new_alerts` apply it to every series of

@@ -186,7 +186,8 @@ def seed_database(engine: Engine, options: SeedOptions, progress: Progress = _si
 
 
 def _monitor_recent_days(engine: Engine, options: SeedOptions, progress: Progress) -> int:
-    """Run the daily monitoring job over the last fortnight, as it would have run each night."""
+    """Run the daily monitoring job over the last fortnight, as it would have run each night
+    (storing each night's bands, which the monitoring chart shows for those days)."""
     opened = 0
     monitor = Actor.system(MONITOR_ACTOR)
     first = options.today - timedelta(days=min(MONITORED_DAYS, options.days))

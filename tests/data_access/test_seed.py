@@ -1,4 +1,4 @@
-from datetime import UTC
+from datetime import UTC, timedelta
 
 import pandas as pd
 import pytest
@@ -16,7 +16,8 @@ from data_access.models import (
 )
 from domain.lifecycle import STATUSES
 from seed.demo import SeedOptions, seed_database
-from tests.conftest import small_seed
+from seed.metrics import MONITORED_DAYS
+from tests.conftest import SEED_TODAY, small_seed
 
 
 def snapshot(engine):
@@ -201,3 +202,25 @@ def test_dashboard_and_user_activity_add_up_to_each_models_figures(seeded):
     assert rows
     wrong = [row for row in rows if not (row[2] == row[4] == row[6] and row[3] == row[5] == row[7])]
     assert wrong == []
+
+
+def test_the_seeds_monitor_runs_store_the_band_of_every_night_they_score(seeded):
+    """The seed runs the job over the last fortnight: each night's bands are stored, one row per
+    enrolled model, so the chart shows those nights as the job judged them."""
+    with seeded.connect() as connection:
+        days = connection.execute(
+            text("SELECT DISTINCT day FROM model_metric_band ORDER BY day")
+        ).scalars()
+        per_day = connection.execute(
+            text("SELECT count(*) FROM model_metric_band GROUP BY day")
+        ).scalars()
+        enrolled = connection.execute(
+            text(
+                "SELECT count(*) FROM planning_model JOIN customer ON customer.id = customer_id "
+                "WHERE is_production AND in_monitoring AND customer.is_active"
+            )
+        ).scalar()
+        days, per_day = [str(day)[:10] for day in days], set(per_day)
+    first = SEED_TODAY - timedelta(days=MONITORED_DAYS)
+    assert days == [(first + timedelta(days=n)).isoformat() for n in range(MONITORED_DAYS)]
+    assert per_day == {enrolled} and enrolled > 0
