@@ -24,12 +24,13 @@ from data_access.models import (
     AlertContactLog,
     Contact,
     Customer,
+    ModelMetricBand,
     ModelMetricDaily,
     PlanningModel,
     User,
     Workspace,
 )
-from data_access.monitor import HISTORY_DAYS
+from data_access.monitor import BAND_EDGES, HISTORY_DAYS
 from data_access.scope import Scope
 from domain.anomaly import detect, detect_many
 from domain.contacts import CHANNEL_LABELS, CONTACT_CHANNELS
@@ -259,10 +260,11 @@ def metric_series(
 ) -> pd.DataFrame:
     """The last `days` of one metric with the detector's band, flags and the alerts opened.
 
-    The band is recomputed with `detect` over the same year of history the job scores, so the
-    chart shows what the job saw. Columns: day, value, baseline, lower, upper, anomalous,
-    incident_opens (the detector's opening points) and alert_id/alert_state where an alert
-    was opened that day.
+    Each day shows the band the daily job judged it by, as stored (`band_source` "job"); a day
+    the job never scored shows the band recomputed with `detect` over the year ending at `end`
+    ("recomputed"). Columns: day, value, baseline, lower, upper, anomalous, incident_opens (the
+    detector's opening points), band_source and alert_id/alert_state where an alert was opened
+    that day.
     """
     if metric not in METRICS:
         raise CommandRefused(f"{metric!r} is not a monitored metric.")
@@ -273,7 +275,8 @@ def metric_series(
     result = detect(history[metric], direction=METRIC_DIRECTIONS[metric])
     frame = pd.DataFrame({"day": history.index, "value": history[metric].to_numpy()})
     frame = frame.join(result.reset_index(drop=True)).rename(columns={"alert": "incident_opens"})
-    frame = frame.iloc[-days:].reset_index(drop=True)
+    frame = frame.iloc[-days:].reset_index(drop=True).assign(metric=metric)
+    frame = _with_stored_bands(session, model_id, frame).drop(columns="metric")
     alerts = _alert_days(session, model_id, [metric]).drop(columns="metric")
     alerts = alerts.drop_duplicates("day", keep="last")
     return frame.merge(alerts, on="day", how="left")
@@ -284,7 +287,8 @@ def model_metric_bands(
 ) -> pd.DataFrame:
     """All seven metrics of a model with their bands, one row per day and metric (long form).
 
-    Scored at once with `detect_many` (equal to `detect` column by column).
+    The band of a day the job scored is the one it stored (`band_source` "job"); other days are
+    scored at once with `detect_many` (equal to `detect` column by column), "recomputed".
     """
     _visible_model(session, scope, model_id)
     history = _history(session, model_id, list(METRICS), end)
@@ -305,9 +309,58 @@ def model_metric_bands(
             "incident_opens": result["alert"][window].T.reshape(-1),
         }
     )
+    frame = _with_stored_bands(session, model_id, frame)
     alerts = _alert_days(session, model_id, METRICS).drop_duplicates(["metric", "day"], keep="last")
     frame = frame.merge(alerts, on=["metric", "day"], how="left")
     frame["metric_label"] = frame["metric"].map(METRIC_LABELS)
+    return frame
+
+
+def _with_stored_bands(session: Session, model_id: int, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` (day, metric, value, band, anomalous) with the band the job stored for each day
+    it scored in place of the recomputed one, and `anomalous` judged against that band (as the
+    job judged it); `band_source` says which: "job" or "recomputed".
+
+    One read of `model_metric_band` by its primary key (model, day range).
+    """
+    frame = frame.assign(band_source="recomputed")
+    if frame.empty:
+        return frame
+    table = ModelMetricBand.__table__
+    first, last = frame["day"].min().date(), frame["day"].max().date()
+    statement = select(table).where(
+        table.c.model_id == model_id, table.c.day >= first, table.c.day <= last
+    )
+    stored = pd.read_sql(statement, session.connection())
+    if stored.empty:
+        return frame
+    stored["day"] = pd.to_datetime(stored["day"].astype(str), format="%Y-%m-%d")
+    long = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "day": stored["day"],
+                    "metric": metric,
+                    **{edge: stored[f"{metric}_{edge}"].astype(float) for edge in BAND_EDGES},
+                }
+            )
+            for metric in METRICS
+        ],
+        ignore_index=True,
+    )
+    rows = frame[["day", "metric"]].merge(long, on=["day", "metric"], how="left", indicator=True)
+    by_job = (rows["_merge"] == "both").to_numpy()
+    for edge in BAND_EDGES:
+        frame[edge] = np.where(by_job, rows[edge].to_numpy(), frame[edge].to_numpy())
+    direction = frame["metric"].map(METRIC_DIRECTIONS).to_numpy()
+    value = frame["value"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        above, below = value > frame["upper"].to_numpy(), value < frame["lower"].to_numpy()
+    outside = np.where(
+        direction == "above", above, np.where(direction == "below", below, above | below)
+    )
+    frame["anomalous"] = np.where(by_job, outside, frame["anomalous"].to_numpy(dtype=bool))
+    frame.loc[by_job, "band_source"] = "job"
     return frame
 
 
@@ -321,6 +374,7 @@ def _empty_series() -> pd.DataFrame:
             "upper": pd.Series(dtype=float),
             "anomalous": pd.Series(dtype=bool),
             "incident_opens": pd.Series(dtype=bool),
+            "band_source": pd.Series(dtype=object),
             "alert_id": pd.Series(dtype=float),
             "alert_state": pd.Series(dtype=object),
         }

@@ -485,7 +485,9 @@ def model_charts() -> None:
     st.altair_chart(metric_chart(chart_frame(series), metric), width="stretch")
     st.caption(
         "Blue area: the band learnt from the model's past; dashed: its baseline; red "
-        "points: outside the band on the watched side; red rules: alerts opened."
+        "points: outside the band on the watched side; red rules: alerts opened. The band of a "
+        "day the daily job scored is the one it judged that day by; days before monitoring "
+        "began show a recomputed band (the tooltip says which)."
     )
     st.subheader("All seven metrics")
     bands = load_bands(scope, model_id, days)

@@ -11,10 +11,14 @@ from domain.monitoring import METRIC_LABELS, METRIC_UNITS, METRICS, metric_label
 BAND_COLOUR = "#90CAF9"
 LINE_COLOUR = "#1565C0"
 ANOMALY_COLOUR = "#C62828"
+BAND_SOURCE_TEXT = {"job": "as the job judged it", "recomputed": "recomputed"}
 
 
 def metric_layers(unit: str) -> list[alt.Chart]:
     """Band as an area, baseline dashed, metric as a line, anomalies and alert openings marked.
+
+    The tooltip says whether a day's band is the one the daily job judged it by or recomputed
+    (a day the job never scored).
 
     The layers carry no data: the layer (or facet) around them does.
     """
@@ -26,6 +30,7 @@ def metric_layers(unit: str) -> list[alt.Chart]:
         alt.Tooltip("lower:Q", title="Band from", format=",.2f"),
         alt.Tooltip("upper:Q", title="Band to", format=",.2f"),
         alt.Tooltip("anomalous:N", title="Outside the band"),
+        alt.Tooltip("band_note:N", title="Band"),
     ]
     band = base.mark_area(opacity=0.35, color=BAND_COLOUR).encode(
         y=alt.Y("lower:Q", title=unit), y2="upper:Q"
@@ -81,8 +86,11 @@ def small_multiples(frame: pd.DataFrame) -> alt.FacetChart:
 
 
 def chart_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Altair wants plain columns: booleans as bools, missing alert ids as missing."""
+    """Altair wants plain columns: booleans as bools, missing alert ids as missing, and the
+    band's source in words."""
     shown = frame.copy()
     shown["anomalous"] = shown["anomalous"].astype(bool)
     shown["incident_opens"] = shown["incident_opens"].astype(bool)
+    shown["band_note"] = shown.get("band_source", "recomputed")
+    shown["band_note"] = shown["band_note"].map(BAND_SOURCE_TEXT)
     return shown

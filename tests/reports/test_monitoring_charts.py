@@ -57,3 +57,16 @@ def test_the_small_multiples_follow_the_metric_order_each_on_its_own_scale():
     assert spec["facet"]["sort"] == [METRIC_LABELS[m] for m in METRICS]
     assert spec["columns"] == 2
     assert spec["resolve"]["scale"]["y"] == "independent"
+
+
+def test_the_tooltip_says_whether_the_band_is_the_jobs_or_recomputed():
+    frame = series().assign(band_source=["recomputed", "job", "job"])
+    shown = chart_frame(frame)
+    assert shown["band_note"].tolist() == [
+        "recomputed",
+        "as the job judged it",
+        "as the job judged it",
+    ]
+    assert chart_frame(series())["band_note"].eq("recomputed").all()
+    line = metric_chart(shown, "open_time_s").to_dict()["layer"][2]
+    assert {"field": "band_note", "type": "nominal", "title": "Band"} in line["encoding"]["tooltip"]
