@@ -116,6 +116,15 @@ def view_changed(queries: dict[str, tuple[str, str]]) -> None:
         apply_query(queries[chosen][1], FILTER_KEYS)
 
 
+def matching_view(queries: dict[str, tuple[str, str]]) -> str | None:
+    """The view whose filters the URL holds exactly (a shared link, or the way back from a case),
+    else None: filters of one's own."""
+    current = current_query(FILTER_KEYS)
+    return next(
+        (key for key, (_, query) in queries.items() if query and same_query(current, query)), None
+    )
+
+
 def chosen_query(queries: dict[str, tuple[str, str]]) -> str | None:
     """The chosen view's query string (None for filters of one's own). While a view is chosen it,
     not the run's URL, says what the filters are: a rerun started by the poll fragment carries
@@ -273,7 +282,7 @@ if "queue_view" not in st.session_state or st.session_state["queue_view"] not in
     *queries,
 ]:
     if any(key in st.query_params for key in FILTER_KEYS):
-        st.session_state["queue_view"] = None
+        st.session_state["queue_view"] = matching_view(queries)
     else:
         st.session_state["queue_view"] = MINE
         apply_query(queries[MINE][1], FILTER_KEYS)

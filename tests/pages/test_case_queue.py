@@ -287,6 +287,20 @@ def test_default_view_is_my_cases_and_unassigned():
     assert "assignee" not in everything.query_params
 
 
+def test_a_link_with_a_views_filters_shows_that_view():
+    """The way back from a case brings the queue's link: with the default view's filters it says
+    "My cases and unassigned", not "Filters of your own"; other filters stay one's own."""
+    mine = queue_page("csm.emea")
+    link = list(mine.query_params["assignee"])
+    back = queue_page("csm.emea", assignee=link)
+    assert back.selectbox(key="queue_view").value == "mine"
+    assert sorted(back.query_params["assignee"]) == sorted(link)
+    assert set(table(back)["case_id"]) == set(table(mine)["case_id"])
+    other = queue_page("csm.emea", assignee=link[:1])
+    assert other.selectbox(key="queue_view").value is None
+    assert other.query_params["assignee"] == link[0]
+
+
 def test_the_default_view_keeps_its_filters_when_a_rerun_sees_an_older_url():
     """A run can stop after the view was applied (its filter states reset) and before the filters
     drew, and the next run's query string can predate the view's URL (`st.rerun()` from the poll
