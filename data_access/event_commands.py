@@ -16,7 +16,7 @@ from datetime import date, datetime
 
 from sqlmodel import Session, select
 
-from data_access.actor import Actor, authorise
+from data_access.actor import Actor, authorise, authorise_row
 from data_access.audit import CommandRefused, record_audit
 from data_access.events import CUSTOMER_STAFF, MANAGERS, eligibility_of, region_today
 from data_access.locking import for_update
@@ -175,12 +175,14 @@ def set_invitation_status(
     the move must be allowed (`domain.events.invitation_move_refusal`)."""
     authorise(session, actor, roles=CUSTOMER_STAFF)
     moment = now or utc_now()
-    invitation = session.exec(
-        for_update(select(EventInvitation).where(EventInvitation.id == invitation_id))
-    ).first()
-    if invitation is None:
-        raise CommandRefused(f"There is no invitation #{invitation_id}.")
-    customer = authorise(session, actor, roles=CUSTOMER_STAFF, customer_id=invitation.customer_id)
+    invitation, customer = authorise_row(
+        session,
+        actor,
+        EventInvitation,
+        invitation_id,
+        roles=CUSTOMER_STAFF,
+        missing=f"There is no invitation #{invitation_id}.",
+    )
     event = session.get(EventOffer, invitation.event_id)
     problem = invitation_move_refusal(
         invitation.status,
@@ -245,12 +247,13 @@ def set_programme_enrolment(
     """
     authorise(session, actor, roles=CUSTOMER_STAFF)
     moment = now or utc_now()
+    # Locks in the order every command takes them: user, customer, then the rows.
+    customer = authorise(session, actor, roles=CUSTOMER_STAFF, customer_id=customer_id)
     programme = session.exec(
         for_update(select(ProductProgramme).where(ProductProgramme.id == programme_id))
     ).first()
     if programme is None:
         raise CommandRefused(f"There is no programme #{programme_id}.")
-    customer = authorise(session, actor, roles=CUSTOMER_STAFF, customer_id=customer_id)
     enrolment = session.exec(
         for_update(
             select(ProgrammeEnrolment).where(
