@@ -311,9 +311,11 @@ def results_by_campaign(
     filters = ResultFilters(customer_id, tier, region, campaign_id, year)
     campaigns = campaign_frame(session, filters.clauses(scope))
     rows = _submitted_rows(session, scope, filters)
+    by_campaign = dict(tuple(rows.groupby("campaign_id")))  # one pass, not a scan per campaign
+    none = rows.iloc[0:0]
     figures = [
-        _summary(rows[rows["campaign_id"] == campaign_id], invited)
-        for campaign_id, invited in zip(campaigns["id"], campaigns["invited"], strict=True)
+        _summary(by_campaign.get(campaign, none), invited)
+        for campaign, invited in zip(campaigns["id"], campaigns["invited"], strict=True)
     ]
     summary = pd.DataFrame(figures, columns=_SUMMARY_COLUMNS)
     return pd.concat(
