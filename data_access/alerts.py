@@ -45,6 +45,7 @@ from domain.monitoring import (
     OPEN_ALERT_STATES,
     can_move,
     deviation,
+    outside_band,
     severity,
 )
 from domain.roles import Role
@@ -352,12 +353,11 @@ def _with_stored_bands(session: Session, model_id: int, frame: pd.DataFrame) -> 
     by_job = (rows["_merge"] == "both").to_numpy()
     for edge in BAND_EDGES:
         frame[edge] = np.where(by_job, rows[edge].to_numpy(), frame[edge].to_numpy())
-    direction = frame["metric"].map(METRIC_DIRECTIONS).to_numpy()
-    value = frame["value"].to_numpy(dtype=float)
-    with np.errstate(invalid="ignore"):
-        above, below = value > frame["upper"].to_numpy(), value < frame["lower"].to_numpy()
-    outside = np.where(
-        direction == "above", above, np.where(direction == "below", below, above | below)
+    outside = outside_band(
+        frame["value"].to_numpy(dtype=float),
+        frame["lower"].to_numpy(dtype=float),
+        frame["upper"].to_numpy(dtype=float),
+        frame["metric"].map(METRIC_DIRECTIONS).to_numpy(),
     )
     frame["anomalous"] = np.where(by_job, outside, frame["anomalous"].to_numpy(dtype=bool))
     frame.loc[by_job, "band_source"] = "job"

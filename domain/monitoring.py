@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 METRICS: tuple[str, ...] = (
     "open_time_s",
     "import_s",
@@ -87,6 +89,18 @@ def can_move(state: str, to: str) -> bool:
 def metric_label(metric: str) -> str:
     """'Model open time (s)': the metric's name with its unit."""
     return f"{METRIC_LABELS[metric]} ({METRIC_UNITS[metric]})"
+
+
+def outside_band(
+    values: np.ndarray, lower: np.ndarray, upper: np.ndarray, directions: np.ndarray
+) -> np.ndarray:
+    """Which values lie outside their band on the watched side ("above", "below" or "both");
+    a missing value or edge is never outside."""
+    with np.errstate(invalid="ignore"):
+        above, below = values > upper, values < lower
+    return np.where(
+        directions == "above", above, np.where(directions == "below", below, above | below)
+    )
 
 
 def deviation(value: float, baseline: float, lower: float, upper: float, direction: str) -> float:
