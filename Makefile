@@ -20,7 +20,7 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 run: $(VENV)/.installed
 	$(PY) -m seed --if-empty
 	@echo "HyperCare Desk on http://localhost:$(PORT) (Ctrl+C stops it)"
-	$(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true \
+	MALLOC_ARENA_MAX=2 $(PY) -m streamlit run app.py --server.port $(PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
 lint: $(VENV)/.dev-installed
@@ -30,8 +30,9 @@ lint: $(VENV)/.dev-installed
 test: lint
 	$(PY) -m pytest
 
-# Every page at two sizes on both engines (bench/README.md); QUICK=1: a tenth of the sizes, and
-# only the page and browser benchmarks. Needs PostgreSQL at BENCH_PG_SERVER (127.0.0.1:5432).
+# Every page at two sizes on both engines, then the load runs (bench/README.md); QUICK=1: a tenth
+# of the sizes and shorter load runs, and only the page, browser and load benchmarks. Needs
+# PostgreSQL at BENCH_PG_SERVER (127.0.0.1:5432); the two-replica load run needs nginx.
 QUICK ?=
 bench: $(VENV)/.dev-installed
 ifeq ($(QUICK),)
@@ -45,6 +46,10 @@ ifeq ($(QUICK),)
 endif
 	$(PY) bench/pages_bench.py $(if $(QUICK),--quick)
 	$(PY) bench/browser_bench.py $(if $(QUICK),--quick)
+	$(PY) bench/load_bench.py --label one-process $(if $(QUICK),--seconds 20 --warmup 10)
+	@if command -v nginx >/dev/null; then $(PY) bench/load_bench.py --replicas 2 \
+		--label two-replicas $(if $(QUICK),--seconds 20 --warmup 10); \
+	else echo "nginx not found (apt-get install nginx-light): two-replica load run skipped"; fi
 
 # Hostile input with a larger budget than `make test` runs (HYPERCARE_FUZZ_EXAMPLES per test).
 FUZZ_EXAMPLES ?= 30

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from ui.auth import start_session
-from ui.navigation import PAGES_DIR, pages_for
+from ui.auth import read_for_this_run, start_session
+from ui.navigation import pages_for, streamlit_page
 from ui.presentation import presenting
 
 st.set_page_config(page_title="HyperCare Desk", page_icon=":material/support_agent:", layout="wide")
@@ -12,14 +12,8 @@ user = start_session()
 
 groups: dict[str, list] = {}
 for spec in pages_for(user.roles):
-    groups.setdefault(spec.group, []).append(
-        st.Page(
-            PAGES_DIR / spec.file,
-            title=spec.title,
-            icon=spec.icon,
-            url_path=spec.url_path,
-            default=spec.default,
-        )
-    )
+    groups.setdefault(spec.group, []).append(streamlit_page(spec))
 # Presentation mode (the QBR on a meeting-room screen) shows no navigation.
-st.navigation(groups, position="hidden" if presenting() else "sidebar").run()
+chosen = st.navigation(groups, position="hidden" if presenting() else "sidebar")
+with read_for_this_run(user):
+    chosen.run()

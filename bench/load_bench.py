@@ -20,6 +20,13 @@ What it does (not part of `make test`):
      and what was measured), replacing only rows of the same engine, sessions, think time and
      label, and keeping every other key of the file (the page table).
 
+Several replicas (`--replicas 2`): the run starts that many servers on one database and
+nginx in front of them with deploy/nginx/hypercare.conf (its upstream pointed at the replicas,
+listening on a free port of 127.0.0.1; Debian's nginx, `apt-get install nginx-light`), and
+loadtest talks to nginx. `--engine postgresql` seeds the same demo data into a template database
+on BENCH_PG_SERVER once and gives every run a fresh `CREATE DATABASE … TEMPLATE` copy. The row's
+RSS is the sum over the replicas; its server CPU is theirs together.
+
 A sign-in failure is a session whose sign-in the app refused or that broke (loadtest's signin_*
 errors), or a "database is locked" in the server's log.
 """
@@ -36,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -71,9 +79,15 @@ def uptime() -> str:
     return Path("/proc/loadavg").read_text().strip()
 
 
+def schema_of(code: Path) -> str:
+    """The newest migration `code` has: demo data seeded by other code is not reused with it (an
+    older revision refuses a newer schema)."""
+    return max(path.name[:4] for path in (code / "migrations" / "versions").glob("[0-9]*.py"))
+
+
 def template_database(code: Path) -> Path:
-    """The demo database, seeded once per day with `code`'s seed and cached under bench/out/."""
-    path = OUT / f"demo-{date.today().isoformat()}.db"
+    """The demo database, seeded once per day and schema with `code`'s seed, cached in bench/out/."""
+    path = OUT / f"demo-{date.today().isoformat()}-schema{schema_of(code)}.db"
     if path.exists():
         return path
     OUT.mkdir(parents=True, exist_ok=True)
@@ -104,16 +118,124 @@ def template_database(code: Path) -> Path:
     return path
 
 
-def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) -> dict | None:
-    sessions, think, seconds = spec
-    seconds = seconds if seconds is not None else args.seconds
+PG_SERVER = os.environ.get("BENCH_PG_SERVER", "postgresql://postgres@127.0.0.1:5432")
+PG_TEMPLATE = "hypercare_load_template"
+NGINX_CONF = ROOT / "deploy" / "nginx" / "hypercare.conf"
+
+
+def pg_template(code: Path) -> str:
+    """The demo data in PostgreSQL, one template database per schema (`code`'s newest migration),
+    seeded once per day (a stamp file)."""
+    template = f"{PG_TEMPLATE}_{schema_of(code)}"
+    stamp = OUT / f"{template}-{date.today().isoformat()}.stamp"
+    if not stamp.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        drop_pg(template)
+        psql(f"CREATE DATABASE {template}")
+        print(f"Seeding the demo database into PostgreSQL {template} …", flush=True)
+        subprocess.run(
+            [sys.executable, "-m", "seed", "--database-url", f"{PG_SERVER}/{template}"]
+            + ["--demo-password", PASSWORD],
+            cwd=code,
+            check=True,
+            timeout=1800,
+            stdout=subprocess.DEVNULL,
+        )
+        psql("VACUUM ANALYZE", database=template)
+        stamp.write_text(datetime.now(UTC).isoformat())
+    return template
+
+
+def psql(statement: str, database: str = "postgres") -> None:
+    subprocess.run(
+        ["psql", f"{PG_SERVER}/{database}", "-v", "ON_ERROR_STOP=1", "-qc", statement],
+        check=True,
+        timeout=600,
+        capture_output=True,
+    )
+
+
+def drop_pg(name: str) -> None:
+    psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def fresh_database(args, folder: Path, template, index: int) -> str:
+    """A copy of the template for one run: a SQLite file, or a PostgreSQL database."""
+    if args.engine == "postgresql":
+        name = f"hypercare_load_run{index}"
+        drop_pg(name)
+        psql(f"CREATE DATABASE {name} TEMPLATE {template}")
+        return f"{PG_SERVER}/{name}"
     database = folder / f"run{index}.db"
     shutil.copyfile(template, database)
-    url = f"sqlite:///{database}"
+    return f"sqlite:///{database}"
+
+
+def start_proxy(folder: Path, ports: list[int]) -> tuple[subprocess.Popen, int]:
+    """nginx with deploy/nginx/hypercare.conf in front of the replicas on `ports`."""
+    site = NGINX_CONF.read_text()
+    upstream = "".join(
+        f"    server 127.0.0.1:{port} max_fails=3 fail_timeout=10s;\n" for port in ports
+    )
+    site = re.sub(r"(    server app\d+:8501[^\n]*\n)+", upstream, site)
     port = free_port()
+    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"worker_processes 1;\npid {folder}/nginx.pid;\nerror_log {folder}/nginx-error.log;\n"
+        "events { worker_connections 4096; }\n"
+        f"http {{\naccess_log off;\nclient_body_temp_path {folder}/nginx-body;\n"
+        f"proxy_temp_path {folder}/nginx-proxy;\n{site}\n}}\n"
+    )
+    proxy = subprocess.Popen(
+        ["nginx", "-c", str(conf), "-p", str(folder), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=(folder / "nginx.out").open("w"),
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                return proxy, port
+        except OSError:
+            if proxy.poll() is not None:
+                break
+            time.sleep(0.2)
+    proxy.kill()
+    raise SystemExit(f"nginx did not start; see {folder / 'nginx.out'}.")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def one_run(args, code: Path, folder: Path, template, index: int, spec) -> dict | None:
+    sessions, think, seconds = spec
+    seconds = seconds if seconds is not None else args.seconds
+    url = fresh_database(args, folder, template, index)
     options = tuple(f"--{option}" for option in args.option)
     load_before = uptime()
-    server, log = start_server(url, port, folder, code, options, log_name=f"server{index}.log")
+    replicas = []
+    proxy = None
+    for number in range(args.replicas):
+        replicas.append(
+            start_server(
+                url, free_port(), folder, code, options, log_name=f"server{index}-{number}.log"
+            )
+        )
+    server, log = replicas[0]
+    port = int(server.args[server.args.index("--server.port") + 1])
+    if args.replicas > 1:
+        ports = [int(s.args[s.args.index("--server.port") + 1]) for s, _ in replicas]
+        proxy, port = start_proxy(folder, ports)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "-", args.label)
     detail = OUT / f"{name}-{sessions}s-think{think:g}.json"
     ramp = min(args.ramp, max(1.0, sessions / 5))
@@ -154,7 +276,7 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
     except subprocess.TimeoutExpired:
         print("  priming did not finish in time; measuring anyway", flush=True)
     except BaseException:
-        stop_server(server)
+        stop_all(replicas, proxy)
         raise
     print(
         f"Run {index}: {sessions} sessions, think {think:g} s, {seconds:g} s measured after "
@@ -162,30 +284,42 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
         f"{list(args.env) or 'as is'}; uptime {load_before}",
         flush=True,
     )
+    cpu_before = [cpu_seconds(s.pid) for s, _ in replicas]
     try:
         finished = subprocess.run(command, capture_output=True, text=True, timeout=limit)
+        cpu_used = [cpu_seconds(s.pid) - b for (s, _), b in zip(replicas, cpu_before, strict=True)]
+        rss_end = sum(rss_mb(s.pid) for s, _ in replicas)
     except subprocess.TimeoutExpired:
         print(f"  loadtest did not finish within {limit:.0f} s; no row recorded", flush=True)
         return None
     finally:
-        stop_server(server)
+        stop_all(replicas, proxy)
+        if args.engine == "postgresql":
+            drop_pg(f"hypercare_load_run{index}")
     load_after = uptime()
-    shutil.copyfile(log, detail.with_suffix(".log"))  # the run's folder is removed at the end
+    # the run's folder is removed at the end
+    text = "".join(replica_log.read_text(errors="replace") for _, replica_log in replicas)
+    detail.with_suffix(".log").write_text(text)
     lines = [line for line in finished.stdout.splitlines() if line.startswith("{")]
     if finished.returncode != 0 or not lines:
         print(f"  loadtest failed ({finished.returncode}): {finished.stderr[-2000:]}", flush=True)
         return None
     print(lines[-1], flush=True)
     result = json.loads(lines[-1])
-    text = log.read_text(errors="replace")
     locked = len(LOCKED.findall(text))
     log_errors = [line for line in text.splitlines() if LOG_ERROR.search(line)]
     kinds = result["error_kinds"]
     signin_failures = sum(count for kind, count in kinds.items() if kind.startswith("signin_"))
     latency = result["latency"]
     signin = result["signin_latency"]
+    if args.replicas > 1:
+        # loadtest watched only the first replica: the row speaks for all of them
+        result["rss_mb"]["end"] = round(rss_end, 1)
+        result["rss_mb"]["window_start"] = None
+        result["server_cpu_pct"] = None
     row = {
-        "engine": "sqlite",
+        "engine": args.engine,
+        "replicas": args.replicas,
         "sessions": sessions,
         "think_s": think,
         "median_s": ms_to_s(latency.get("median_ms")),
@@ -215,6 +349,9 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
         "server_cpu_ms_per_rerun": round(10 * result["server_cpu_pct"] / result["reruns_per_s"], 1)
         if result["server_cpu_pct"] and result["reruns_per_s"]
         else None,
+        # every replica's CPU over the whole loadtest (sign-ins and warm-up included), per rerun
+        # measured: an upper bound on the cost of a rerun, comparable between replica counts
+        "replicas_cpu_s": round(sum(cpu_used), 1),
         "other_cpu_pct": result["other_cpu_pct"],
         "loadavg_before": load_before,
         "loadavg_after": load_after,
@@ -225,6 +362,17 @@ def one_run(args, code: Path, folder: Path, template: Path, index: int, spec) ->
     return row
 
 
+def stop_all(replicas: list, proxy: subprocess.Popen | None) -> None:
+    if proxy is not None:
+        proxy.terminate()
+        try:
+            proxy.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proxy.kill()
+    for server, _ in replicas:
+        stop_server(server)
+
+
 def ms_to_s(value: float | None) -> float | None:
     return None if value is None else round(value / 1000, 3)
 
@@ -233,15 +381,16 @@ def record(rows: list[dict]) -> None:
     """Read-modify-write of bench/results.json: only "load" rows with the same engine,
     sessions, think time and label are replaced; every other key stays as it is."""
     data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    fresh = {(r["engine"], r["sessions"], r["think_s"], r["label"]) for r in rows}
-    kept = [
-        r
-        for r in data.get("load", [])
-        if (r.get("engine"), r.get("sessions"), r.get("think_s"), r.get("label")) not in fresh
-    ]
+
+    def identity(row: dict) -> tuple:
+        fields = ("engine", "sessions", "think_s", "label")
+        return (*(row.get(field) for field in fields), row.get("replicas", 1))
+
+    fresh = {identity(r) for r in rows}
+    kept = [r for r in data.get("load", []) if identity(r) not in fresh]
     data["load"] = kept + rows
     temporary = RESULTS.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(data, indent=2) + "\n")
+    temporary.write_text(json.dumps(data, indent=1) + "\n")
     os.replace(temporary, RESULTS)
 
 
@@ -268,13 +417,18 @@ def main(argv: list[str] | None = None) -> int:
         "--env",
         action="append",
         default=[],
-        help="NAME=VALUE for the server's environment, e.g. HYPERCARE_MAX_CONCURRENT_RUNS=0",
+        help="NAME=VALUE for the server's environment, e.g. HYPERCARE_DB_POOL_SIZE=10",
     )
+    parser.add_argument("--replicas", type=int, default=1, help="app processes behind nginx")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--label", default="current", help="names the rows in results.json")
     parser.add_argument("--revision", default="HEAD", help="the git revision to serve")
     parser.add_argument("--tree", action="store_true", help="serve the working tree as it is")
     parser.add_argument("--no-record", action="store_true", help="print only")
     args = parser.parse_args(argv)
+    # The server runs as deployed (deploy/Dockerfile, make run): two malloc arenas, or its memory
+    # grows with the number of session threads; --env MALLOC_ARENA_MAX=16 measures glibc's default.
+    os.environ.setdefault("MALLOC_ARENA_MAX", "2")
     for item in args.env:
         name, _, value = item.partition("=")
         os.environ[name] = value  # start_server passes this process's environment on
@@ -290,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             text=True,
         ).stdout.strip()
     )
-    template = template_database(code)
+    template = pg_template(code) if args.engine == "postgresql" else template_database(code)
     rows = []
     started = time.monotonic()
     try:

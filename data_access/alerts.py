@@ -72,16 +72,16 @@ def alert_inbox(
 
     `deviation` is the distance outside the band in band half-widths on the watched side
     (`domain.monitoring.deviation`) and `severity` its bucket. `contacts` counts logged contacts.
+    `state` (default: every state) is filtered in SQL, by `ix_alert_state_customer`, and the
+    contact log is read per alert returned: the page asks for the open ones, so the closed
+    alerts and contacts of past years cost nothing.
     """
     states = [state] if isinstance(state, str) else list(state or ALERT_STATES)
-    contacts = (
-        select(
-            AlertContactLog.alert_id,
-            func.count().label("contacts"),
-            func.max(AlertContactLog.at).label("last_contact_at"),
-        )
-        .group_by(AlertContactLog.alert_id)
-        .subquery()
+    logged = select(func.count()).where(AlertContactLog.alert_id == Alert.id).scalar_subquery()
+    last_logged = (
+        select(func.max(AlertContactLog.at))
+        .where(AlertContactLog.alert_id == Alert.id)
+        .scalar_subquery()
     )
     statement = (
         select(
@@ -109,15 +109,14 @@ def alert_inbox(
             Contact.phone.label("contact_phone"),
             Contact.chat_handle.label("contact_chat"),
             Alert.channel,
-            func.coalesce(contacts.c.contacts, 0).label("contacts"),
-            contacts.c.last_contact_at,
+            logged.label("contacts"),
+            last_logged.label("last_contact_at"),
             User.name.label("csm"),
         )
         .join(Customer, Customer.id == Alert.customer_id)
         .join(PlanningModel, PlanningModel.id == Alert.model_id)
         .join(Workspace, Workspace.id == PlanningModel.workspace_id)
         .outerjoin(Contact, Contact.id == Alert.contact_id)
-        .outerjoin(contacts, contacts.c.alert_id == Alert.id)
         .outerjoin(User, User.id == Customer.csm_id)
         .where(scope.customer_filter(), Alert.state.in_(states))
     )
@@ -170,14 +169,20 @@ def alert_contact_log(*, session: Session, scope: Scope, alert_id: int) -> pd.Da
 
 
 def monitored_models(*, session: Session, scope: Scope) -> pd.DataFrame:
-    """Production models of active customers in scope, monitored or with alerts; open alert counts."""
+    """Production models of active customers in scope, monitored or with alerts; open alert counts.
+
+    Reads the open alerts of the scope's customers only (`ix_alert_state_customer`) and asks
+    "has this model any alert" per model (`ix_alert_model_metric`), so closed alerts piling up
+    over the years cost nothing here.
+    """
     open_alerts = (
         select(Alert.model_id, func.count().label("open_alerts"))
-        .where(Alert.state.in_(OPEN_ALERT_STATES))
+        .join(Customer, Customer.id == Alert.customer_id)
+        .where(Alert.state.in_(OPEN_ALERT_STATES), scope.customer_filter())
         .group_by(Alert.model_id)
         .subquery()
     )
-    any_alert = select(Alert.model_id).distinct()
+    any_alert = select(Alert.id).where(Alert.model_id == PlanningModel.id).exists()
     statement = (
         select(
             PlanningModel.id,
@@ -195,7 +200,7 @@ def monitored_models(*, session: Session, scope: Scope) -> pd.DataFrame:
             scope.customer_filter(),
             Customer.is_active,
             PlanningModel.is_production,
-            PlanningModel.in_monitoring | PlanningModel.id.in_(any_alert),
+            PlanningModel.in_monitoring | any_alert,
         )
         .order_by(Customer.name, Workspace.name, PlanningModel.name)
     )

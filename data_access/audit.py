@@ -124,11 +124,22 @@ def audit_page(
 def audit_choices(*, session: Session) -> dict[str, list[str]]:
     """The actors, actions and entities present in the log, for the admin's filter lists."""
     return {
-        column.key: sorted(
-            str(value) for value in session.exec(select(column).distinct()) if value is not None
-        )
+        column.key: sorted(str(value) for value in _distinct_values(session, column))
         for column in (AuditLog.actor, AuditLog.action, AuditLog.entity)
     }
+
+
+def _distinct_values(session: Session, column) -> list:
+    """The distinct values of an indexed audit column, one index seek per value.
+
+    The log only grows while its actors, actions and entities stay a few dozen, so rather than
+    reading every row (`SELECT DISTINCT`), walk the index from one value to the next higher one:
+    a recursive query both SQLite and PostgreSQL run as seeks (`ix_audit_log_<column>`).
+    """
+    walk = select(func.min(column).label("value")).cte("walk", recursive=True)
+    higher = select(func.min(column)).where(column > walk.c.value).scalar_subquery()
+    walk = walk.union_all(select(higher).where(walk.c.value.is_not(None)))
+    return list(session.exec(select(walk.c.value).where(walk.c.value.is_not(None))))
 
 
 def record_export(*, session: Session, actor: Actor, file_name: str, rows: int) -> AuditLog:

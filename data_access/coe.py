@@ -50,16 +50,16 @@ def not_included(*, session: Session, tier: str) -> str | None:
     return f"The CoE benchmark is not part of {label}; it comes with the HyperCare tiers."
 
 
-def _candidates(session: Session, quarter: Quarter) -> list[Candidate]:
+def _candidates(session: Session, quarter: Quarter, tiers: list[str]) -> list[Candidate]:
+    """The quarter's snapshots of active customers on `tiers` (`ix_coe_snapshot_quarter`), read
+    as plain rows: one per possible peer, whatever the number of quarters on record."""
+    table = CoeSnapshot.__table__
     rows = session.exec(
-        select(CoeSnapshot, Customer.tier, Customer.size_band)
-        .join(Customer, Customer.id == CoeSnapshot.customer_id)
-        .where(CoeSnapshot.quarter == quarter.key, Customer.is_active)
+        select(table.c.customer_id, Customer.tier, Customer.size_band, *table.c[VALUE_FIELDS])
+        .join(Customer, Customer.id == table.c.customer_id)
+        .where(table.c.quarter == quarter.key, Customer.is_active, Customer.tier.in_(tiers))
     ).all()
-    return [
-        Candidate(snapshot.customer_id, tier, size_band, CoeValues.of(snapshot))
-        for snapshot, tier, size_band in rows
-    ]
+    return [Candidate(row.customer_id, row.tier, row.size_band, CoeValues.of(row)) for row in rows]
 
 
 @dataclass(frozen=True)
@@ -126,12 +126,13 @@ def coe_comparison(*, session: Session, customer_id: int, quarter: Quarter) -> C
         return None
     previous = _snapshot(session, customer_id, quarter.previous())
     labels = tier_labels(session=session)
+    hypercare_tiers = included_tiers(session=session)
     group = choose_peers(
         customer_id=customer_id,
         tier=customer.tier,
         size_band=customer.size_band,
-        candidates=_candidates(session, quarter),
-        hypercare_tiers=included_tiers(session=session),
+        candidates=_candidates(session, quarter, hypercare_tiers),
+        hypercare_tiers=hypercare_tiers,
         tier_label=labels.get(customer.tier, customer.tier),
         quarter=quarter,
     )

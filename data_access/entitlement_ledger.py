@@ -15,11 +15,11 @@ allowances here and write to the ledger only through `debit_entitlement` and `cr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
-from sqlalchemy import case, func
+from sqlalchemy import case, func, or_
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -77,11 +77,34 @@ BALANCE_COLUMNS = [
 
 def tier_history(*, session: Session, customer: Customer) -> list[tuple[date, str]]:
     """The tier history from the HyperCare start; a customer without one is on its current tier."""
-    rows = session.exec(
-        select(TierChange.effective_on, TierChange.from_tier, TierChange.to_tier)
-        .where(TierChange.customer_id == customer.id)
-        .order_by(TierChange.effective_on, TierChange.id)
-    ).all()
+    return tier_histories(session=session, customers=[customer])[customer.id]
+
+
+def tier_histories(
+    *, session: Session, customers: Sequence[Customer]
+) -> dict[int, list[tuple[date, str]]]:
+    """`tier_history` of each of these customers (anything with `id`, `hypercare_start` and `tier`),
+    by id, in one read."""
+    changes: dict[int, list[tuple[date, str | None, str]]] = {c.id: [] for c in customers}
+    if changes:
+        rows = session.exec(
+            select(
+                TierChange.customer_id,
+                TierChange.effective_on,
+                TierChange.from_tier,
+                TierChange.to_tier,
+            )
+            .where(TierChange.customer_id.in_(list(changes)))
+            .order_by(TierChange.customer_id, TierChange.effective_on, TierChange.id)
+        ).all()
+        for customer_id, effective_on, from_tier, to_tier in rows:
+            changes[customer_id].append((effective_on, from_tier, to_tier))
+    return {c.id: _history(c, changes[c.id]) for c in customers}
+
+
+def _history(
+    customer: Customer, rows: list[tuple[date, str | None, str]]
+) -> list[tuple[date, str]]:
     history = [(effective_on, to_tier) for effective_on, _, to_tier in rows]
     if not rows:
         return [(customer.hypercare_start, customer.tier)]
@@ -97,26 +120,53 @@ def ledger_entries(
     customer_ids: Iterable[int],
     kinds: Iterable[str] | None = None,
     before: datetime | None = None,
+    counting_from: date | None = None,
 ) -> dict[int, list[LedgerEntry]]:
     """The non-zero ledger entries of these customers (of `kinds`, and written before `before`,
-    if given), by customer."""
-    statement = select(EntitlementEntry).where(
-        EntitlementEntry.customer_id.in_(list(customer_ids)), EntitlementEntry.delta != 0
-    )
-    if kinds is not None:
-        statement = statement.where(EntitlementEntry.kind.in_([str(k) for k in kinds]))
+    if given), by customer.
+
+    With `counting_from`, only the entries that can count in a subscription year starting on or
+    after that day: those written since, and every entry of a request that has one written since
+    (a give-back counts in its debit's year, so `balance` needs the debit). The ledger of earlier
+    years is not read; `balance` gives the same result for those years.
+    """
+    ledger = EntitlementEntry.__table__.c
+    ids = list(customer_ids)
+    chosen = None if kinds is None else [str(k) for k in kinds]
+    statement = select(
+        ledger.customer_id,
+        ledger.at,
+        ledger.kind,
+        ledger.delta,
+        ledger.reason,
+        ledger.actor_id,
+        ledger.request_id,
+    ).where(ledger.customer_id.in_(ids), ledger.delta != 0)
+    if chosen is not None:
+        statement = statement.where(ledger.kind.in_(chosen))
     if before is not None:
-        statement = statement.where(EntitlementEntry.at < before)
+        statement = statement.where(ledger.at < before)
+    if counting_from is not None:
+        # A day early, so no time-zone reading of the stored moment can leave out an entry of
+        # that day; an extra day of entries outside the year changes no balance.
+        since = datetime.combine(counting_from - timedelta(days=1), time(0), tzinfo=UTC)
+        touched = aliased(EntitlementEntry)
+        requests = select(touched.request_id).where(
+            touched.customer_id.in_(ids), touched.at >= since, touched.request_id.is_not(None)
+        )
+        if chosen is not None:
+            requests = requests.where(touched.kind.in_(chosen))
+        statement = statement.where(or_(ledger.at >= since, ledger.request_id.in_(requests)))
     by_customer: dict[int, list[LedgerEntry]] = {}
-    for row in session.exec(statement).all():
-        by_customer.setdefault(row.customer_id, []).append(
+    for customer_id, at, kind, delta, reason, actor_id, request_id in session.exec(statement):
+        by_customer.setdefault(customer_id, []).append(
             LedgerEntry(
-                at=row.at,
-                kind=row.kind,
-                delta=row.delta,
-                reason=row.reason,
-                actor=str(row.actor_id or ""),
-                request_id=row.request_id,
+                at=at,
+                kind=kind,
+                delta=delta,
+                reason=reason,
+                actor=str(actor_id or ""),
+                request_id=request_id,
             )
         )
     return by_customer

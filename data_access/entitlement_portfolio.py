@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import String, cast
 from sqlmodel import Session, select
 
-from data_access.entitlement_ledger import ledger_entries, tier_history
+from data_access.entitlement_ledger import ledger_entries, tier_histories
 from data_access.model_caps import ENROLMENT_LABELS
 from data_access.models import AuditLog, Customer, PlanningModel
 from data_access.optimisation_requests import optimisation_requests
@@ -45,9 +45,10 @@ def renewal_watchlist(
         "summary",
     ]
     customers = session.exec(
-        select(Customer).where(Customer.is_active, scope.customer_filter()).order_by(Customer.name)
+        select(Customer.id, Customer.name, Customer.tier, Customer.hypercare_start)
+        .where(Customer.is_active, scope.customer_filter(), Customer.hypercare_start <= today)
+        .order_by(Customer.name)
     ).all()
-    customers = [c for c in customers if c.hypercare_start <= today]
     soon = [
         c
         for c in customers
@@ -57,12 +58,16 @@ def renewal_watchlist(
         return pd.DataFrame(columns=columns)
     policies = tier_policies(session=session)
     labels = tier_labels(session=session)
+    histories = tier_histories(session=session, customers=soon)
     entries = ledger_entries(
-        session=session, customer_ids=[c.id for c in soon], kinds=PER_YEAR_KINDS
+        session=session,
+        customer_ids=[c.id for c in soon],
+        kinds=PER_YEAR_KINDS,
+        counting_from=min(subscription_year(c.hypercare_start, today)[0] for c in soon),
     )
     rows = []
     for customer in soon:
-        history = tier_history(session=session, customer=customer)
+        history = histories[customer.id]
         year = subscription_year(customer.hypercare_start, today)
         for kind in sorted(PER_YEAR_KINDS):
             allowed = allowance_on(policies, history, kind, today, customer.hypercare_start)
@@ -96,9 +101,12 @@ def renewal_watchlist(
 
 def overdue_deliveries(*, session: Session, scope: Scope, today: date) -> pd.DataFrame:
     """Open optimisation requests past their target completion date, most overdue first."""
-    frame = optimisation_requests(session=session, scope=scope)
-    open_states = {state.value for state in OPEN_REQUEST_STATES}
-    overdue = frame[frame["state"].isin(open_states) & (frame["target_date"] < today)].copy()
+    overdue = optimisation_requests(
+        session=session,
+        scope=scope,
+        states=sorted(state.value for state in OPEN_REQUEST_STATES),
+        target_before=today,
+    )
     overdue["days_overdue"] = [(today - target).days for target in overdue["target_date"]]
     return overdue.sort_values("days_overdue", ascending=False).reset_index(drop=True)
 

@@ -77,12 +77,12 @@ def eligibility_in_scope(*, session: Session, scope: Scope) -> pd.DataFrame:
     frame = pd.read_sql(statement, session.connection())
     frame["vip_events"] = frame["vip_events"].astype(bool)
     frame["product_programmes"] = frame["product_programmes"].astype(bool)
-    frame["reason"] = [
-        Eligibility(label, events, programmes).reason or ""
-        for label, events, programmes in zip(
-            frame["tier_label"], frame["vip_events"], frame["product_programmes"], strict=True
-        )
-    ]
+    grants = list(
+        zip(frame["tier_label"], frame["vip_events"], frame["product_programmes"], strict=True)
+    )
+    # A handful of tiers among thousands of customers: each tier's sentence is written once.
+    reasons = {grant: Eligibility(*grant).reason or "" for grant in set(grants)}
+    frame["reason"] = [reasons[grant] for grant in grants]
     return frame
 
 

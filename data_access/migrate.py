@@ -74,6 +74,10 @@ def _migration_transaction(engine: Engine, *, commit: bool = True) -> Iterator[C
         if raw is not None:
             connection.rollback()
             raw.execute("PRAGMA foreign_keys = OFF")
+            # SQLite's write lock from the start (BEGIN IMMEDIATE): processes upgrading one file
+            # at once (replicas on one machine) wait for each other, then the later one finds
+            # the schema at head; a deferred start would fail with "database is locked".
+            connection.execution_options(for_write=True)
         try:
             transaction = connection.begin()
             try:
@@ -105,6 +109,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     (`DatabaseUnavailable`) before anything is changed.
     """
     config = alembic_config()
+    if revision == "head" and _at_head(engine):
+        # The usual start of a replica or a job: one read, no lock. A migration's transaction
+        # takes the write lock and, on SQLite, checks every foreign key of the database, which
+        # on millions of rows held every other writer off for many seconds.
+        return
     with _migration_transaction(engine) as connection:
         if engine.dialect.name == "postgresql":
             # Replicas starting together upgrade one at a time: the others wait here, then find
@@ -115,6 +124,13 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         check_schema_not_newer(connection)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def _at_head(engine: Engine) -> bool:
+    """The schema is exactly at this code's head (a newer or older one is not)."""
+    with engine.connect() as connection:
+        current = current_revisions(connection)
+    return current == tuple(script_directory().get_heads())
 
 
 def _shape(connection: Connection) -> dict[str, dict[str, object]]:

@@ -170,6 +170,9 @@ class Case(SQLModel, table=True):
         Index("ix_case_status_open", "status", "opened_at"),
         Index("ix_case_customer_status", "customer_id", "status"),
         Index("ix_case_updated_at", "updated_at"),
+        # A CSM's scope includes customers with an open case assigned to them
+        # (`Scope.customer_filter`): their open cases, not every case they ever had.
+        Index("ix_case_assignee_status", "assignee_id", "status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id")
@@ -179,7 +182,7 @@ class Case(SQLModel, table=True):
     is_outage: bool = False
     channel: str = Field(max_length=16)  # email, phone, chat, portal
     status: str = Field(max_length=32)
-    assignee_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    assignee_id: int | None = Field(default=None, foreign_key="app_user.id")
     opened_at: datetime
     first_response_at: datetime | None = None
     solved_at: datetime | None = None
@@ -345,12 +348,16 @@ class Alert(SQLModel, table=True):
     __tablename__ = "alert"
     __table_args__ = (
         Index("ix_alert_model_metric", "model_id", "metric", "direction", "state"),
+        # The inbox reads the open alerts (of the viewer's customers), the QBR a customer's
+        # alerts of one quarter: neither walks the closed alerts of past years.
+        Index("ix_alert_state_customer", "state", "customer_id"),
+        Index("ix_alert_customer_opened", "customer_id", "opened_at"),
         # Replicas running the daily job at once cannot open the same alert twice.
         UniqueConstraint("model_id", "metric", "direction", "opened_on", name="uq_alert_opening"),
     )
     id: int | None = Field(default=None, primary_key=True)
     model_id: int = Field(foreign_key="planning_model.id")
-    customer_id: int = Field(foreign_key="customer.id", index=True)
+    customer_id: int = Field(foreign_key="customer.id")
     metric: str = Field(max_length=32)
     direction: str = Field(max_length=8)  # above, below
     opened_on: date
@@ -476,7 +483,11 @@ class CoeSnapshot(SQLModel, table=True):
     """A quarter's CoE footprint. `maturity_stage`: 0 partners only, 1 emerging, 2 in-house, 3 hybrid."""
 
     __tablename__ = "coe_snapshot"
-    __table_args__ = (UniqueConstraint("customer_id", "quarter"),)
+    __table_args__ = (
+        UniqueConstraint("customer_id", "quarter"),
+        # The peers of a benchmark are the quarter's snapshots, not every quarter's.
+        Index("ix_coe_snapshot_quarter", "quarter"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     quarter: str = Field(max_length=7)
@@ -564,6 +575,13 @@ class AuditLog(SQLModel, table=True):
     """Who changed what, when: one row per write command."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (
+        # The admin's filter lists walk these distinct values one index seek each
+        # (`data_access.audit.audit_choices`), and a filtered page reads newest-first along them.
+        Index("ix_audit_log_actor", "actor", "id"),
+        Index("ix_audit_log_action", "action", "id"),
+        Index("ix_audit_log_entity", "entity", "id"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utc_now, index=True)
     actor: str = Field(max_length=64)

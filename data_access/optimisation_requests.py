@@ -8,6 +8,7 @@ stands for.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -242,9 +243,15 @@ def advance_request(
 
 
 def optimisation_requests(
-    *, session: Session, scope: Scope, customer_id: int | None = None
+    *,
+    session: Session,
+    scope: Scope,
+    customer_id: int | None = None,
+    states: Iterable[str] | None = None,
+    target_before: date | None = None,
 ) -> pd.DataFrame:
-    """Optimisation requests of the visible customers (or one of them), earliest target first."""
+    """Optimisation requests of the visible customers (or one of them), earliest target first;
+    only those in `states` and targeted before `target_before`, when given."""
     logged_by = aliased(User)
     statement = (
         select(
@@ -272,6 +279,10 @@ def optimisation_requests(
     )
     if customer_id is not None:
         statement = statement.where(OptimisationRequest.customer_id == customer_id)
+    if states is not None:
+        statement = statement.where(OptimisationRequest.state.in_([str(s) for s in states]))
+    if target_before is not None:
+        statement = statement.where(OptimisationRequest.target_date < target_before)
     frame = pd.read_sql(statement, session.connection())
     for column in ("requested_at", "delivered_at"):
         frame[column] = pd.to_datetime(frame[column], utc=True)

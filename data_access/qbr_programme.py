@@ -246,10 +246,12 @@ def monitoring_section(
 
 
 def _alerts(session: Session, customer_id: int, start: datetime, end: datetime) -> pd.DataFrame:
+    """The customer's alerts opened in [start, end), each with its first contact: read by
+    `ix_alert_customer_opened`, and the contact log only for those alerts."""
     first_contact = (
-        select(AlertContactLog.alert_id, func.min(AlertContactLog.at).label("contacted_at"))
-        .group_by(AlertContactLog.alert_id)
-        .subquery()
+        select(func.min(AlertContactLog.at))
+        .where(AlertContactLog.alert_id == Alert.id)
+        .scalar_subquery()
     )
     frame = pd.read_sql(
         select(
@@ -261,10 +263,8 @@ def _alerts(session: Session, customer_id: int, start: datetime, end: datetime) 
             Alert.lower,
             Alert.upper,
             Alert.opened_at,
-            first_contact.c.contacted_at,
-        )
-        .outerjoin(first_contact, first_contact.c.alert_id == Alert.id)
-        .where(Alert.customer_id == customer_id, Alert.opened_at >= start, Alert.opened_at < end),
+            first_contact.label("contacted_at"),
+        ).where(Alert.customer_id == customer_id, Alert.opened_at >= start, Alert.opened_at < end),
         session.connection(),
     )
     for column in ("opened_at", "contacted_at"):

@@ -192,12 +192,22 @@ def campaign_frame(session: Session, where: list[ColumnElement[bool]]) -> pd.Dat
 
 def campaigns_for_staff(*, session: Session, today: date) -> pd.DataFrame:
     """Campaigns open for interviews on `today` (their subscription year has not renewed yet)."""
-    frame = campaign_frame(session, [Customer.is_active])
+    frame = campaign_frame(session, [Customer.is_active, *_started_within_a_year(today)])
     is_open = [
         year_start <= today < closes
         for year_start, closes in zip(frame["year_start"], frame["closes_on"], strict=True)
     ]
     return frame[is_open].reset_index(drop=True)
+
+
+def _started_within_a_year(today: date) -> list[ColumnElement[bool]]:
+    """Campaigns whose year may contain `today`: a subscription year is at most 366 days long, so
+    one that started longer ago has renewed. The exact test (`subscription_year`) follows in
+    Python; this only keeps earlier years' campaigns out of the read."""
+    return [
+        SurveyCampaign.year_start <= today,
+        SurveyCampaign.year_start > today - timedelta(days=366),
+    ]
 
 
 def customers_without_campaign(*, session: Session, scope: Scope, today: date) -> pd.DataFrame:
@@ -219,9 +229,14 @@ def customers_without_campaign(*, session: Session, scope: Scope, today: date) -
     customers["year_start"] = [
         subscription_year(start, today)[0] for start in customers["hypercare_start"]
     ]
-    existing = set(
-        session.exec(select(SurveyCampaign.customer_id, SurveyCampaign.year_start)).all()
-    )
+    existing = {
+        (customer_id, year_start)
+        for customer_id, year_start in session.exec(
+            select(SurveyCampaign.customer_id, SurveyCampaign.year_start).where(
+                *_started_within_a_year(today)
+            )
+        )
+    }
     has_campaign = [
         (int(customer_id), year_start) in existing
         for customer_id, year_start in zip(customers["id"], customers["year_start"], strict=True)

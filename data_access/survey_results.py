@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import func, literal, union_all
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
 
@@ -20,13 +20,11 @@ from data_access.models import Customer, EndUser, Region, SurveyCampaign, Survey
 from data_access.scope import Scope
 from data_access.survey_campaigns import RESPONDENT_STATUS_LABELS, SUS_KEYS, campaign_frame
 from domain.surveys import (
+    NPS_SPLIT_COLUMNS,
+    SCORE_COLUMNS,
     SUS_ITEMS,
-    csat_percent,
-    mean_ci95,
-    nps,
-    nps_split,
-    sus_grade,
-    sus_score,
+    scores_by_group,
+    sus_scores,
 )
 
 
@@ -36,13 +34,9 @@ def campaigns_in_scope(*, session: Session, scope: Scope) -> pd.DataFrame:
 
 
 def with_sus_scores(frame: pd.DataFrame) -> pd.DataFrame:
-    """Adds `sus_score` for rows whose ten items are all answered (NaN otherwise)."""
-    items = frame[list(SUS_KEYS)]
-    complete = items.notna().all(axis=1)
-    frame["sus_score"] = [
-        sus_score([int(v) for v in row]) if ok else math.nan
-        for row, ok in zip(items.itertuples(index=False), complete, strict=True)
-    ]
+    """Adds `sus_score` for rows whose ten items are all answered (NaN otherwise), scored for
+    all rows at once (`domain.surveys.sus_scores`)."""
+    frame["sus_score"] = sus_scores(frame[list(SUS_KEYS)].to_numpy(dtype=float, na_value=np.nan))
     return frame
 
 
@@ -109,6 +103,10 @@ class ResultFilters:
             ]
         return clauses
 
+    def across_years(self) -> ResultFilters:
+        """The same customers, every campaign of theirs: what the trend across years covers."""
+        return ResultFilters(customer_id=self.customer_id, tier=self.tier, region=self.region)
+
 
 @dataclass(frozen=True)
 class SurveyResults:
@@ -163,13 +161,87 @@ def _submitted_rows(session: Session, scope: Scope, filters: ResultFilters) -> p
         scope,
     ).where(SurveyResponse.status == "submitted")
     frame = pd.read_sql(
-        statement.order_by(SurveyResponse.submitted_at.desc()), session.connection()
+        statement.order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc()),
+        session.connection(),
     )
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"], utc=True)
     frame["year_start"] = pd.to_datetime(frame["year_start"]).dt.date
     frame["interview_date"] = pd.to_datetime(frame["interview_date"]).dt.date
     frame["year"] = [year_start.year for year_start in frame["year_start"]]
     return with_sus_scores(frame)
+
+
+def _scored_rows(session: Session, scope: Scope, filters: ResultFilters) -> pd.DataFrame:
+    """What the figures need of each submitted response, and nothing else: its campaign, its
+    ten SUS answers and score, NPS and CSAT answers (no names, no text: those are read for the
+    rows shown, `_comments`, or downloaded, `responses_export`; the campaign's year is the
+    campaign's, not read again for each response)."""
+    statement = _with_campaign_joins(
+        select(
+            SurveyCampaign.id.label("campaign_id"),
+            *(getattr(SurveyResponse, key) for key in SUS_KEYS),
+            SurveyResponse.nps,
+            SurveyResponse.csat,
+        )
+        .select_from(SurveyResponse)
+        .join(SurveyCampaign, SurveyCampaign.id == SurveyResponse.campaign_id),
+        filters,
+        scope,
+    ).where(SurveyResponse.status == "submitted")
+    return with_sus_scores(_plain_frame(session, statement))
+
+
+def _plain_frame(session: Session, statement) -> pd.DataFrame:
+    """The rows of a statement of numbers and text, as `pd.read_sql` reads them (the same
+    column types; no rows: object columns), from the driver's own tuples.
+
+    Tricky edge: read_sql makes a SQLAlchemy Row of each of them, which outlives the young
+    collections of Python's garbage collector; 13,732 scored rows and 8,189 comments on 2,000
+    customers made a full collection (0.1 s) every other run of the page. So no object is
+    made per row that holds others. A date column comes as the driver gives it (text on
+    SQLite), for the caller to parse."""
+    result = session.connection().execute(statement)
+    names = list(result.keys())
+    rows = result.cursor.fetchall()
+    result.close()
+    if not rows:
+        return pd.DataFrame(columns=names)
+
+    table = np.array(rows, dtype=object)  # transposed without an iterator per row
+
+    def column(values: np.ndarray) -> np.ndarray | list:
+        if pd.api.types.infer_dtype(values, skipna=False) == "integer":
+            return values.astype(np.int64)  # read_sql's int64, without its inference
+        return values.tolist()
+
+    return pd.DataFrame({name: column(table[:, i]) for i, name in enumerate(names)})
+
+
+def _comments(session: Session, scope: Scope, filters: ResultFilters) -> pd.DataFrame:
+    """The submitted responses with a comment, newest first (blank ones are left out)."""
+    statement = _with_campaign_joins(
+        select(
+            Customer.name.label("customer"),
+            SurveyCampaign.title.label("campaign"),
+            SurveyResponse.interview_date,
+            SurveyResponse.nps,
+            SurveyResponse.csat,
+            SurveyResponse.comments,
+        )
+        .select_from(SurveyResponse)
+        .join(SurveyCampaign, SurveyCampaign.id == SurveyResponse.campaign_id),
+        filters,
+        scope,
+    ).where(
+        SurveyResponse.status == "submitted",
+        SurveyResponse.comments.is_not(None),
+        SurveyResponse.comments != "",
+    )
+    frame = _plain_frame(
+        session, statement.order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())
+    )
+    frame["interview_date"] = pd.to_datetime(frame["interview_date"]).dt.date
+    return frame[frame["comments"].str.strip() != ""].reset_index(drop=True)
 
 
 def _invited(session: Session, scope: Scope, filters: ResultFilters) -> pd.DataFrame:
@@ -188,66 +260,103 @@ def _invited(session: Session, scope: Scope, filters: ResultFilters) -> pd.DataF
     return frame
 
 
-def _item_distribution(session: Session, scope: Scope, filters: ResultFilters) -> pd.DataFrame:
-    """Counts of each answer 1–5 to each SUS item, counted in the database; zeros filled in."""
-    parts = []
-    for number, key in enumerate(SUS_KEYS, start=1):
-        column = getattr(SurveyResponse, key)
-        parts.append(
-            _with_campaign_joins(
-                select(
-                    literal(number).label("item"),
-                    column.label("answer"),
-                    func.count().label("count"),
-                )
-                .select_from(SurveyResponse)
-                .join(SurveyCampaign, SurveyCampaign.id == SurveyResponse.campaign_id),
-                filters,
-                scope,
-            )
-            .where(SurveyResponse.status == "submitted", column.is_not(None))
-            .group_by(column)
-        )
-    counted = pd.read_sql(union_all(*parts), session.connection())
-    grid = pd.MultiIndex.from_product(
-        [range(1, len(SUS_ITEMS) + 1), range(1, 6)], names=["item", "answer"]
-    )
-    frame = (
-        counted.astype({"item": int, "answer": int, "count": int})
-        .set_index(["item", "answer"])["count"]
-        .reindex(grid, fill_value=0)
-        .reset_index()
-    )
+def _item_distribution(rows: pd.DataFrame) -> pd.DataFrame:
+    """Counts of each answer 1–5 to each SUS item over the scored rows (`_scored_rows`, which
+    carry the ten answers anyway); zeros filled in."""
+    answers = rows[list(SUS_KEYS)].to_numpy(dtype=float, na_value=np.nan)
+    grid = [(item, answer) for item in range(1, len(SUS_ITEMS) + 1) for answer in range(1, 6)]
+    frame = pd.DataFrame(grid, columns=["item", "answer"])
+    frame["count"] = [int((answers[:, item - 1] == answer).sum()) for item, answer in grid]
     frame["statement"] = [SUS_ITEMS[item - 1] for item in frame["item"]]
     return frame[["item", "statement", "answer", "count"]]
 
 
-def _summary(rows: pd.DataFrame, invited: int) -> dict[str, Any]:
-    """The headline figures of some submitted responses, scored by the domain rules."""
-    count = len(rows)
-    summary: dict[str, Any] = {
-        "responses": count,
-        "invited": int(invited),
-        "response_rate": 100 * count / invited if invited else None,
-        "sus_mean": None,
-        "sus_low": None,
-        "sus_high": None,
-        "sus_grade": None,
-        "nps": None,
-        "csat_pct": None,
-    }
-    if count == 0:
-        return summary
-    mean, low, high = mean_ci95([float(score) for score in rows["sus_score"]])
-    summary.update(
-        sus_mean=mean,
-        sus_low=low,
-        sus_high=high,
-        sus_grade=sus_grade(mean),
-        nps=nps(int(v) for v in rows["nps"]),
-        csat_pct=csat_percent(int(v) for v in rows["csat"]),
+_SUMMARY_COLUMNS = [
+    "responses",
+    "invited",
+    "response_rate",
+    *(c for c in SCORE_COLUMNS if c != "responses" and c not in NPS_SPLIT_COLUMNS),
+]
+"""Responses and the response rate, then the scores of `domain.surveys` without the NPS split."""
+
+
+def _scores(rows: pd.DataFrame, groups: pd.Series) -> pd.DataFrame:
+    """The figures of each group's scored rows (`_scored_rows`), by `domain.surveys`."""
+    return scores_by_group(
+        groups.to_numpy(),
+        rows["sus_score"].to_numpy(dtype=float),
+        rows["nps"].to_numpy(dtype=np.int64),
+        rows["csat"].to_numpy(dtype=np.int64),
     )
-    return summary
+
+
+def _summaries(scores: pd.DataFrame, groups: pd.Series, invited: pd.Series) -> pd.DataFrame:
+    """The _SUMMARY_COLUMNS of each of `groups` (keys of `scores`, `_scores`) with its
+    `invited` end users: None for the figures of a group without responses (no groups: no
+    rows, every column of type object, as a frame of no records)."""
+    if groups.empty:
+        return pd.DataFrame(columns=_SUMMARY_COLUMNS)
+    found = scores.reindex(groups.to_numpy())
+    answered = found["responses"].notna().to_numpy()
+    responses = found["responses"].fillna(0).to_numpy(dtype=np.int64)
+    invited = invited.to_numpy(dtype=np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = 100 * responses / invited
+
+    def shown(values: list[Any], where: np.ndarray) -> list[Any]:
+        return [value if ok else None for value, ok in zip(values, where, strict=True)]
+
+    return pd.DataFrame(
+        {
+            "responses": responses,
+            "invited": invited,
+            "response_rate": shown(rates.tolist(), invited > 0),
+            **{
+                column: shown(found[column].tolist(), answered)
+                for column in ("sus_mean", "sus_low", "sus_high", "sus_grade", "nps", "csat_pct")
+            },
+        },
+        columns=_SUMMARY_COLUMNS,
+    )
+
+
+def _results(rows: pd.DataFrame, invited: int, comments: pd.DataFrame) -> SurveyResults:
+    """The results of the scored rows (`_scored_rows`) of campaigns with `invited` end users."""
+    responses = len(rows)
+    figures = (
+        {
+            # math.nan itself for a bound that does not exist, as `domain.surveys.mean_ci95`
+            name: math.nan if isinstance(value, float) and math.isnan(value) else value
+            for name, value in _scores(rows, pd.Series(np.zeros(responses, dtype=np.int64)))
+            .iloc[0]
+            .to_dict()
+            .items()
+        }
+        if responses
+        else None
+    )
+
+    def figure(name: str) -> Any:
+        return None if figures is None else figures[name]
+
+    return SurveyResults(
+        responses=responses,
+        invited=int(invited),
+        response_rate=100 * responses / invited if invited else None,
+        sus_mean=figure("sus_mean"),
+        sus_ci=None if figures is None else (figures["sus_low"], figures["sus_high"]),
+        sus_grade=figure("sus_grade"),
+        nps=figure("nps"),
+        nps_split=None
+        if figures is None
+        else {
+            "responses": responses,
+            **{key: figures[key] for key in NPS_SPLIT_COLUMNS},
+        },
+        csat_pct=figure("csat_pct"),
+        item_distribution=_item_distribution(rows),
+        comments=comments,
+    )
 
 
 def survey_results(
@@ -262,39 +371,47 @@ def survey_results(
 ) -> SurveyResults:
     """Response rate, SUS mean with 95 % CI and grade, NPS and split, CSAT %, distributions."""
     filters = ResultFilters(customer_id, tier, region, campaign_id, year)
-    rows = _submitted_rows(session, scope, filters)
-    invited = int(_invited(session, scope, filters)["invited"].sum())
-    summary = _summary(rows, invited)
-    comments = rows.loc[
-        rows["comments"].fillna("").str.strip() != "",
-        ["customer", "campaign", "interview_date", "nps", "csat", "comments"],
-    ].reset_index(drop=True)
-    return SurveyResults(
-        responses=summary["responses"],
-        invited=summary["invited"],
-        response_rate=summary["response_rate"],
-        sus_mean=summary["sus_mean"],
-        sus_ci=None if rows.empty else (summary["sus_low"], summary["sus_high"]),
-        sus_grade=summary["sus_grade"],
-        nps=summary["nps"],
-        nps_split=nps_split(int(v) for v in rows["nps"]) if len(rows) else None,
-        csat_pct=summary["csat_pct"],
-        item_distribution=_item_distribution(session, scope, filters),
-        comments=comments,
+    return _results(
+        _scored_rows(session, scope, filters),
+        int(_invited(session, scope, filters)["invited"].sum()),
+        _comments(session, scope, filters),
     )
 
 
-_SUMMARY_COLUMNS = [
-    "responses",
-    "invited",
-    "response_rate",
-    "sus_mean",
-    "sus_low",
-    "sus_high",
-    "sus_grade",
-    "nps",
-    "csat_pct",
-]
+def _by_campaign(campaigns: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per campaign of `campaign_frame`, with the figures of its scored rows."""
+    summary = _summaries(_scores(rows, rows["campaign_id"]), campaigns["id"], campaigns["invited"])
+    return pd.concat(
+        [
+            campaigns[["id", "customer", "tier", "region", "title", "year"]].reset_index(drop=True),
+            summary,
+        ],
+        axis=1,
+    )
+
+
+def _by_year(invited: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per campaign year of `invited` (campaign_id, year, invited per campaign), with
+    the figures of the scored rows of that year."""
+    per_year = invited.groupby("year").agg(
+        campaigns=("campaign_id", "count"), invited=("invited", "sum")
+    )
+    if per_year.empty:
+        return pd.DataFrame(columns=["year", "campaigns", *_SUMMARY_COLUMNS])
+    years = rows["campaign_id"].map(invited.set_index("campaign_id")["year"])
+    summary = _summaries(_scores(rows, years), per_year.index.to_series(), per_year["invited"])
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "year": per_year.index.to_numpy(dtype=np.int64),
+                    "campaigns": per_year["campaigns"].to_numpy(dtype=np.int64),
+                }
+            ),
+            summary,
+        ],
+        axis=1,
+    )
 
 
 def results_by_campaign(
@@ -309,21 +426,8 @@ def results_by_campaign(
 ) -> pd.DataFrame:
     """One row per campaign: customer, year and the headline figures."""
     filters = ResultFilters(customer_id, tier, region, campaign_id, year)
-    campaigns = campaign_frame(session, filters.clauses(scope))
-    rows = _submitted_rows(session, scope, filters)
-    by_campaign = dict(tuple(rows.groupby("campaign_id")))  # one pass, not a scan per campaign
-    none = rows.iloc[0:0]
-    figures = [
-        _summary(by_campaign.get(campaign, none), invited)
-        for campaign, invited in zip(campaigns["id"], campaigns["invited"], strict=True)
-    ]
-    summary = pd.DataFrame(figures, columns=_SUMMARY_COLUMNS)
-    return pd.concat(
-        [
-            campaigns[["id", "customer", "tier", "region", "title", "year"]].reset_index(drop=True),
-            summary,
-        ],
-        axis=1,
+    return _by_campaign(
+        campaign_frame(session, filters.clauses(scope)), _scored_rows(session, scope, filters)
     )
 
 
@@ -339,20 +443,83 @@ def results_by_year(
 ) -> pd.DataFrame:
     """The trend: one row per campaign year (the year its subscription year starts in)."""
     filters = ResultFilters(customer_id, tier, region, campaign_id, year)
-    invited = _invited(session, scope, filters)
-    rows = _submitted_rows(session, scope, filters)
-    per_year = invited.groupby("year").agg(
-        campaigns=("campaign_id", "count"), invited=("invited", "sum")
+    return _by_year(_invited(session, scope, filters), _scored_rows(session, scope, filters))
+
+
+@dataclass(frozen=True)
+class ScoredResponses:
+    """Campaigns (`campaign_frame`) and the scored submitted responses of those campaigns
+    (`_scored_rows`): what the results, the per-campaign table and the trend are counted from."""
+
+    campaigns: pd.DataFrame
+    rows: pd.DataFrame
+
+    def narrowed(self, filters: ResultFilters) -> ScoredResponses:
+        """Only the campaigns that `filters` choose (by customer, tier, region, campaign and
+        year, where chosen) and their responses."""
+        campaigns = self.campaigns
+        for column, chosen in (
+            ("customer_id", filters.customer_id),
+            ("tier", filters.tier),
+            ("region", filters.region),
+            ("id", filters.campaign_id),
+            ("year", filters.year),
+        ):
+            if chosen is not None:
+                campaigns = campaigns[campaigns[column] == chosen]
+        rows = self.rows[self.rows["campaign_id"].isin(campaigns["id"])]
+        return ScoredResponses(campaigns, rows.reset_index(drop=True))
+
+
+def scored_responses(
+    *,
+    session: Session,
+    scope: Scope,
+    filters: ResultFilters,
+    campaigns: pd.DataFrame | None = None,
+) -> ScoredResponses:
+    """The campaigns under `filters` and the scored rows of their submitted responses.
+
+    `campaigns` are the scope's (`campaigns_in_scope`) when the caller has read them already:
+    they are narrowed to `filters` here rather than read again (the page lists them for its
+    filters; reading them twice was 11 ms of 2,000 customers' page)."""
+    if campaigns is None:
+        campaigns = campaign_frame(session, filters.clauses(scope))
+    return ScoredResponses(campaigns, _scored_rows(session, scope, filters)).narrowed(filters)
+
+
+@dataclass(frozen=True)
+class SurveyOverview:
+    """What the survey results page shows for one choice of filters."""
+
+    results: SurveyResults  # `survey_results` under the filters
+    per_campaign: pd.DataFrame  # `results_by_campaign` under the filters
+    trend: pd.DataFrame  # `results_by_year` under `filters.across_years()`
+
+
+def survey_overview(
+    *,
+    session: Session,
+    scope: Scope,
+    filters: ResultFilters,
+    scored: ScoredResponses | None = None,
+) -> SurveyOverview:
+    """The results, the per-campaign table and the trend across years, counted from one read of
+    the campaigns and the scored responses under `filters.across_years()` (`scored`, when the
+    caller has it; read here otherwise), narrowed here to the campaign and year chosen. Reading
+    the same responses again for each of the three was two thirds of the page's database time
+    on 2,000 customers. Only the comments are read under every filter.
+    """
+    if scored is None:
+        scored = scored_responses(session=session, scope=scope, filters=filters.across_years())
+    chosen = scored.narrowed(filters)
+    return SurveyOverview(
+        results=_results(
+            chosen.rows, int(chosen.campaigns["invited"].sum()), _comments(session, scope, filters)
+        ),
+        per_campaign=_by_campaign(chosen.campaigns, chosen.rows),
+        trend=_by_year(scored.campaigns.rename(columns={"id": "campaign_id"}), scored.rows),
     )
-    records = [
-        {
-            "year": int(year),
-            "campaigns": int(row.campaigns),
-            **_summary(rows[rows["year"] == year], int(row.invited)),
-        }
-        for year, row in per_year.iterrows()
-    ]
-    return pd.DataFrame(records, columns=["year", "campaigns", *_SUMMARY_COLUMNS])
 
 
 def responses_export(

@@ -9,6 +9,9 @@ import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
+import pandas as pd
+
 SUS_ITEMS: tuple[str, ...] = (
     "I think that I would like to use this system frequently.",
     "I found the system unnecessarily complex.",
@@ -89,11 +92,36 @@ def sus_score(answers: Sequence[int]) -> float:
     if isinstance(answers, str | bytes) or len(answers) != len(SUS_ITEMS):
         count = "a string" if isinstance(answers, str | bytes) else len(answers)
         raise ValueError(f"SUS needs {len(SUS_ITEMS)} answers, got {count}.")
-    total = 0
-    for number, value in enumerate(answers, start=1):
-        answer = _checked_answer(value, f"SUS item {number}", 1, 5)
-        total += answer - 1 if number % 2 else 5 - answer
-    return total * 2.5
+    checked = [
+        _checked_answer(value, f"SUS item {number}", 1, 5)
+        for number, value in enumerate(answers, start=1)
+    ]
+    return float(sus_scores(np.array([checked]))[0])
+
+
+# Odd (positive) items count answer − 1, even (negative) items 5 − answer: sign × answer + offset.
+_SUS_SIGNS = np.array([1 if number % 2 else -1 for number in range(1, len(SUS_ITEMS) + 1)])
+_SUS_OFFSET = sum(-1 if number % 2 else 5 for number in range(1, len(SUS_ITEMS) + 1))
+
+
+def sus_scores(answers: np.ndarray) -> np.ndarray:
+    """`sus_score` of many responses at once: one row of ten answers per response, NaN where a
+    row is not fully answered (a draft).
+
+    Tricky edge: an answer outside 1–5, or not a whole number, raises ValueError rather than
+    scoring; the per-item message is `sus_score`'s, this names the first bad row.
+    """
+    values = np.asarray(answers, dtype=float)
+    if values.ndim != 2 or values.shape[1] != len(SUS_ITEMS):
+        raise ValueError(f"SUS needs {len(SUS_ITEMS)} answers per response, got {values.shape}.")
+    answered = ~np.isnan(values)
+    valid = ~answered | ((values >= 1) & (values <= 5) & (values == np.floor(values)))
+    if not valid.all():
+        row = int(np.flatnonzero(~valid.all(axis=1))[0]) + 1
+        raise ValueError(f"Response {row} has a SUS answer outside the whole numbers 1 to 5.")
+    complete = answered.all(axis=1)
+    totals = np.where(answered, values, 0).astype(np.int64) @ _SUS_SIGNS + _SUS_OFFSET
+    return np.where(complete, totals * 2.5, np.nan)
 
 
 def sus_grade(score: float) -> str:
@@ -117,14 +145,9 @@ def nps_split(scores: Iterable[int]) -> dict[str, int | float]:
     Returns keys responses, promoters, passives, detractors and the same three with a `_percent`
     suffix. Tricky edge: 7s and 8s are passives, counted in the total but on neither side of NPS.
     """
-    answers = _checked_answers(scores, "NPS", 0, 10)
-    counts = {
-        "promoters": sum(answer >= 9 for answer in answers),
-        "passives": sum(7 <= answer <= 8 for answer in answers),
-        "detractors": sum(answer <= 6 for answer in answers),
-    }
-    percents = {f"{group}_percent": 100 * count / len(answers) for group, count in counts.items()}
-    return {"responses": len(answers), **counts, **percents}
+    answers = np.array(_checked_answers(scores, "NPS", 0, 10), dtype=np.int64)
+    split = _nps_splits(answers, np.zeros(len(answers), dtype=np.int64), 1)
+    return {key: value[0].item() for key, value in split.items()}
 
 
 def nps(scores: Iterable[int]) -> float:
@@ -141,8 +164,8 @@ def csat_percent(scores: Iterable[int]) -> float:
 
     Tricky edge: a 3 is neutral, so it counts in the total but not as satisfied.
     """
-    answers = _checked_answers(scores, "CSAT", 1, 5)
-    return 100 * sum(answer >= 4 for answer in answers) / len(answers)
+    answers = np.array(_checked_answers(scores, "CSAT", 1, 5), dtype=np.int64)
+    return _csat_percents(answers, np.zeros(len(answers), dtype=np.int64), 1)[0].item()
 
 
 def t_critical_95(df: int) -> float:
@@ -181,13 +204,148 @@ def mean_ci95(values: Sequence[float]) -> tuple[float, float, float]:
             or not math.isfinite(value)
         ):
             raise ValueError(f"Value {position} is {value!r}; a confidence interval needs numbers.")
-    n = len(values)
-    mean = math.fsum(values) / n
-    if n == 1:
-        return mean, math.nan, math.nan
-    variance = math.fsum((value - mean) ** 2 for value in values) / (n - 1)
-    half_width = t_critical_95(n - 1) * math.sqrt(variance / n)
-    return mean, mean - half_width, mean + half_width
+    mean, low, high = _means_ci95(
+        np.array(values, dtype=float), np.zeros(len(values), dtype=np.int64), 1
+    )
+    if len(values) == 1:
+        return mean[0].item(), math.nan, math.nan
+    return mean[0].item(), low[0].item(), high[0].item()
+
+
+# --- Many groups of responses at once ------------------------------------------------------
+# The functions above score one group of answers; those below score every group of a column of
+# answers in one pass (each campaign, each year), by the same arithmetic: the functions above
+# call them with a single group. `codes` numbers each answer's group 0 … groups − 1.
+
+
+def _nps_splits(answers: np.ndarray, codes: np.ndarray, groups: int) -> dict[str, np.ndarray]:
+    def count(chosen: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[chosen], minlength=groups)
+
+    responses = np.bincount(codes, minlength=groups)
+    counts = {
+        "promoters": count(answers >= 9),
+        "passives": count((answers >= 7) & (answers <= 8)),
+        "detractors": count(answers <= 6),
+    }
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percents = {f"{group}_percent": 100 * n / responses for group, n in counts.items()}
+    return {"responses": responses, **counts, **percents}
+
+
+def _csat_percents(answers: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
+    satisfied = np.bincount(codes[answers >= 4], minlength=groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100 * satisfied / np.bincount(codes, minlength=groups)
+
+
+def _group_sums(ordered: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """`math.fsum` of each group's run of `ordered` (values sorted by group): exactly rounded,
+    so a group's mean does not depend on the order its answers were read in."""
+    listed = ordered.tolist()
+    ends = np.cumsum(counts)
+    return np.array(
+        [
+            math.fsum(listed[a:b])
+            for a, b in zip((ends - counts).tolist(), ends.tolist(), strict=True)
+        ],
+        dtype=float,
+    )
+
+
+def _means_ci95(
+    values: np.ndarray, codes: np.ndarray, groups: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`mean_ci95` of each group (every group has at least one value): NaN bounds for a group of
+    one value."""
+    counts = np.bincount(codes, minlength=groups)
+    ordered = values[np.argsort(codes, kind="stable")]
+    means = _group_sums(ordered, counts) / counts
+    deviations = ordered - np.repeat(means, counts)
+    squares = _group_sums(deviations * deviations, counts)
+    spread = counts > 1
+    t = np.array([t_critical_95(n - 1) if n > 1 else math.nan for n in counts.tolist()])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        half_widths = t * np.sqrt(squares / (counts - 1) / counts)
+    return (
+        means,
+        np.where(spread, means - half_widths, math.nan),
+        np.where(spread, means + half_widths, math.nan),
+    )
+
+
+def _checked_column(values: np.ndarray, name: str, low: int, high: int) -> np.ndarray:
+    """`values` as whole-number answers in [low, high], or ValueError naming the first bad one."""
+    if values.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} answers are whole numbers from {low} to {high}; got {values.dtype}."
+        )
+    outside = np.flatnonzero((values < low) | (values > high))
+    if len(outside):
+        position = int(outside[0])
+        raise ValueError(
+            f"{name} answer {position + 1} is {values[position]}; answers run from {low} to {high}."
+        )
+    return values.astype(np.int64)
+
+
+NPS_SPLIT_COLUMNS: tuple[str, ...] = (
+    "promoters",
+    "passives",
+    "detractors",
+    "promoters_percent",
+    "passives_percent",
+    "detractors_percent",
+)
+SCORE_COLUMNS: tuple[str, ...] = (
+    "responses",
+    "sus_mean",
+    "sus_low",
+    "sus_high",
+    "sus_grade",
+    "nps",
+    *NPS_SPLIT_COLUMNS,
+    "csat_pct",
+)
+
+
+def scores_by_group(
+    groups: np.ndarray, sus: np.ndarray, nps_answers: np.ndarray, csat_answers: np.ndarray
+) -> pd.DataFrame:
+    """The figures of every group of submitted responses at once: one row per distinct group
+    (sorted, the index), with the SCORE_COLUMNS, each what `mean_ci95`, `sus_grade`,
+    `nps_split`, `nps` and `csat_percent` give for that group's responses alone.
+
+    One entry per response in each array: its group, SUS score, NPS and CSAT answers. Tricky
+    edge: a malformed answer anywhere refuses the whole column (ValueError naming the first),
+    as the one-group functions refuse their list; a group of one response has NaN bounds.
+    """
+    sus = np.asarray(sus, dtype=float)
+    if not np.isfinite(sus).all():
+        position = int(np.flatnonzero(~np.isfinite(sus))[0]) + 1
+        raise ValueError(f"SUS score {position} is {sus[position - 1]}; a mean needs numbers.")
+    nps_answers = _checked_column(np.asarray(nps_answers), "NPS", 0, 10)
+    csat_answers = _checked_column(np.asarray(csat_answers), "CSAT", 1, 5)
+    keys, codes = np.unique(np.asarray(groups), return_inverse=True)
+    codes = codes.reshape(-1)
+    means, lows, highs = _means_ci95(sus, codes, len(keys))
+    split = _nps_splits(nps_answers, codes, len(keys))
+    distinct, where = np.unique(means, return_inverse=True)
+    grades = np.array([sus_grade(mean) for mean in distinct.tolist()], dtype=object)
+    figures = pd.DataFrame(
+        {
+            "responses": split["responses"],
+            "sus_mean": means,
+            "sus_low": lows,
+            "sus_high": highs,
+            "sus_grade": grades[where.reshape(-1)] if len(keys) else grades,
+            "nps": 100 * (split["promoters"] - split["detractors"]) / split["responses"],
+            **{key: split[key] for key in SCORE_COLUMNS[6:12]},
+            "csat_pct": _csat_percents(csat_answers, codes, len(keys)),
+        },
+        index=pd.Index(keys, name="group"),
+    )
+    return figures[list(SCORE_COLUMNS)]
 
 
 def missing_items(draft: Mapping[str, object]) -> list[str]:

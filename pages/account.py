@@ -1,7 +1,5 @@
 """My account: the viewer's time zone (used for every time shown), password and sessions."""
 
-from zoneinfo import available_timezones
-
 import streamlit as st
 
 from data_access import authentication
@@ -10,7 +8,7 @@ from data_access.actor import Actor
 from domain.roles import ROLE_LABELS
 from ui.auth import engine, keep_session, require_access
 from ui.commands import run_command, show_notice
-from ui.format import plain_markdown
+from ui.format import plain_markdown, time_zone_names
 
 user = require_access(__file__)
 
@@ -24,7 +22,7 @@ st.markdown(
     )
 )
 
-zones = sorted(available_timezones())
+zones = time_zone_names()
 with st.form("timezone"):
     zone = st.selectbox(
         "Show times in", zones, index=zones.index(user.timezone) if user.timezone in zones else 0

@@ -1,7 +1,6 @@
 """Calendars: each region's time zone, weekly hours, public holidays and closures, with a preview."""
 
 from datetime import UTC, date, datetime
-from zoneinfo import available_timezones
 
 import pandas as pd
 import streamlit as st
@@ -15,7 +14,7 @@ from domain.dates import day_text
 from domain.durations import duration_text
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
-from ui.format import DATE_INPUT_FORMAT, local_time_text
+from ui.format import DATE_INPUT_FORMAT, local_time_text, time_zone_names
 
 user = require_access(__file__)
 
@@ -42,11 +41,6 @@ def closure_rows(region_id: int) -> pd.DataFrame:
 def policy_rows() -> tuple[dict, dict]:
     with read_session() as session:
         return tier_policies(session=session), tier_labels(session=session)
-
-
-@st.cache_data
-def timezone_names() -> list[str]:
-    return sorted(available_timezones())
 
 
 def next_revision(_saved: object) -> None:
@@ -92,7 +86,7 @@ settings, preview = st.columns([3, 2], gap="large")
 with settings:
     with st.container(border=True):
         st.subheader("Time zone and public holidays")
-        zones = timezone_names()
+        zones = time_zone_names()
         timezone = st.selectbox(
             "Time zone",
             zones,

@@ -434,10 +434,14 @@ else:
         f"{len(shown):,} of {len(queue):,} open cases · select rows to open, assign or change "
         "them · resolution times are guidelines, not commitments."
     )
-    live = live_countdowns(shown, datetime.now(UTC), calendars)
-    export = table.join(live[["state", "countdown"]])[TABLE_COLUMNS].assign(
-        target_used_percent=(100 * shown["consumed"]).round(1)
-    )
+
+    def export(shown: pd.DataFrame = shown, table: pd.DataFrame = table) -> pd.DataFrame:
+        """The table as shown, with the countdowns as of the click."""
+        live = live_countdowns(shown, datetime.now(UTC), calendars)
+        return table.join(live[["state", "countdown"]])[TABLE_COLUMNS].assign(
+            target_used_percent=(100 * shown["consumed"]).round(1)
+        )
+
     csv_download(export, file_name="case-queue.csv", key="queue_csv", user=user)
 
 if search.strip():

@@ -12,6 +12,7 @@ from domain.coe import COUNT_FIELDS, FIELD_LABELS, MATURITY_LABELS, CoeValues
 from domain.quarters import BadQuarter, Quarter, quarters_between
 from reports.coe_charts import history_trend, percentile_bars
 from ui.auth import read_session, require_access
+from ui.charts import show_chart
 from ui.commands import run_command, show_notice
 from ui.customers import load_customers
 from ui.downloads import csv_download
@@ -104,7 +105,7 @@ def show_comparison(found: coe.CoeComparison | None, quarter: Quarter) -> None:
     if chart_data.empty:
         st.info("Too few peers have a benchmark this quarter to show percentiles.")
     else:
-        st.altair_chart(percentile_bars(chart_data), width="content")
+        show_chart(percentile_bars, chart_data, width="content")
     st.dataframe(found.table(), hide_index=True, key="coe_comparison", height="content")
     st.markdown("**Next steps**")
     st.markdown("\n".join(f"- {plain_markdown(step)}" for step in found.next_steps))
@@ -116,7 +117,7 @@ def show_history(history: pd.DataFrame, customer_id: int) -> None:
         st.info("No CoE benchmark has been recorded for this customer yet.")
         return
     if len(history) > 1:
-        st.altair_chart(history_trend(history, TREND_MEASURES), width="content", height=320)
+        show_chart(history_trend, history, TREND_MEASURES, width="content", height=320)
     shown = history.assign(
         updated_local=to_zone(history["updated_at"], user.timezone),
         maturity=history["maturity_stage"].map(lambda s: f"{s} · {MATURITY_LABELS.get(s, '?')}"),
@@ -250,7 +251,7 @@ def upload_form() -> None:
         "recorded and every problem is listed with its line number."
     )
     csv_download(
-        coe_commands.csv_template(),
+        coe_commands.csv_template,  # made when the button is clicked
         file_name="coe-benchmark-example.csv",
         key="coe_template_csv",
         user=user,

@@ -1,6 +1,7 @@
 """Events and programmes: VIP event offers and product programmes, and their uptake."""
 
 from datetime import UTC, date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 import altair as alt
@@ -30,6 +31,7 @@ from domain.events import (
 )
 from domain.roles import Role
 from ui.auth import read_session, require_access
+from ui.charts import show_chart
 from ui.commands import run_command, show_notice
 from ui.downloads import csv_download
 from ui.format import (
@@ -58,6 +60,12 @@ def load(scope: Scope) -> dict[str, pd.DataFrame]:
         }
 
 
+def offers_labels(offers: pd.Series) -> pd.Series:
+    """Each row's offers as shown; every invitation of an event repeats the event's list, so
+    each distinct list is spelt out once."""
+    return offers.map(cache(offers_text))
+
+
 def rate_column(label: str = "Acceptance") -> st.column_config.NumberColumn:
     return st.column_config.NumberColumn(label, format="percent", help="Accepted over offered.")
 
@@ -68,7 +76,7 @@ def uptake_table(events: pd.DataFrame) -> pd.DataFrame:
             "Event": events["event"],
             "Kind": events["kind"].map(EVENT_KIND_LABELS),
             "Date": events["starts_on"],
-            "Offers": events["offers"].map(offers_text),
+            "Offers": offers_labels(events["offers"]),
             "Offered": events["offered"],
             "Accepted": events["accepted"],
             "Declined": events["declined"],
@@ -107,7 +115,7 @@ def show_uptake(data: dict[str, pd.DataFrame]) -> None:
     if int(events["offered"].sum() if not events.empty else 0) == 0:
         st.info("No event has been offered to customers you can see yet.")
         return
-    st.altair_chart(uptake_chart(events), width="stretch")
+    show_chart(uptake_chart, events)
     table = uptake_table(events)
     st.dataframe(
         table,
@@ -219,7 +227,7 @@ def invitations_table(frame: pd.DataFrame) -> pd.DataFrame:
             "Customer": frame["customer"],
             "Event": frame["event"],
             "Date": frame["starts_on"],
-            "Offers": frame["offers"].map(offers_text),
+            "Offers": offers_labels(frame["offers"]),
             "Status": frame["status"].map(INVITATION_LABELS),
             "Offered at": to_zone(frame["invited_at"], user.timezone),
             "Updated": to_zone(frame["updated_at"], user.timezone),
@@ -247,15 +255,20 @@ def show_invitations(actor: Actor, data: dict[str, pd.DataFrame], manages: bool)
             "Updated": local_time_column(user.timezone, "Updated"),
         },
     )
-    open_ones = shown[shown["status"].map(lambda s: bool(INVITATION_MOVES.get(s)))]
+    answerable = [str(status) for status, moves in INVITATION_MOVES.items() if moves]
+    open_ones = shown[shown["status"].isin(answerable)]
     st.markdown("**Record the customer's answer**")
     if open_ones.empty:
         st.caption("Every invitation shown is final (attended).")
         return
-    labels = {
-        int(row.invitation_id): f"{row.customer} · {row.event} · {INVITATION_LABELS[row.status]}"
-        for row in open_ones.itertuples()
-    }
+    texts = (
+        open_ones["customer"].astype(str)
+        + " · "
+        + open_ones["event"].astype(str)
+        + " · "
+        + open_ones["status"].astype(str).map(INVITATION_LABELS)
+    )
+    labels = dict(zip(open_ones["invitation_id"].astype(int).tolist(), texts, strict=True))
     invitation_id = st.selectbox(
         "Invitation", list(labels), format_func=labels.get, key="answer_invitation"
     )

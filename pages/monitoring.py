@@ -1,5 +1,6 @@
 """Monitoring: the alert inbox with contact logging, and each model's metrics against their bands."""
 
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from domain.monitoring import (
 )
 from reports.monitoring_charts import chart_frame, metric_chart, small_multiples
 from ui.auth import read_session, require_access
+from ui.charts import show_chart
 from ui.commands import run_command, show_notice
 from ui.customers import load_contacts
 from ui.downloads import csv_download
@@ -41,12 +43,14 @@ user = require_access(__file__)
 DAY_CHOICES = {30: "30 days", 90: "90 days", 180: "6 months", 365: "1 year"}
 FORM_ROUND = "monitoring_contacts_logged"
 FIGURES_HELP = "Counted over the alerts the filters above show."
+CHART_CHOICE = "monitoring_chart_choice"
 
 
 @st.cache_data(ttl=30, show_spinner="Loading alerts…")
-def load_inbox(scope: Scope) -> pd.DataFrame:
+def load_inbox(scope: Scope, states: tuple[str, ...]) -> pd.DataFrame:
+    """The alerts in `states` (every state when empty): open ones unless the viewer asks for more."""
     with read_session() as session:
-        return alerts.alert_inbox(session=session, scope=scope)
+        return alerts.alert_inbox(session=session, scope=scope, state=states or None)
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -91,18 +95,18 @@ def load_explanation(
         )
 
 
-def alert_title(row: pd.Series) -> str:
+def alert_title(row: Mapping) -> str:
     return (
         f"#{row['id']} · {row['customer']} · {row['model']} · {row['metric_label']} "
         f"{row['direction_label']} · {date_text(row['opened_on'])}"
     )
 
 
-def band_text(row: pd.Series) -> str:
+def band_text(row: Mapping) -> str:
     return f"{row['lower']:,.1f} – {row['upper']:,.1f}"
 
 
-def status_text(row: pd.Series) -> str:
+def status_text(row: Mapping) -> str:
     """The state, with 'back in band since' for open alerts that are recovering."""
     label = ALERT_STATE_LABELS[row["state"]]
     if row["state"] in OPEN_ALERT_STATES and not pd.isna(row["back_in_band_on"]):
@@ -133,9 +137,20 @@ INBOX_COLUMNS = {
 # --- the alert inbox, top to bottom ------------------------------------------------------------
 
 
-def inbox_filters(inbox: pd.DataFrame) -> pd.DataFrame:
-    """Customer, severity and state pickers (open states by default); the alerts they leave."""
-    filters = st.columns([3, 2, 3], vertical_alignment="bottom")
+def state_filter(column) -> list[str]:
+    """The states to read (open ones by default; none chosen means every state)."""
+    return column.multiselect(
+        "State",
+        list(ALERT_STATE_LABELS),
+        default=list(OPEN_ALERT_STATES),
+        format_func=ALERT_STATE_LABELS.get,
+        placeholder="All states",
+        key="inbox_states",
+    )
+
+
+def inbox_filters(inbox: pd.DataFrame, filters) -> pd.DataFrame:
+    """Customer and severity pickers beside the state picker; the alerts they leave."""
     chosen_customers = filters[0].multiselect(
         "Customer",
         sorted(inbox["customer"].unique()),
@@ -149,19 +164,10 @@ def inbox_filters(inbox: pd.DataFrame) -> pd.DataFrame:
         placeholder="All severities",
         key="inbox_severity",
     )
-    chosen_states = filters[2].multiselect(
-        "State",
-        list(ALERT_STATE_LABELS),
-        default=list(OPEN_ALERT_STATES),
-        format_func=ALERT_STATE_LABELS.get,
-        placeholder="All states",
-        key="inbox_states",
-    )
     shown = inbox
     for column, chosen in (
         ("customer", chosen_customers),
         ("severity", chosen_severities),
-        ("state", chosen_states),
     ):
         if chosen:
             shown = shown[shown[column].isin(chosen)]
@@ -190,8 +196,8 @@ def alerts_table(shown: pd.DataFrame) -> None:
     """The alerts as a table, with their download (opening times in the viewer's zone)."""
     table = shown.assign(
         severity_label=shown["severity"].map(SEVERITY_LABELS),
-        band=shown.apply(band_text, axis=1),
-        status=shown.apply(status_text, axis=1),
+        band=[band_text(row) for row in shown[["lower", "upper"]].to_dict("records")],
+        status=[status_text(row) for row in shown[["state", "back_in_band_on"]].to_dict("records")],
         opened_local=to_zone(shown["opened_at"], user.timezone),
         contact_name=shown["contact_name"].map(value_text),
         channel_label=shown["channel_label"].map(value_text),
@@ -214,7 +220,7 @@ def alerts_table(shown: pd.DataFrame) -> None:
         },
     )
     csv_download(
-        table.drop(columns=["opened_local", "is_open"]).assign(
+        lambda: table.drop(columns=["opened_local", "is_open"]).assign(
             opened_at=table["opened_local"].astype(str)
         ),
         file_name="monitoring-alerts.csv",
@@ -226,7 +232,8 @@ def alerts_table(shown: pd.DataFrame) -> None:
 
 def chosen_alert(shown: pd.DataFrame) -> pd.Series:
     """The alert picked below the table; the one named in the URL (`?alert=ID`) first."""
-    titles = {int(row["id"]): alert_title(row) for _, row in shown.iterrows()}
+    columns = ["id", "customer", "model", "metric_label", "direction_label", "opened_on"]
+    titles = {int(row["id"]): alert_title(row) for row in shown[columns].to_dict("records")}
     wanted = st.query_params.get("alert")
     ids = list(titles)
     start = ids.index(int(wanted)) if wanted and wanted.isdigit() and int(wanted) in ids else 0
@@ -275,9 +282,7 @@ def alert_summary(alert: pd.Series) -> None:
         )
     recent = load_series(scope, int(alert["model_id"]), alert["metric"], 60)
     if not recent.empty and recent["value"].notna().any():
-        st.altair_chart(
-            metric_chart(chart_frame(recent), alert["metric"], height=220), width="stretch"
-        )
+        show_chart(metric_chart, chart_frame(recent), alert["metric"], 220)
 
 
 def alert_contact_text(alert: pd.Series) -> str:
@@ -430,14 +435,16 @@ def close_alert_form(alert: pd.Series) -> None:
 
 
 def alert_inbox() -> None:
-    inbox = load_inbox(scope)
+    filters = st.columns([3, 2, 3], vertical_alignment="bottom")
+    states = state_filter(filters[2])
+    inbox = load_inbox(scope, tuple(states))
     if inbox.empty:
         st.info(
-            "No monitoring alerts yet. Alerts appear here when the daily job finds a model's "
-            "metric outside its band."
+            "No monitoring alerts in these states. Alerts appear here when the daily job finds "
+            "a model's metric outside its band."
         )
         return
-    shown = inbox_filters(inbox)
+    shown = inbox_filters(inbox, filters)
     inbox_figures(shown)
     if shown.empty:
         st.info("No alert matches these filters.")
@@ -458,6 +465,10 @@ def alert_inbox() -> None:
 # --- the model charts --------------------------------------------------------------------------
 
 
+def position(options: list, value: object, default: int = 0) -> int:
+    return options.index(value) if value in options else default
+
+
 def model_charts() -> None:
     models = load_models(scope)
     if models.empty:
@@ -468,21 +479,37 @@ def model_charts() -> None:
         + (f" ({row.open_alerts} open)" if row.open_alerts else "")
         for row in models.itertuples()
     }
+    # The tab's pickers are not drawn while the inbox is open, so Streamlit forgets them; the
+    # last choice is kept here and shown again when the tab is opened again.
+    kept = st.session_state.get(CHART_CHOICE, {})
     pickers = st.columns([4, 3, 2], vertical_alignment="bottom")
     model_id = pickers[0].selectbox(
-        "Model", list(labels), format_func=labels.get, key="chart_model"
+        "Model",
+        list(labels),
+        index=position(list(labels), kept.get("model")),
+        format_func=labels.get,
+        key="chart_model",
     )
     metric = pickers[1].selectbox(
-        "Metric", list(METRICS), format_func=metric_label, key="chart_metric"
+        "Metric",
+        list(METRICS),
+        index=position(list(METRICS), kept.get("metric")),
+        format_func=metric_label,
+        key="chart_metric",
     )
     days = pickers[2].selectbox(
-        "Period", list(DAY_CHOICES), index=1, format_func=DAY_CHOICES.get, key="chart_days"
+        "Period",
+        list(DAY_CHOICES),
+        index=position(list(DAY_CHOICES), kept.get("days"), default=1),
+        format_func=DAY_CHOICES.get,
+        key="chart_days",
     )
+    st.session_state[CHART_CHOICE] = {"model": model_id, "metric": metric, "days": days}
     series = load_series(scope, model_id, metric, days)
     if series.empty or series["value"].isna().all():
         st.info("No metrics are stored for this model in that period.")
         return
-    st.altair_chart(metric_chart(chart_frame(series), metric), width="stretch")
+    show_chart(metric_chart, chart_frame(series), metric)
     st.caption(
         "Blue area: the band learnt from the model's past; dashed: its baseline; red "
         "points: outside the band on the watched side; red rules: alerts opened. The band of a "
@@ -491,7 +518,7 @@ def model_charts() -> None:
     )
     st.subheader("All seven metrics")
     bands = load_bands(scope, model_id, days)
-    st.altair_chart(small_multiples(chart_frame(bands)), width="stretch")
+    show_chart(small_multiples, chart_frame(bands))
     csv_download(
         bands,
         file_name=f"model-{model_id}-metrics.csv",
@@ -513,8 +540,13 @@ st.caption(
 )
 show_notice()
 
-inbox_tab, charts_tab = st.tabs(["Alert inbox", "Model charts"])
+# The charts tab runs only while it is open (a switch reruns the page): its two Altair charts
+# were more than half of this page's time when every run drew them (bench/README.md, load
+# section). The inbox is drawn either way, so a contact half typed there survives a look at
+# the charts. The open tab is in the URL (`?tab=Model+charts` links to the charts).
+inbox_tab, charts_tab = st.tabs(["Alert inbox", "Model charts"], key="tab", bind="query-params")
 with inbox_tab:
     alert_inbox()
-with charts_tab:
-    model_charts()
+if charts_tab.open:
+    with charts_tab:
+        model_charts()

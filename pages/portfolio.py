@@ -9,6 +9,7 @@ import streamlit as st
 from data_access.customers import portfolio
 from data_access.scope import Scope
 from ui.auth import read_session, require_access
+from ui.charts import show_chart
 from ui.downloads import csv_download
 from ui.format import DATE_COLUMN_FORMAT, MISSING
 from ui.navigation import PAGES_DIR
@@ -20,6 +21,34 @@ user = require_access(__file__)
 def load_portfolio(scope: Scope) -> pd.DataFrame:
     with read_session() as session:
         return portfolio(session=session, scope=scope, now=datetime.now(UTC))
+
+
+def open_cases_chart(shown: pd.DataFrame) -> alt.Chart:
+    """Open cases of the customers shown, one bar per tier stacked by severity."""
+    by_tier = (
+        shown.groupby("tier_label")[["sev1", "sev2", "sev3", "sev4"]]
+        .sum()
+        .reset_index()
+        .melt(id_vars="tier_label", var_name="severity", value_name="cases")
+    )
+    return (
+        alt.Chart(by_tier)
+        .mark_bar()
+        .encode(
+            x=alt.X("cases:Q", title="Open cases"),
+            y=alt.Y("tier_label:N", title=None),
+            color=alt.Color(
+                "severity:N",
+                title="Severity",
+                scale=alt.Scale(
+                    domain=["sev1", "sev2", "sev3", "sev4"],
+                    range=["#C62828", "#EF6C00", "#F9A825", "#90A4AE"],
+                ),
+            ),
+            tooltip=["tier_label", "severity", "cases"],
+        )
+        .properties(height=160)
+    )
 
 
 scope = Scope.for_user(user)
@@ -127,32 +156,8 @@ if chosen:
     customer_id = int(shown.iloc[chosen[0]]["id"])
     st.switch_page(PAGES_DIR / "customer.py", query_params={"customer": customer_id})
 
-by_tier = (
-    shown.groupby("tier_label")[["sev1", "sev2", "sev3", "sev4"]]
-    .sum()
-    .reset_index()
-    .melt(id_vars="tier_label", var_name="severity", value_name="cases")
-)
 st.subheader("Open cases by tier and severity")
-st.altair_chart(
-    alt.Chart(by_tier)
-    .mark_bar()
-    .encode(
-        x=alt.X("cases:Q", title="Open cases"),
-        y=alt.Y("tier_label:N", title=None),
-        color=alt.Color(
-            "severity:N",
-            title="Severity",
-            scale=alt.Scale(
-                domain=["sev1", "sev2", "sev3", "sev4"],
-                range=["#C62828", "#EF6C00", "#F9A825", "#90A4AE"],
-            ),
-        ),
-        tooltip=["tier_label", "severity", "cases"],
-    )
-    .properties(height=160),
-    width="stretch",
-)
+show_chart(open_cases_chart, shown)
 csv_download(
     shown.drop(columns=["csm_id", "hypercare_resource_id", "region_id"]),
     file_name="portfolio.csv",

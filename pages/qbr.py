@@ -26,6 +26,7 @@ from domain.quarters import BadQuarter, Quarter, quarters_between
 from reports.qbr_charts import build_chart
 from reports.qbr_document import DocumentFontMissing, qbr_pdf
 from ui.auth import read_session, require_access
+from ui.charts import show_chart
 from ui.commands import run_command, show_notice
 from ui.customers import load_customers
 from ui.downloads import csv_download
@@ -188,7 +189,7 @@ def section_body(section: Section, *, large: bool = False) -> None:
         else:
             st.dataframe(table.frame, hide_index=True, width="stretch")
     for chart in section.charts:
-        st.altair_chart(build_chart(chart), width="stretch")
+        show_chart(build_chart, chart)
 
 
 def figures_frame(report: QbrReport) -> pd.DataFrame:
@@ -481,7 +482,7 @@ with exports[0]:
     pdf_download(report)
 with exports[1]:
     csv_download(
-        figures_frame(report),
+        lambda: figures_frame(report),
         file_name=f"qbr-{customer_id}-{quarter.code}-figures.csv",
         key="qbr_figures_csv",
         user=user,

@@ -79,6 +79,22 @@ def load_answers(campaign_id: int, end_user_id: int) -> dict:
         return response_answers(session=session, campaign_id=campaign_id, end_user_id=end_user_id)
 
 
+def campaign_label_by_id(campaigns: pd.DataFrame) -> dict[int, str]:
+    """Each campaign's picker label, built column-wise: a page of two thousand customers lists
+    over a thousand open campaigns, and a per-option cell lookup cost more than the queries."""
+    labels = (
+        campaigns["customer"]
+        + " · "
+        + campaigns["title"]
+        + " · "
+        + campaigns["submitted"].astype(str)
+        + " of "
+        + campaigns["invited"].astype(str)
+        + " done"
+    )
+    return dict(zip(campaigns["id"].tolist(), labels.tolist(), strict=True))
+
+
 def respondent_label(row: pd.Series) -> str:
     if row["status"] == "not_started":
         return f"{row['name']} · not started"
@@ -144,6 +160,27 @@ def open_campaign(customer_id: int, name: str) -> None:
         ),
         f"The adoption survey campaign for {name} is open.",
     )
+
+
+def open_campaign_section() -> None:
+    """Customers still without this year's campaign, and the button that opens one."""
+    waiting = load_customers_without_campaign(Scope.for_user(user), today)
+    if waiting.empty:
+        st.caption("Every customer has its campaign for the current subscription year.")
+    else:
+        st.caption(
+            "A campaign uses the customer's yearly adoption survey + end-user interview "
+            "entitlement; customers whose tier has none, or who used it, are refused with "
+            "the reason."
+        )
+        ids = waiting["id"].tolist()
+        labels = {
+            row.id: f"{row.name} · {row.tier_label} · year from {date_text(row.year_start)}"
+            for row in waiting.itertuples()
+        }
+        chosen = st.selectbox("Customer", ids, format_func=labels.get, key="new_campaign")
+        if st.button("Open campaign", icon=":material/campaign:"):
+            open_campaign(int(chosen), labels[chosen].split(" · ")[0])
 
 
 def option_index(options: list, value) -> int | None:
@@ -222,27 +259,20 @@ st.caption(
 today = datetime.now(UTC).date()
 local_today = datetime.now(ZoneInfo(user.timezone)).date()
 
+
 # Opening a campaign spends the customer's yearly entitlement: a manager's (or admin's) decision.
-# Survey staff run the interviews in campaigns that are already open.
+# Survey staff run the interviews in campaigns that are already open. The customers still
+# without a campaign (hundreds, across two thousand customers) are read only while the section
+# is open: opening or closing it reruns the page.
 if sees_all_customers(user.roles):
-    with st.expander("Open a campaign for this subscription year", icon=":material/add_circle:"):
-        waiting = load_customers_without_campaign(Scope.for_user(user), today)
-        if waiting.empty:
-            st.caption("Every customer has its campaign for the current subscription year.")
-        else:
-            st.caption(
-                "A campaign uses the customer's yearly adoption survey + end-user interview "
-                "entitlement; customers whose tier has none, or who used it, are refused with "
-                "the reason."
-            )
-            ids = waiting["id"].tolist()
-            labels = {
-                row.id: f"{row.name} · {row.tier_label} · year from {date_text(row.year_start)}"
-                for row in waiting.itertuples()
-            }
-            chosen = st.selectbox("Customer", ids, format_func=labels.get, key="new_campaign")
-            if st.button("Open campaign", icon=":material/campaign:"):
-                open_campaign(int(chosen), labels[chosen].split(" · ")[0])
+    with st.expander(
+        "Open a campaign for this subscription year",
+        icon=":material/add_circle:",
+        key="open_campaign_section",
+        on_change="rerun",
+    ) as opening:
+        if opening.open:
+            open_campaign_section()
 
 interview_tab, mine_tab = st.tabs(["Interview", "My submissions"])
 
@@ -259,15 +289,12 @@ with interview_tab:
         )
     else:
         picks = st.columns(2)
-        campaign_ids = campaigns["id"].tolist()
+        campaign_labels = campaign_label_by_id(campaigns)
         by_campaign = campaigns.set_index("id")
         campaign_id = picks[0].selectbox(
             "Campaign",
-            campaign_ids,
-            format_func=lambda cid: (
-                f"{by_campaign.at[cid, 'customer']} · {by_campaign.at[cid, 'title']} · "
-                f"{by_campaign.at[cid, 'submitted']} of {by_campaign.at[cid, 'invited']} done"
-            ),
+            list(campaign_labels),
+            format_func=campaign_labels.get,
             key="survey_campaign",
         )
         campaign = by_campaign.loc[campaign_id].copy()

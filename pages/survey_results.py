@@ -1,6 +1,7 @@
 """Survey results: response rate, SUS with grade, NPS, CSAT, distributions, comments and trend."""
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict
 
 import pandas as pd
@@ -10,15 +11,17 @@ from data_access.policies import tier_labels
 from data_access.scope import Scope
 from data_access.survey_results import (
     ResultFilters,
+    ScoredResponses,
+    SurveyOverview,
     SurveyResults,
     campaigns_in_scope,
     responses_export,
-    results_by_campaign,
-    results_by_year,
-    survey_results,
+    scored_responses,
+    survey_overview,
 )
 from reports.survey_charts import item_distribution_chart, nps_split_chart, trend_chart
 from ui.auth import read_session, require_access
+from ui.charts import show_chart
 from ui.downloads import csv_download
 from ui.format import date_text
 
@@ -37,22 +40,32 @@ def load_tier_labels() -> dict[str, str]:
         return tier_labels(session=session)
 
 
-@st.cache_data(ttl=60, show_spinner="Scoring the responses…")
-def load_results(
-    scope: Scope, filters: ResultFilters
-) -> tuple[SurveyResults, pd.DataFrame, pd.DataFrame]:
-    with read_session() as session:
-        return (
-            survey_results(session=session, scope=scope, **asdict(filters)),
-            results_by_campaign(session=session, scope=scope, **asdict(filters)),
-            responses_export(session=session, scope=scope, **asdict(filters)),
-        )
-
-
 @st.cache_data(ttl=60, show_spinner=False)
-def load_trend(scope: Scope, filters: ResultFilters) -> pd.DataFrame:
+def load_scored(scope: Scope, filters: ResultFilters) -> ScoredResponses:
+    """The responses under `filters`, counted against the campaigns this page lists already."""
+    campaigns = load_campaigns(scope)
     with read_session() as session:
-        return results_by_year(session=session, scope=scope, **asdict(filters))
+        return scored_responses(session=session, scope=scope, filters=filters, campaigns=campaigns)
+
+
+@st.cache_data(ttl=60, show_spinner="Scoring the responses…")
+def load_overview(scope: Scope, filters: ResultFilters) -> SurveyOverview:
+    """Per filter choice; the responses it counts are cached per customer, tier and region
+    (`load_scored`), so choosing a campaign or a year reads only their comments again."""
+    scored = load_scored(scope, filters.across_years())
+    with read_session() as session:
+        return survey_overview(session=session, scope=scope, filters=filters, scored=scored)
+
+
+def export_of(scope: Scope, filters: ResultFilters) -> Callable[[], pd.DataFrame]:
+    """Every response the filters leave, read when the download is clicked (not on every run:
+    it was a third of this page's time on 1,000,000 cases and 2,000 customers)."""
+
+    def read() -> pd.DataFrame:
+        with read_session() as session:
+            return responses_export(session=session, scope=scope, **asdict(filters))
+
+    return read
 
 
 def number_text(value: float | None, pattern: str = "{:.1f}") -> str:
@@ -133,7 +146,8 @@ filters = ResultFilters(
     campaign_id=None if campaign_id is None else int(campaign_id),
     year=None if year is None else int(year),
 )
-results, per_campaign, export = load_results(scope, filters)
+overview = load_overview(scope, filters)
+results, per_campaign, trend = overview.results, overview.per_campaign, overview.trend
 
 metrics = st.columns(4)
 metrics[0].metric(
@@ -165,16 +179,15 @@ if results.responses == 0:
 else:
     with st.container(border=True):
         st.subheader("Answers per SUS statement")
-        st.altair_chart(item_distribution_chart(results.item_distribution), width="stretch")
+        show_chart(item_distribution_chart, results.item_distribution)
 
-trend = load_trend(scope, ResultFilters(customer_id=filters.customer_id, tier=tier, region=region))
 charts = st.columns([2, 3])
 with charts[0], st.container(border=True):
     st.subheader("Promoters, passives, detractors")
     if results.nps_split is None:
         st.info("No NPS answers yet.")
     else:
-        st.altair_chart(nps_split_chart(results.nps_split), width="stretch")
+        show_chart(nps_split_chart, results.nps_split)
         split = results.nps_split
         st.caption(
             f"{split['promoters']} promoters · {split['passives']} passives · "
@@ -185,7 +198,7 @@ with charts[1], st.container(border=True):
     if trend["responses"].sum() == 0:
         st.info("The trend appears once responses are submitted.")
     else:
-        st.altair_chart(trend_chart(trend), width="stretch")
+        show_chart(trend_chart, trend)
 
 st.subheader("Per campaign")
 st.dataframe(
@@ -248,10 +261,10 @@ else:
     )
 
 csv_download(
-    export,
+    export_of(scope, filters),
     file_name=f"survey-responses-{date_text(pd.Timestamp.now(tz='UTC')).replace(' ', '-')}.csv",
     key="responses_csv",
     user=user,
     label="Download responses (CSV)",
-    disabled=export.empty,
+    disabled=not results.responses,
 )

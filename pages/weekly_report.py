@@ -31,6 +31,7 @@ from domain.weekly import (
     week_start,
 )
 from ui.auth import read_session, require_access
+from ui.charts import show_chart
 from ui.customers import load_customers
 from ui.downloads import csv_download
 from ui.format import MISSING, plain_markdown
@@ -363,7 +364,4 @@ if report["entity_id"].nunique() > CHART_LINES:
         f"The {CHART_LINES} {spec.entity_label.lower()}s with the highest "
         f"{DATA_POINTS[point].label.lower()} this week; the table lists all."
     )
-st.altair_chart(
-    trend_chart(trend[trend["entity_id"].isin(leaders)], point, week, spec.entity_label),
-    width="stretch",
-)
+show_chart(trend_chart, trend[trend["entity_id"].isin(leaders)], point, week, spec.entity_label)

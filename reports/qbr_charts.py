@@ -1,6 +1,6 @@
 """The QBR's charts: one Altair chart per `domain.qbr.Chart` kind, pure Altair (no Streamlit).
 
-The page shows `build_chart(chart)` with `st.altair_chart` and the PDF renders
+The page shows `build_chart(chart)` with `ui.charts.show_chart` and the PDF renders
 `build_chart(chart).to_dict()` with vl-convert, so every chart carries its data inline and a
 fixed width, with type large enough to read on a meeting-room screen.
 """

@@ -21,6 +21,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -56,6 +57,11 @@ SESSION_ENDED = (
     "Your session has ended (your password or roles changed, or you signed out everywhere); "
     "please sign in again."
 )
+# The user `start_session` read from the database at the start of this script run, while
+# `app.py` runs the page (`read_for_this_run`): the page's guard checks that one instead of
+# reading the same row again a few milliseconds later (3 % of a run under load). Set
+# and reset around the page in the run's own thread; a page opened without app.py reads.
+_READ_THIS_RUN: ContextVar[SignedInUser | None] = ContextVar("hypercare_user_read_this_run")
 NO_LONGER_ACTIVE = "Your account is no longer active; you have been signed out."
 
 
@@ -358,9 +364,20 @@ def _current_user() -> tuple[SignedInUser | None, str]:
     return None, SESSION_ENDED if active else NO_LONGER_ACTIVE
 
 
+@contextmanager
+def read_for_this_run(user: SignedInUser) -> Iterator[None]:
+    """For `app.py`, around the page's run: `user` was read from the database in this run."""
+    token = _READ_THIS_RUN.set(user)
+    try:
+        yield
+    finally:
+        _READ_THIS_RUN.reset(token)
+
+
 def require_access(page_file: str) -> SignedInUser:
     """The first line of every page: nothing renders (and nothing is written) unless signed in
-    to a session that has not ended, with an allowed role, as read from the database now.
+    to a session that has not ended, with an allowed role, as read from the database in this
+    run (by `start_session` when app.py runs the page, else here).
 
     A page file can be run directly (its URL opened on a fresh server before `app.py` ran),
     so this must not rely on anything `app.py` set up.
@@ -370,7 +387,8 @@ def require_access(page_file: str) -> SignedInUser:
         st.info("Please sign in to use HyperCare Desk.", icon=":material/lock:")
         st.link_button("Go to sign-in", "./", icon=":material/login:")
         st.stop()
-    user, ended = _current_user()
+    read = _READ_THIS_RUN.get(None)
+    user, ended = (read, "") if read is not None else _current_user()
     if user is None:
         _request_sign_out()
         st.warning(ended)

@@ -10,6 +10,7 @@ import streamlit as st
 
 from domain.dates import CHART_MOMENT_FORMAT
 from domain.lifecycle import STATUS_LABELS
+from ui.charts import show_chart
 from ui.format import local_time_text, plain_markdown, value_text
 from ui.tables import local_time_column
 
@@ -56,6 +57,36 @@ def timeline(case: dict, now: datetime, timezone: str) -> None:
     if events.empty:
         st.info("No events recorded.")
         return
+    st.caption(f"Times in {timezone}.")
+    # The open spell ends at the current minute (the tooltips show minutes), so a rerun within
+    # the minute reuses the chart instead of building it again.
+    show_chart(timeline_chart, events, pd.Timestamp(now).floor("min"), timezone)
+    table = events.assign(
+        at=events["at"].dt.tz_convert(timezone),
+        actor=events["actor"].map(value_text),
+        kind=events["kind"].map(EVENT_LABELS).fillna(events["kind"]),
+        change=events["from_status"].map(STATUS_LABELS).fillna("")
+        + " → "
+        + events["to_status"].map(STATUS_LABELS).fillna(""),
+    )
+    table.loc[events["kind"] != "status", "change"] = ""
+    st.dataframe(
+        table,
+        hide_index=True,
+        column_order=["at", "actor", "kind", "change", "note"],
+        column_config={
+            "at": local_time_column(timezone),
+            "actor": "Who",
+            "kind": "What",
+            "change": "Status",
+            "note": st.column_config.TextColumn("Note", width="large"),
+        },
+    )
+
+
+def timeline_chart(events: pd.DataFrame, now: pd.Timestamp, timezone: str) -> alt.LayerChart:
+    """The case's status spells as bars (the open one ending `now`) and its public replies as
+    ticks, on the viewer's wall clock."""
     spells = events[events["kind"] == "status"].reset_index(drop=True)
     spells = pd.DataFrame(
         {
@@ -103,29 +134,7 @@ def timeline(case: dict, now: datetime, timezone: str) -> None:
                 ],
             )
         )
-    st.caption(f"Times in {timezone}.")
-    st.altair_chart(chart.properties(height=60), width="stretch")
-    table = events.assign(
-        at=events["at"].dt.tz_convert(timezone),
-        actor=events["actor"].map(value_text),
-        kind=events["kind"].map(EVENT_LABELS).fillna(events["kind"]),
-        change=events["from_status"].map(STATUS_LABELS).fillna("")
-        + " → "
-        + events["to_status"].map(STATUS_LABELS).fillna(""),
-    )
-    table.loc[events["kind"] != "status", "change"] = ""
-    st.dataframe(
-        table,
-        hide_index=True,
-        column_order=["at", "actor", "kind", "change", "note"],
-        column_config={
-            "at": local_time_column(timezone),
-            "actor": "Who",
-            "kind": "What",
-            "change": "Status",
-            "note": st.column_config.TextColumn("Note", width="large"),
-        },
-    )
+    return chart.properties(height=60)
 
 
 def viewer_wall_clock(moments: pd.Series, timezone: str) -> pd.Series:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
 
@@ -19,6 +20,13 @@ DATETIME_COLUMN_FORMAT = "D MMM YYYY HH:mm"
 `st.column_config` columns."""
 DATE_INPUT_FORMAT = "DD/MM/YYYY"
 """Every date picker: day first, like the dates shown (`st.date_input` offers no month names)."""
+
+
+@functools.cache
+def time_zone_names() -> tuple[str, ...]:
+    """Every time zone this machine knows, sorted. Reading them walks the zone files on disk
+    (about 10 ms), so it is done once per process, not on every run of a page that offers them."""
+    return tuple(sorted(available_timezones()))
 
 
 def _missing(value) -> bool:

@@ -6,8 +6,12 @@ up its own allowed roles here by file name.
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from pathlib import Path
+
+import streamlit as st
 
 from domain.roles import Role
 
@@ -155,3 +159,22 @@ def spec_for(file: str) -> PageSpec:
 def pages_for(roles: tuple[str, ...] | list[str]) -> list[PageSpec]:
     """The pages any of `roles` may open, in registry order."""
     return [spec for spec in PAGES if spec.roles.intersection(roles)]
+
+
+@functools.cache
+def _page_made_once(spec: PageSpec) -> st.Page:
+    return st.Page(
+        PAGES_DIR / spec.file,
+        title=spec.title,
+        icon=spec.icon,
+        url_path=spec.url_path,
+        default=spec.default,
+    )
+
+
+def streamlit_page(spec: PageSpec) -> st.Page:
+    """`st.Page` for `spec`, for `app.py`'s navigation: a copy of one made once per process.
+    Making one resolves the file's real path on disk, which cost a twentieth of every run under
+    load (bench/README.md); the copy is this run's own, as `st.navigation` marks the page it
+    returns as runnable once."""
+    return copy.copy(_page_made_once(spec))

@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 
 from data_access.db import make_engine
 from data_access.models import Case, CaseEvent, User
-from tests.browser.test_browser import SLOW, sign_in, wait_idle
+from tests.browser.test_browser import SLOW, sign_in, wait_idle, wait_settled
 from tests.browser.test_reply_not_lost import WATCH_RUNS, wait_for_next_run
 from tests.conftest import DEMO_PASSWORD
 
@@ -34,7 +34,7 @@ def test_a_csm_day_on_a_ticking_case_page(fresh_server, page: Page):
     sign_in(page, fresh_server.url, "csm.na", DEMO_PASSWORD)
     page.goto(f"{fresh_server.url}/new_case")
     expect(page.get_by_role("heading", name="New case")).to_be_visible(timeout=SLOW)
-    wait_idle(page)
+    wait_settled(page)
     page.get_by_role("combobox", name="The customer's contact").click()
     page.get_by_role("option").first.click()
     page.get_by_role("textbox", name="Subject").fill(SUBJECT)

@@ -11,8 +11,8 @@ from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
 from data_access.db import make_engine
-from data_access.models import Case, CaseEvent, Customer
-from tests.browser.test_browser import SLOW, sign_in, wait_idle
+from data_access.models import AuditLog, Case, CaseEvent, Customer
+from tests.browser.test_browser import SLOW, sign_in, wait_settled
 from tests.conftest import DEMO_PASSWORD
 
 SHOTS = Path("/tmp/shots")
@@ -27,7 +27,7 @@ def open_queue(page: Page, base: str) -> None:
     expect(page.get_by_role("heading", name="Case queue").first).to_be_visible(timeout=SLOW)
     expect(page.get_by_text(COUNT)).to_be_visible(timeout=SLOW)
     expect(page.get_by_role("button", name=re.compile("Download CSV"))).to_be_visible(timeout=SLOW)
-    wait_idle(page)
+    wait_settled(page)
 
 
 def open_count(page: Page, which: int = 1) -> int:
@@ -96,3 +96,16 @@ def test_download_csv_works_while_the_page_ticks(fresh_server, page: Page):
         assert header.startswith("state,case_id,customer,severity_label,countdown")
         assert len(rows) == open_count(page)
         assert download.value.suggested_filename == "case-queue.csv"
+    # The file is written when clicked (a deferred download), and its audit row with it.
+    engine = make_engine(fresh_server.database_url)
+
+    def exports() -> list[str]:
+        with Session(engine) as session:
+            query = select(AuditLog.entity_id).where(AuditLog.action == "export_csv")
+            return list(session.exec(query).all())
+
+    deadline = datetime.now(UTC).timestamp() + SLOW / 1000
+    while len(exports()) < 2 and datetime.now(UTC).timestamp() < deadline:
+        page.wait_for_timeout(200)
+    assert exports() == ["case-queue.csv", "case-queue.csv"]
+    engine.dispose()

@@ -28,7 +28,15 @@ from data_access.db import make_engine
 from data_access.models import Case
 from domain.lifecycle import OPEN_STATUSES
 from tests.browser.conftest import ROOT, Server, _seed, start_server, stop_server
-from tests.browser.test_browser import IDLE, SLOW, failed_logins, sign_in, wait_for, wait_idle
+from tests.browser.test_browser import (
+    IDLE,
+    SLOW,
+    failed_logins,
+    sign_in,
+    wait_for,
+    wait_idle,
+    wait_settled,
+)
 from tests.conftest import DEMO_PASSWORD, fresh_postgres_database
 
 SLACK_S = 20  # a rerun and a page load on a loaded two-core machine
@@ -96,13 +104,13 @@ def test_a_write_through_one_replica_is_read_through_the_other_within_the_cache_
     sign_in(reader, second.url, "manager", DEMO_PASSWORD)
     reader.goto(f"{second.url}/case?id={case_id}")
     expect(reader.get_by_role("button", name="Add internal note")).to_be_visible(timeout=SLOW)
-    wait_idle(reader)  # the second replica has this case cached now, without the note
+    wait_settled(reader)  # the second replica has this case cached now, without the note
 
     writer = new_page(browser)
     sign_in(writer, first.url, "manager", DEMO_PASSWORD)
     writer.goto(f"{first.url}/case?id={case_id}")
     expect(writer.get_by_role("button", name="Add internal note")).to_be_visible(timeout=SLOW)
-    wait_idle(writer)
+    wait_settled(writer)  # after the cookie component's rerun, or the click can land in it
     writer.get_by_role("textbox", name="Internal note").fill(note)
     writer.get_by_role("button", name="Add internal note").click()
     expect(writer.get_by_text("Internal note added.")).to_be_visible(timeout=SLOW)

@@ -32,6 +32,7 @@ from tests.data_access.monitoring_estate import (
     standard_metrics,
     write_metrics,
 )
+from tests.data_access.query_plans import full_scans, recorded_statements
 from tests.data_access.test_monitor import SPIKE, with_spike
 
 OPENED = SPIKE  # a spike of four times the level alerts on its first day
@@ -314,3 +315,116 @@ def test_series_reads_are_limited_to_the_scope(engine, estate):
     assert mine["name"].tolist() == ["Sales Forecast PROD"]
     assert mine["open_alerts"].tolist() == [1]
     assert empty["value"].isna().all()
+
+
+def _past_alert(session: Session, model_id: int, customer_id: int, days_ago: int, state: str):
+    opened_on = OPENED - timedelta(days=days_ago)
+    alert = Alert(
+        model_id=model_id,
+        customer_id=customer_id,
+        metric="import_s",
+        direction="above",
+        opened_on=opened_on,
+        opened_at=datetime.combine(opened_on, datetime.min.time(), tzinfo=UTC),
+        value=200.0,
+        baseline=45.0,
+        lower=40.0,
+        upper=50.0,
+        state=state,
+        closed_at=None if state in ("new", "contacted") else NOW,
+    )
+    session.add(alert)
+    session.flush()
+    return alert.id
+
+
+def _contact(session: Session, alert_id: int, by: int, at: datetime) -> None:
+    session.add(
+        AlertContactLog(
+            alert_id=alert_id,
+            at=at,
+            channel="email",
+            contact_name="Someone",
+            by_user_id=by,
+            outcome="Spoke.",
+        )
+    )
+
+
+@pytest.fixture
+def history(engine, estate):
+    """Closed alerts of past months (one on a model outside monitoring) with contacts logged,
+    and two contacts on customer A's open alert: what the inbox must not read by default."""
+    first = datetime.combine(OPENED, datetime.min.time(), tzinfo=UTC) + timedelta(hours=9)
+    with session_scope(engine) as session:
+        open_a = session.exec(select(Alert.id).where(Alert.model_id == estate.model_a)).one()
+        closed_a = _past_alert(session, estate.model_a, estate.customer_a, 60, "resolved")
+        closed_unmonitored = _past_alert(
+            session, estate.unmonitored, estate.customer_a, 90, "dismissed"
+        )
+        closed_b = _past_alert(session, estate.model_b, estate.customer_b, 30, "resolved")
+        for alert_id, hours in (
+            (open_a, 0),
+            (open_a, 5),
+            (closed_unmonitored, -24 * 80),
+            (closed_b, -24 * 20),
+        ):
+            _contact(session, alert_id, estate.csm_a, first + timedelta(hours=hours))
+    return {
+        "open_a": open_a,
+        "closed_a": closed_a,
+        "closed_unmonitored": closed_unmonitored,
+        "closed_b": closed_b,
+        "last_contact_a": first + timedelta(hours=5),
+    }
+
+
+def test_the_inbox_counts_each_alerts_own_contacts_with_history_around_it(engine, estate, history):
+    with Session(engine) as session:
+        open_mine = alert_inbox(session=session, scope=csm(estate), state=["new", "contacted"])
+        all_mine = alert_inbox(session=session, scope=csm(estate))
+        open_everyone = alert_inbox(
+            session=session, scope=everyone(estate), state=["new", "contacted"]
+        )
+    assert open_mine["id"].tolist() == [history["open_a"]]
+    assert open_mine.iloc[0]["contacts"] == 2
+    assert open_mine.iloc[0]["last_contact_at"] == history["last_contact_a"]
+    contacts = dict(zip(all_mine["id"], all_mine["contacts"], strict=True))
+    assert contacts == {
+        history["open_a"]: 2,
+        history["closed_a"]: 0,
+        history["closed_unmonitored"]: 1,
+    }
+    assert all_mine.loc[all_mine["id"] == history["closed_a"], "last_contact_at"].isna().all()
+    assert sorted(open_everyone["customer"]) == ["Alpha", "Beta"]
+    assert open_everyone["contacts"].tolist() == [
+        2 if alert_id == history["open_a"] else 0 for alert_id in open_everyone["id"]
+    ]
+
+
+def test_monitored_models_count_open_alerts_only_and_list_a_model_with_past_alerts(
+    engine, estate, history
+):
+    with Session(engine) as session:
+        mine = monitored_models(session=session, scope=csm(estate))
+        everything = monitored_models(session=session, scope=everyone(estate))
+    assert dict(zip(mine["name"], mine["open_alerts"], strict=True)) == {
+        "Opex Budget PROD": 0,  # not enrolled, but it had an alert
+        "Sales Forecast PROD": 1,
+    }
+    assert dict(zip(everything["name"], everything["open_alerts"], strict=True)) == {
+        "Opex Budget PROD": 0,
+        "Sales Forecast PROD": 1,
+        "Supply Plan PROD": 1,
+    }
+
+
+def test_the_inbox_and_model_list_seek_open_alerts_and_each_alerts_contacts(
+    engine, estate, history
+):
+    """Neither read walks the whole alert table or contact log (SQLite's plan of every statement)."""
+    with recorded_statements(engine) as statements, Session(engine) as session:
+        for scope in (csm(estate), everyone(estate)):
+            alert_inbox(session=session, scope=scope, state=["new", "contacted"])
+            monitored_models(session=session, scope=scope)
+    assert full_scans(engine, statements, ["alert", "alert_contact_log"]) == []

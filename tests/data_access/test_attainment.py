@@ -12,10 +12,16 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from data_access.attainment import Attainment, attainment, attainment_by_tier, attainments
-from data_access.models import BusinessHours, Customer, Region, TierChange, User
+from data_access.attainment import (
+    Attainment,
+    attainment,
+    attainment_by_tier,
+    attainments,
+    cases_at_opening,
+)
+from data_access.models import BusinessHours, Case, Customer, Region, TierChange, User
 from data_access.policies import seed_default_policies, tier_policies
 from data_access.queue import sla_summary
 from data_access.scope import Scope
@@ -441,3 +447,31 @@ def test_two_tier_changes_on_one_day_the_later_applies(session, desk):
     ).set_index("tier")
     assert by_tier["cases_opened"].to_dict() == {"basic": 1, "professional": 0, "enterprise": 1}
     assert by_tier.loc["basic", "first_response_met"] == 1
+
+
+def test_one_customers_tier_history_read_alone_gives_the_tiers_of_everyones(session, desk):
+    """The QBR reads only its customer's tier history: each case keeps the tier in force when it
+    opened, among customers whose histories differ (Hooli's upgrade, Globex without any)."""
+    desk.customer(
+        "Stark",
+        "enterprise",
+        history=[(date(2025, 1, 1), None, "basic"), (date(2026, 3, 10), "basic", "enterprise")],
+    )
+    desk.case("Stark", 3, on(9, 10))
+    desk.case("Stark", 3, on(10, 10))
+    session.commit()
+
+    def tiers(customer_id: int, *, alone: bool) -> dict[int, str]:
+        statement = cases_at_opening(
+            Case.id,
+            where=Case.customer_id == customer_id,
+            customer_id=customer_id if alone else None,
+        )
+        return dict(session.exec(statement).all())
+
+    for name, customer_id in desk.customers.items():
+        assert tiers(customer_id, alone=True) == tiers(customer_id, alone=False), name
+    assert sorted(tiers(desk.customers["Stark"], alone=True).values()) == ["basic", "enterprise"]
+    assert set(tiers(desk.customers["Hooli"], alone=True).values()) == {"basic", "enterprise"}
+    everyone = session.exec(select(Case.id)).all()
+    assert len(everyone) == sum(len(tiers(c, alone=True)) for c in desk.customers.values())

@@ -9,6 +9,7 @@ from sqlmodel import Session
 from data_access.audit import AuditFilters, audit_choices, audit_page
 from data_access.db import session_scope
 from data_access.models import AuditLog
+from tests.data_access.query_plans import full_scans, recorded_statements
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 
@@ -67,3 +68,21 @@ def test_a_page_past_the_end_shows_the_last_page(engine):
         page = audit_page(session=session, filters=AuditFilters(), page=99, page_size=5)
     assert (page.page, page.first_row, page.last_row) == (2, 6, 7)
     assert list(page.rows["entity_id"]) == ["1", "0"]
+
+
+def test_the_filter_lists_seek_each_value_instead_of_reading_the_log(engine):
+    """The choices are the distinct values, read one index seek per value (SQLite's plan)."""
+    fill(engine, rows=40)
+    with recorded_statements(engine) as statements, Session(engine) as session:
+        choices = audit_choices(session=session)
+    assert choices == {
+        "actor": ["alice", "bob"],
+        "action": ["grant_extra", "update_customer"],
+        "entity": ["customer"],
+    }
+    assert full_scans(engine, statements, ["audit_log"]) == []
+
+
+def test_the_filter_lists_of_an_empty_log_are_empty(engine):
+    with Session(engine) as session:
+        assert audit_choices(session=session) == {"actor": [], "action": [], "entity": []}

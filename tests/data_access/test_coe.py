@@ -23,6 +23,7 @@ from data_access.models import AuditLog, CoeSnapshot, Customer, EntitlementEntry
 from data_access.policies import seed_default_policies
 from domain.csv_safe import csv_bytes
 from domain.quarters import Quarter
+from tests.data_access.query_plans import full_scans, recorded_statements
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 Q3, Q4 = Quarter(2026, 3), Quarter(2026, 4)
@@ -347,6 +348,22 @@ def test_five_peers_of_the_same_band_give_percentiles(world):
     assert builders.percentile == pytest.approx(50.0)  # (2 below + 0.5 × 1 tie) / 5
     assert builders.peer_median == 3.0
     assert found.chart_data()["metric"].iloc[0] == "Certified model builders"
+
+
+def test_peers_are_read_from_the_quarters_snapshots_only(world, engine):
+    """Other quarters' snapshots (history) are not read: SQLite seeks the quarter."""
+    session = world["session"]
+    me = make_customer(world, "Me")
+    for index in range(5):
+        peer = make_customer(world, f"Peer {index}")
+        for quarter in (Q3, Q4):
+            plant(session, peer, quarter, certified_builders=index + 1)
+    plant(session, me, Q3, certified_builders=3)
+    with recorded_statements(engine) as statements:
+        found = coe_comparison(session=session, customer_id=me.id, quarter=Q3)
+    assert len(found.comparison.group.peers) == 5
+    assert found.comparison.metric("certified_builders").percentile == pytest.approx(50.0)
+    assert full_scans(engine, statements, ["coe_snapshot"]) == []
 
 
 def test_fewer_than_five_peers_widen_the_band_then_show_no_percentile(world):

@@ -233,9 +233,8 @@ def test_a_bad_pool_size_is_one_sentence(monkeypatch, variable, value):
 
 
 def test_replicas_starting_together_upgrade_the_schema_once(blank_engine):
-    """Two processes upgrade at once: one migrates, the other waits for it and finds head."""
-    if blank_engine.dialect.name != "postgresql":
-        pytest.skip("replicas share PostgreSQL; an SQLite file has one app")
+    """Two processes upgrade at once: one migrates, the other waits for it and finds head (on
+    PostgreSQL, and on SQLite for replicas on one machine sharing one file)."""
     environment = {
         **os.environ,
         "DATABASE_URL": blank_engine.url.render_as_string(hide_password=False),
@@ -251,3 +250,23 @@ def test_replicas_starting_together_upgrade_the_schema_once(blank_engine):
     assert [start.returncode for start in starts] == [0, 0], outcomes
     tables = set(inspect(blank_engine).get_table_names())
     assert {table.name for table in SQLModel.metadata.sorted_tables} <= tables
+
+
+def test_upgrading_a_schema_already_at_head_takes_no_write_lock(tmp_path):
+    """A replica or job starting on a current SQLite file must not wait for a writer (nor hold
+    writers off while it checks every foreign key)."""
+    import sqlite3
+
+    path = tmp_path / "current.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    writer = sqlite3.connect(path, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # another process is writing
+    try:
+        other = make_engine(f"sqlite:///{path}")
+        upgrade(other)  # returns at once: one read
+        other.dispose()
+    finally:
+        writer.rollback()
+        writer.close()
+        engine.dispose()

@@ -42,6 +42,7 @@ from domain.entitlements import (
     subscription_year,
 )
 from domain.tiers import Tier
+from tests.data_access.query_plans import full_scans, recorded_statements
 
 OPT = Entitlement.MODEL_OPTIMISATION.value
 TODAY = utc_now().date()
@@ -998,6 +999,85 @@ def test_renewal_watchlist_lists_unused_entitlements_nearing_renewal(world):
     assert row["summary"] == f"{allowed - 1} of {allowed} optimisations unused, renews in 30 days"
     assert row["renews_on"] == date(2026, 1, 10)
     assert narrow.empty and hidden.empty
+
+
+def add_entry(world, customer_id: int, on: date, delta: int, request_id: int | None = None):
+    with session_scope(world["engine"]) as session:
+        session.add(
+            EntitlementEntry(
+                customer_id=customer_id,
+                kind=OPT,
+                at=at_noon(on),
+                delta=delta,
+                reason="Written by the test",
+                actor_id=world["csm"].id,
+                request_id=request_id,
+            )
+        )
+
+
+def test_renewal_watchlist_reads_this_years_ledger_but_counts_as_the_whole_ledger_does(world):
+    """The watchlist reads the ledger from the earliest year it shows, plus every entry of a
+    request given back since; a give-back of last year's debit still counts in last year."""
+    today = date(2025, 12, 11)
+    soon = make_customer(world, tier=Tier.ENTERPRISE, start=date(2023, 1, 10), name="Soon")
+    old = log_request(world, soon, requested=date(2024, 11, 1)).id
+    add_entry(world, soon["id"], date(2023, 5, 1), -1)  # two years ago
+    add_entry(world, soon["id"], date(2024, 3, 1), 1)  # an extra last year
+    add_entry(world, soon["id"], date(2024, 12, 1), -1, request_id=old)  # last year ...
+    add_entry(world, soon["id"], date(2025, 2, 1), 1, request_id=old)  # ... given back this year
+    add_entry(world, soon["id"], date(2025, 6, 1), -1)  # this year
+    manager = Scope(user_id=world["manager"].id, all_customers=True)
+    with Session(world["engine"]) as session:
+        frame = entitlement_portfolio.renewal_watchlist(session=session, scope=manager, today=today)
+    whole = balance_of(world["engine"], soon["id"], on=today)
+    allowed = world["policies"][Tier.ENTERPRISE].model_optimisations_per_year
+    row = frame.set_index("kind").loc[OPT]
+    assert (
+        (row["remaining"], row["allowance"])
+        == (whole["remaining"], allowed)
+        == (
+            allowed - 1,
+            allowed,
+        )
+    )
+
+
+def test_renewal_watchlist_reads_as_often_for_many_customers_as_for_one(world):
+    """One read of customers, policies, labels, tier histories and ledger, whoever renews soon
+    (it read each customer's tier history on its own)."""
+    today = date(2025, 12, 11)
+    manager = Scope(user_id=world["manager"].id, all_customers=True)
+
+    def statements_run() -> tuple[int, int]:
+        with recorded_statements(world["engine"]) as seen, Session(world["engine"]) as session:
+            frame = entitlement_portfolio.renewal_watchlist(
+                session=session, scope=manager, today=today
+            )
+        return len(seen), frame["customer_id"].nunique()
+
+    make_customer(world, tier=Tier.ENTERPRISE, start=date(2024, 1, 10), name="First")
+    one = statements_run()
+    for n in range(5):
+        make_customer(world, tier=Tier.PROFESSIONAL, start=date(2023, 1, 12 + n), name=f"More {n}")
+    many = statements_run()
+    assert (one[1], many[1]) == (1, 6)
+    assert many[0] == one[0]
+
+
+def test_renewal_watchlist_reads_no_whole_ledger_or_tier_history(world):
+    """SQLite's plan of every statement the watchlist runs seeks the ledger and tier history."""
+    engine = world["engine"]
+    customer = make_customer(world, tier=Tier.ENTERPRISE, start=date(2024, 1, 10), name="Soon")
+    request = log_request(world, customer, requested=date(2025, 3, 1)).id
+    add_entry(world, customer["id"], date(2025, 4, 1), -1, request_id=request)
+    with recorded_statements(engine) as statements, Session(engine) as session:
+        entitlement_portfolio.renewal_watchlist(
+            session=session,
+            scope=Scope(user_id=world["manager"].id, all_customers=True),
+            today=date(2025, 12, 11),
+        )
+    assert full_scans(engine, statements, ["entitlement_ledger", "tier_change"]) == []
 
 
 # --- racing for the last credit --------------------------------------------------------------

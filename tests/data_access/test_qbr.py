@@ -50,6 +50,7 @@ from data_access.scope import Scope
 from domain.quarters import Quarter
 from domain.surveys import mean_ci95, sus_grade
 from tests.data_access.case_history import write_case
+from tests.data_access.query_plans import full_scans, recorded_statements
 
 SYDNEY = ZoneInfo("Australia/Sydney")
 NOW = datetime(2026, 8, 1, 2, tzinfo=UTC)  # Saturday 1 August, 12:00 in Sydney
@@ -515,6 +516,16 @@ def test_monitoring(session, desk, estate):
     assert table.loc["Users"].to_dict() == {"Minor": 0, "Major": 0, "Critical": 1, "Total": 1}
     assert monitoring.charts[0].kind == "alerts_by_metric"
     assert monitoring.charts[0].data["alerts"].sum() == 3
+
+
+def test_monitoring_reads_only_the_customers_alerts_and_their_contacts(session, desk, estate):
+    """The first contact per alert is looked up for the quarter's alerts of the customer, not
+    grouped over the whole contact log (SQLite's plan of every statement)."""
+    engine = session.get_bind()
+    with recorded_statements(engine) as statements:
+        monitoring_section(session=session, customer=desk.koala, quarter=Q2, now=NOW)
+    assert statements
+    assert full_scans(engine, statements, ["alert", "alert_contact_log"]) == []
 
 
 def test_usage(session, desk, estate):

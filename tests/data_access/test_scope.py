@@ -14,6 +14,7 @@ from data_access.models import Case, Customer, Region, User, utc_now
 from data_access.policies import seed_default_policies
 from data_access.scope import Scope
 from domain.tiers import Tier
+from tests.data_access.query_plans import full_scans, plan, recorded_statements
 
 
 def add_user(session: Session, username: str, roles: str = "csm") -> User:
@@ -82,3 +83,15 @@ def test_an_assignee_keeps_seeing_the_customer_of_their_open_case_after_a_reassi
     assert visible(session, former) == set()
     with pytest.raises(CommandRefused, match="Moved Co is not in your portfolio."):
         authorise(session, acting, roles=("csm",), customer_id=customer.id)
+
+
+def test_a_csms_scope_reads_only_their_open_cases_not_every_case_they_had(engine, session):
+    """The assigned-open-cases part of the filter seeks (assignee, status) in
+    `ix_case_assignee_status`: a CSM's closed cases of past years are not read (SQLite's plan)."""
+    csm = add_user(session, "csm.plan")
+    session.commit()
+    with recorded_statements(engine) as statements:
+        visible(session, Scope(user_id=csm.id, all_customers=False))
+    assert full_scans(engine, statements, ["support_case", "customer"]) == []
+    steps = [step for s, p in statements for step in plan(engine, s, p) if "support_case" in step]
+    assert steps and all("(assignee_id=? AND status=?)" in step for step in steps), steps

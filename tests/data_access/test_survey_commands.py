@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import pandas as pd
 import pytest
-from sqlalchemy import func
+from sqlalchemy import case, func, null
 from sqlmodel import Session, select
 
 from data_access import feedback_sessions, survey_campaigns, survey_results
@@ -630,8 +631,8 @@ def test_results_respect_scope_and_filters(engine, world):
     assert (matching.responses, matching.invited) == (3, 6)
 
 
-def test_trend_and_per_campaign_results(engine, world):
-    three_responses(engine, world)
+def next_year_response(engine, world, answers: dict) -> None:
+    """A campaign for the 2027 subscription year, with one submitted response."""
     next_year = open_campaign(engine, world, now=datetime(2027, 4, 1, tzinfo=UTC))
     with session_scope(engine) as session:
         survey_campaigns.submit_response(
@@ -639,9 +640,16 @@ def test_trend_and_per_campaign_results(engine, world):
             actor=act(world.staff, "surveys"),
             campaign_id=next_year,
             end_user_id=world.users[0],
-            answers=complete(**BEST, nps=10, csat=5, interview_date=date(2027, 4, 1)),
+            answers=answers,
             now=datetime(2027, 4, 2, tzinfo=UTC),
         )
+
+
+def test_trend_and_per_campaign_results(engine, world):
+    three_responses(engine, world)
+    next_year_response(
+        engine, world, complete(**BEST, nps=10, csat=5, interview_date=date(2027, 4, 1))
+    )
     scope = Scope(world.manager, True)
     with Session(engine) as session:
         trend = survey_results.results_by_year(session=session, scope=scope).set_index("year")
@@ -653,6 +661,89 @@ def test_trend_and_per_campaign_results(engine, world):
     assert trend.loc[2027, "response_rate"] == pytest.approx(100 / 6)
     assert list(campaigns["year"]) == [2027, 2026]
     assert list(campaigns["responses"]) == [1, 3]
+
+
+def test_the_pages_overview_counts_what_each_result_counts_alone(engine, world):
+    """`survey_overview` reads the responses once and narrows them to the campaign and year
+    chosen; its figures are those of `survey_results`, `results_by_campaign` and the trend of
+    `results_by_year` under the customer, tier and region filters, whether it reads them or is
+    given them (the page caches them per customer, tier and region, counted against the
+    campaigns it lists: the scope's, narrowed rather than read again)."""
+    campaign = three_responses(engine, world)
+    next_year_response(
+        engine, world, complete(**WORST, nps=6, csat=3, interview_date=date(2027, 4, 1))
+    )
+    scope = Scope(world.manager, True)
+    choices = [
+        survey_results.ResultFilters(),
+        survey_results.ResultFilters(year=2027),
+        survey_results.ResultFilters(campaign_id=campaign),
+        survey_results.ResultFilters(customer_id=world.pro, year=2026),
+        survey_results.ResultFilters(tier="basic"),
+    ]
+    with Session(engine) as session:
+        for filters in choices:
+            alone = dict(session=session, scope=scope, **asdict(filters))
+            across_years = dict(session=session, scope=scope, **asdict(filters.across_years()))
+            read_here = survey_results.scored_responses(
+                session=session, scope=scope, filters=filters.across_years()
+            )
+            narrowed_here = survey_results.scored_responses(
+                session=session,
+                scope=scope,
+                filters=filters.across_years(),
+                campaigns=survey_results.campaigns_in_scope(session=session, scope=scope),
+            )
+            for overview in (
+                survey_results.survey_overview(session=session, scope=scope, filters=filters),
+                *(
+                    survey_results.survey_overview(
+                        session=session, scope=scope, filters=filters, scored=given
+                    )
+                    for given in (read_here, narrowed_here)
+                ),
+            ):
+                expected = survey_results.survey_results(**alone)
+                for name in ("responses", "invited", "sus_mean", "sus_ci", "nps", "csat_pct"):
+                    assert getattr(overview.results, name) == getattr(expected, name), name
+                assert overview.results.nps_split == expected.nps_split
+                assert overview.results.item_distribution.equals(expected.item_distribution)
+                assert overview.results.comments.equals(expected.comments)
+                per_campaign = survey_results.results_by_campaign(**alone)
+                assert list(overview.per_campaign["id"]) == list(per_campaign["id"])
+                assert overview.per_campaign[["responses", "sus_mean", "nps"]].equals(
+                    per_campaign[["responses", "sus_mean", "nps"]]
+                )
+                trend = survey_results.results_by_year(**across_years)
+                assert overview.trend.equals(trend), filters
+    assert list(trend["year"]) == []  # the last choice: no Basic customer has a campaign
+    with Session(engine) as session:
+        everything = survey_results.survey_overview(
+            session=session, scope=scope, filters=survey_results.ResultFilters(year=2027)
+        )
+    assert (everything.results.responses, everything.results.nps) == (1, -100)
+    assert list(everything.per_campaign["year"]) == [2027]
+    assert list(everything.trend["year"]) == [2026, 2027]
+
+
+def test_rows_read_from_the_driver_are_the_frame_read_sql_makes(engine, world):
+    """The scored rows and comments are built from the driver's tuples (no Row per response):
+    the same columns and types as pd.read_sql, with NULLs, text, drafts and no rows at all."""
+    three_responses(engine, world)
+    statement = select(
+        SurveyResponse.id,
+        SurveyResponse.status,
+        SurveyResponse.nps,
+        case((SurveyResponse.csat >= 4, SurveyResponse.csat), else_=null()).label("satisfied"),
+        SurveyResponse.sus_1,
+        SurveyResponse.comments,
+    ).order_by(SurveyResponse.id)
+    with Session(engine) as session:
+        for chosen in (statement, statement.where(SurveyResponse.id < 0)):
+            expected = pd.read_sql(chosen, session.connection())
+            found = survey_results._plain_frame(session, chosen)
+            pd.testing.assert_frame_equal(found, expected, check_exact=True)
+    assert len(expected) == 0 and len(found.columns) == 6
 
 
 def test_export_has_one_row_per_response_and_quotes_formulas(engine, world):

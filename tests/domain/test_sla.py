@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain import sla
 from domain.sla import DEFAULT_WEEKLY_HOURS, BusinessCalendar, calendar_from_region
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -170,6 +171,34 @@ def test_calendar_pickles_and_compares_by_value(office: BusinessCalendar) -> Non
     assert copy == office and hash(copy) == hash(office)
     assert copy.add_business_minutes(ny(2026, 1, 9, 16), 240) == ny(2026, 1, 12, 12)
     assert copy != BusinessCalendar("America/Chicago", OFFICE_HOURS)
+
+
+def test_copies_and_equal_calendars_share_one_period_table(monkeypatch) -> None:
+    """A cached read gives each page run a fresh copy: the copy reuses the table built for an
+    equal calendar instead of building it again; a different calendar builds its own."""
+    builds: list[str] = []
+    build = BusinessCalendar._build_table
+
+    def counted(self, first_year, last_year):
+        builds.append(self._timezone)
+        return build(self, first_year, last_year)
+
+    monkeypatch.setattr(BusinessCalendar, "_build_table", counted)
+    monkeypatch.setattr(sla, "_SHARED_TABLES", {})  # nothing shared from earlier tests
+    holidays = [date(2031, 12, 25)]
+    first = BusinessCalendar("Europe/Lisbon", LUNCH_BREAK, holidays)
+    moment = datetime(2031, 3, 3, 10, tzinfo=UTC)
+    due = first.add_business_minutes(moment, 600)
+    assert builds == ["Europe/Lisbon"]
+
+    copy = pickle.loads(pickle.dumps(first))
+    again = BusinessCalendar("Europe/Lisbon", LUNCH_BREAK, holidays)
+    assert copy.add_business_minutes(moment, 600) == again.add_business_minutes(moment, 600) == due
+    assert builds == ["Europe/Lisbon"]
+
+    other = BusinessCalendar("Europe/Lisbon", LUNCH_BREAK, [date(2031, 12, 26)])
+    assert other.add_business_minutes(moment, 600) == due
+    assert builds == ["Europe/Lisbon", "Europe/Lisbon"]
 
 
 # --- refusals -----------------------------------------------------------------------------------

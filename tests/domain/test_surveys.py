@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -12,8 +13,10 @@ from domain.surveys import (
     missing_items,
     nps,
     nps_split,
+    scores_by_group,
     sus_grade,
     sus_score,
+    sus_scores,
     t_critical_95,
 )
 
@@ -44,6 +47,21 @@ def test_sus_scores_are_multiples_of_2_5_between_0_and_100(answers):
     score = sus_score(answers)
     assert 0 <= score <= 100
     assert score % 2.5 == 0
+
+
+@given(st.lists(st.lists(st.integers(min_value=1, max_value=5), min_size=10, max_size=10)))
+def test_many_responses_score_as_each_one_does(responses):
+    scores = sus_scores(np.array(responses, dtype=float).reshape(-1, 10))
+    assert scores.tolist() == [sus_score(answers) for answers in responses]
+
+
+def test_an_unfinished_response_has_no_score_and_a_bad_answer_is_refused():
+    scores = sus_scores(np.array([[3] * 10, [math.nan] + [3] * 9]))
+    assert scores[0] == 50.0 and math.isnan(scores[1])
+    with pytest.raises(ValueError, match="Response 2 has a SUS answer outside"):
+        sus_scores(np.array([[3] * 10, [3] * 9 + [6]]))
+    with pytest.raises(ValueError, match="Response 1 has a SUS answer outside"):
+        sus_scores(np.array([[2.5] + [3] * 9]))
 
 
 @pytest.mark.parametrize(
@@ -211,6 +229,103 @@ def test_one_value_has_no_interval():
 def test_mean_ci95_refuses_bad_input(values, match):
     with pytest.raises(ValueError, match=match):
         mean_ci95(values)
+
+
+def test_mean_ci95_is_the_textbook_interval():
+    values = [72.5, 85.0, 40.0, 100.0, 0.0, 67.5]
+    mean = math.fsum(values) / len(values)
+    spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1))
+    half_width = t_critical_95(len(values) - 1) * spread / math.sqrt(len(values))
+    assert mean_ci95(values) == pytest.approx((mean, mean - half_width, mean + half_width))
+
+
+# --- many groups at once ---
+
+ANSWERS = st.lists(st.integers(min_value=1, max_value=5), min_size=10, max_size=10)
+RESPONSE = st.tuples(
+    st.integers(min_value=2024, max_value=2028),  # its group (a campaign year, say)
+    ANSWERS,
+    st.integers(min_value=0, max_value=10),
+    st.integers(min_value=1, max_value=5),
+)
+EDGE_RESPONSES = [
+    (1, BEST, 10, 5),  # a group of one: no interval
+    (2, WORST, 0, 1),
+    (2, WORST, 0, 1),  # identical answers: a zero-width interval
+    (3, BEST, 9, 4),
+    (3, WORST, 6, 3),
+    (3, [3] * 10, 7, 3),
+    (3, [3] * 10, 8, 2),
+    # a group of 40: its t value is past the table of 30 degrees of freedom
+    *((4, [number % 5 + 1] * 10, number % 11, number % 5 + 1) for number in range(40)),
+]
+
+
+def assert_scored_as_each_group_alone(responses):
+    groups = np.array([group for group, *_ in responses])
+    sus = np.array([sus_score(answers) for _, answers, _, _ in responses])
+    nps_answers = np.array([answer for *_, answer, _ in responses], dtype=np.int64)
+    csat = np.array([answer for *_, answer in responses], dtype=np.int64)
+    figures = scores_by_group(groups, sus, nps_answers, csat)
+    assert list(figures.index) == sorted(set(groups.tolist()))
+    for group, row in figures.iterrows():
+        mine = groups == group
+        mean, low, high = mean_ci95(sus[mine].tolist())
+        split = nps_split(nps_answers[mine].tolist())
+        expected = {
+            "responses": split["responses"],
+            "sus_mean": mean,
+            "sus_low": low,
+            "sus_high": high,
+            "sus_grade": sus_grade(mean),
+            "nps": nps(nps_answers[mine].tolist()),
+            **{key: value for key, value in split.items() if key != "responses"},
+            "csat_pct": csat_percent(csat[mine].tolist()),
+        }
+        found = row.to_dict()
+        assert found.keys() == expected.keys()
+        for key, value in expected.items():
+            if isinstance(value, float) and math.isnan(value):
+                assert math.isnan(found[key]), (group, key)
+            else:
+                assert found[key] == value, (group, key)
+
+
+@given(st.lists(RESPONSE, max_size=60))
+def test_scoring_groups_at_once_equals_scoring_each_group_alone(responses):
+    assert_scored_as_each_group_alone(responses)
+
+
+def test_groups_of_one_identical_answers_and_extreme_answers_score_as_alone():
+    assert_scored_as_each_group_alone(EDGE_RESPONSES)
+    figures = scores_by_group(
+        np.array([group for group, *_ in EDGE_RESPONSES]),
+        np.array([sus_score(answers) for _, answers, _, _ in EDGE_RESPONSES]),
+        np.array([answer for *_, answer, _ in EDGE_RESPONSES]),
+        np.array([answer for *_, answer in EDGE_RESPONSES]),
+    )
+    assert math.isnan(figures.loc[1, "sus_low"]) and figures.loc[1, "sus_grade"] == "A+"
+    assert figures.loc[2, ["sus_mean", "sus_low", "sus_high", "nps"]].tolist() == [0, 0, 0, -100]
+
+
+def test_no_responses_give_no_groups():
+    empty = np.array([], dtype=np.int64)
+    figures = scores_by_group(empty, np.array([], dtype=float), empty, empty)
+    assert figures.empty and list(figures.columns)[0] == "responses"
+
+
+@pytest.mark.parametrize(
+    ("sus", "nps_answers", "csat", "message"),
+    [
+        ([50.0, math.nan], [9, 9], [4, 4], "SUS score 2 is nan"),  # a draft's missing answers
+        ([50.0, 50.0], [9, 11], [4, 4], "NPS answer 2 is 11; answers run from 0 to 10."),
+        ([50.0, 50.0], [9, 9], [0, 4], "CSAT answer 1 is 0; answers run from 1 to 5."),
+        ([50.0, 50.0], [9.0, 9.5], [4, 4], "NPS answers are whole numbers from 0 to 10"),
+    ],
+)
+def test_scoring_groups_refuses_missing_and_malformed_answers(sus, nps_answers, csat, message):
+    with pytest.raises(ValueError, match=message):
+        scores_by_group(np.array([1, 2]), np.array(sus), np.array(nps_answers), np.array(csat))
 
 
 @pytest.mark.parametrize(

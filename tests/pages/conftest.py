@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from streamlit.runtime.media_file_manager import MediaFileManager
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from data_access.db import make_engine
@@ -85,3 +87,24 @@ def page_path(name: str) -> str:
 
 def db_engine():
     return make_engine(os.environ["DATABASE_URL"])
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
+    """Every file a download button offers, as (data, mimetype, file name): eager ones as they
+    are registered, deferred ones (the CSV downloads) by running their callable as a click does."""
+    captured = []
+    register = MemoryMediaFileStorage.load_and_get_id
+    defer = MediaFileManager.add_deferred
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        captured.append((path_or_data, mimetype, filename))
+        return register(self, path_or_data, mimetype, kind, filename)
+
+    def record_deferred(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        captured.append((data_callable(), mimetype, file_name))
+        return defer(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", record_deferred)
+    return captured

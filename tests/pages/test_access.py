@@ -243,3 +243,30 @@ def test_sign_out_forgets_the_session():
 def test_page_urls_are_file_stems():
     # Before app.py has run, Streamlit serves pages/x.py at /x; the registry must agree.
     assert [spec.url_path for spec in PAGES] == [spec.file.removesuffix(".py") for spec in PAGES]
+
+
+def test_a_run_reads_the_signed_in_user_once_and_a_page_alone_reads_it_itself(monkeypatch):
+    from data_access import authentication
+
+    reads = []
+    real = authentication.session_user
+
+    def counted(**kwargs):
+        reads.append(kwargs["username"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(authentication, "session_user", counted)
+    at = signed_in("csm.emea")
+    at.run()
+    at.switch_page(page_path("case_queue.py"))
+    reads.clear()
+    at.run()
+    assert not at.exception and at.title[0].value == "Case queue"
+    assert reads == ["csm.emea"]  # app.py's start_session; the page's guard reuses that read
+
+    page = AppTest.from_file(str(page_path("case_queue.py")), default_timeout=60)
+    page.session_state["authentication_status"] = True
+    page.session_state["username"] = "csm.emea"
+    reads.clear()
+    page.run()
+    assert reads == ["csm.emea"]  # opened without app.py: the guard reads for itself

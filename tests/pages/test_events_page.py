@@ -19,7 +19,7 @@ from data_access.models import (
     TierPolicyRow,
     User,
 )
-from domain.events import INVITATION_MOVES
+from domain.events import INVITATION_LABELS, INVITATION_MOVES
 from tests.pages.conftest import db_engine, page_path, signed_in
 
 PAGE = "events.py"
@@ -150,6 +150,9 @@ def test_a_csm_sees_only_own_customers_and_records_an_answer():
         listed = set(at.selectbox(key="invitation_customer").options[1:])
         assert listed and listed <= own
         box = at.selectbox(key="answer_invitation")
+        # 'Customer · Event · Status', the status in words
+        assert all(o.rsplit(" · ", 1)[-1] in INVITATION_LABELS.values() for o in box.options)
+        assert all(o.split(" · ", 1)[0] in own for o in box.options)
         box.set_value(pending[0])
         at.run()
         with Session(db_engine()) as session:

@@ -1,6 +1,8 @@
 """Small formatters pages use."""
 
-from ui.format import plain_markdown
+from zoneinfo import available_timezones
+
+from ui.format import plain_markdown, time_zone_names
 
 
 def test_plain_markdown_shows_names_literally():
@@ -46,3 +48,10 @@ def test_contacts_of_the_same_name_are_told_apart_by_email():
         2: "Sam Ortiz (sam.o@b.example)",
         3: "Ada Lovelace",
     }
+
+
+def test_time_zone_names_are_every_zone_sorted_and_read_once():
+    names = time_zone_names()
+    assert names == tuple(sorted(available_timezones()))
+    assert "Europe/London" in names and "Asia/Kolkata" in names
+    assert time_zone_names() is names  # the same tuple: not read from disk again

@@ -19,7 +19,6 @@ import pytest
 import streamlit as st
 from google.protobuf.message import Message
 from sqlalchemy import text
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from data_access.db import make_engine
@@ -116,20 +115,6 @@ def hostile_environment(app_environment, hostile_database, monkeypatch):
     st.cache_data.clear()
 
 
-@pytest.fixture
-def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
-    """Every file a download button registers, as (data, mimetype, file name)."""
-    captured = []
-    register = MemoryMediaFileStorage.load_and_get_id
-
-    def record(self, path_or_data, mimetype, kind, filename=None):
-        captured.append((path_or_data, mimetype, filename))
-        return register(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
-    return captured
-
-
 def open_page(username: str, page: str, **query: str) -> AppTest:
     at = signed_in(username)
     at.run()
@@ -193,7 +178,7 @@ def first_case() -> int:
 CSV_PAGES = (
     ("manager", "case_queue.py", {}),
     ("manager", "portfolio.py", {}),
-    ("manager", "monitoring.py", {}),
+    ("manager", "monitoring.py", {"tab": "Model charts"}),
     ("manager", "weekly_report.py", {"customer": "{metrics}", "week": "2026-10-26"}),
     ("manager", "entitlements.py", {"customer": "{customer}"}),
     ("manager", "entitlement_portfolio.py", {}),

@@ -209,6 +209,22 @@ def test_closing_needs_a_reason_then_dismisses(planted):
     assert closed.close_reason == "Public holiday in the customer's region."
 
 
+def test_closed_alerts_are_shown_when_their_state_is_chosen(planted):
+    """The inbox reads open alerts by default; a closed one appears once its state is picked."""
+    with Session(db_engine()) as session:
+        alert = session.get(Alert, planted.other)
+        alert.state, alert.close_reason = "resolved", "Recovered."
+        session.add(alert)
+        session.commit()
+    at = open_page("manager")
+    assert planted.other not in set(inbox_frame(at)["id"])
+    at.multiselect(key="inbox_states").set_value(["resolved"]).run()
+    shown = inbox_frame(at)
+    assert planted.other in set(shown["id"]) and set(shown["status"]) == {"Resolved"}
+    at.multiselect(key="inbox_states").set_value([]).run()  # no state chosen: every state
+    assert {planted.own, planted.other} <= set(inbox_frame(at)["id"])
+
+
 def chart_specs(at: AppTest) -> list[str]:
     return [
         chart.proto.spec for chart in at.get("arrow_vega_lite_chart") + at.get("vega_lite_chart")
@@ -217,14 +233,35 @@ def chart_specs(at: AppTest) -> list[str]:
 
 def test_the_charts_show_the_band_for_a_model_and_all_seven_metrics(planted):
     at = open_page("csm.emea", alert_id=planted.own)
+    (alert_chart,) = chart_specs(at)  # the charts tab runs only when opened
+    assert '"title": "Processing time (s)"' in alert_chart
+    assert "chart_metric" not in [box.key for box in at.selectbox]
+    at.session_state["tab"] = "Model charts"  # what a click on the tab sends
+    at.run()
+    assert not at.exception
     specs = chart_specs(at)
     assert len(specs) == 3  # the alert's metric, the chosen metric, the small multiples
-    assert '"title": "Processing time (s)"' in specs[0]
     assert all('"type": "area"' in spec and '"type": "rule"' in spec for spec in specs)
     assert '"facet"' in specs[2] and '"metric_label"' in specs[2]
     at.selectbox(key="chart_metric").set_value("users").run()
     assert not at.exception
     assert '"title": "Users (users)"' in chart_specs(at)[1]
+
+
+def test_the_chart_choice_survives_a_visit_to_the_inbox(planted):
+    at = open_page("csm.emea", alert_id=planted.own)
+    at.session_state["tab"] = "Model charts"
+    at.run()
+    at.selectbox(key="chart_metric").set_value("users").run()
+    at.selectbox(key="chart_days").set_value(365).run()
+    at.session_state["tab"] = "Alert inbox"
+    at.run()
+    assert "chart_metric" not in [box.key for box in at.selectbox]
+    at.session_state["tab"] = "Model charts"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.selectbox(key="chart_metric").value == "users"
+    assert at.selectbox(key="chart_days").value == 365
 
 
 def csv_bytes(*lines: str) -> bytes:
@@ -348,3 +385,14 @@ def test_the_headline_figures_count_only_the_filtered_alerts(planted):
     shown = inbox_frame(at)
     figure = int(next(m for m in at.metric if m.label == "Open alerts").value)
     assert figure == len(shown) < everything
+
+
+def test_a_link_opens_the_charts_tab(planted):
+    st.cache_data.clear()
+    at = signed_in("csm.emea")
+    at.run()
+    at.switch_page(page_path(MONITORING))
+    at.query_params["tab"] = "Model charts"
+    at.run()
+    assert not at.exception
+    assert "chart_metric" in [box.key for box in at.selectbox]

@@ -240,6 +240,11 @@ def test_manager_sees_why_a_campaign_cannot_be_opened_for_a_basic_customer():
         basic = session.exec(select(Customer).where(Customer.tier == "basic")).first()
     at = signed_in("manager", FORM)
     at.run()
+    # Closed, the section reads and draws nothing; opening it (a click reruns) shows the picker.
+    assert [e.label for e in at.expander] == ["Open a campaign for this subscription year"]
+    assert "new_campaign" not in [box.key for box in at.selectbox]
+    at.session_state["open_campaign_section"] = True  # what a click on the expander sends
+    at.run()
     at.selectbox(key="new_campaign").set_value(basic.id)
     at.run()
     click(at, "Open campaign")

@@ -10,7 +10,6 @@ import pytest
 import streamlit as st
 from sqlmodel import Session, select
 from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from data_access.models import Customer, ModelMetricDaily, User
@@ -81,20 +80,6 @@ def chart_lines(at: AppTest) -> pd.DataFrame:
 
 def shown_table(at: AppTest) -> pd.DataFrame:
     return at.dataframe[0].value
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[tuple[bytes, str, str | None]]:
-    """Every file a download button registers, as (data, mimetype, file name)."""
-    captured = []
-    register = MemoryMediaFileStorage.load_and_get_id
-
-    def record(self, path_or_data, mimetype, kind, filename=None):
-        captured.append((path_or_data, mimetype, filename))
-        return register(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
-    return captured
 
 
 def test_manager_sees_the_model_table_and_a_trend_chart():
