@@ -27,9 +27,12 @@ import streamlit as st
 from data_access.actor import Actor
 from data_access.audit import CommandRefused, record_export
 from domain.csv_safe import csv_bytes
+from ui import media_files
 from ui.auth import write_session
 
 log = logging.getLogger(__name__)
+
+media_files.install()  # the file a click makes must outlive other sessions' runs until fetched
 
 
 def csv_download(

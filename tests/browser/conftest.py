@@ -97,14 +97,17 @@ def start_server(
     port: int | None = None,
     extra_args: tuple[str, ...] = (),
     cookie_key: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
-    """`streamlit run app.py` on `port` (default: a free one), with `extra_args` appended; replicas
-    of one deployment share `cookie_key` (default: a new random one)."""
+    """`streamlit run app.py` on `port` (default: a free one), with `extra_args` appended and
+    `extra_env` in its environment; replicas of one deployment share `cookie_key` (default: a new
+    random one)."""
     port = port or _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "HYPERCARE_COOKIE_KEY": cookie_key or secrets.token_urlsafe(48),
+        **(extra_env or {}),
     }
     process = subprocess.Popen(
         [
