@@ -17,9 +17,16 @@ from data_access.models import (
     SurveyCampaign,
     SurveyResponse,
 )
+from domain.entitlements import subscription_year
 from seed.coe import coe_benchmarks
 from seed.events import seed_events
 from seed.qbr import qbr_history
+
+
+def campaign_year_start(start: date, today: date) -> date:
+    """The first day of the subscription year a demo survey campaign covers: the year containing
+    `today`, or the first year for a customer whose HyperCare starts later."""
+    return subscription_year(start, today)[0] if start <= today else start
 
 
 def seed_programmes(
@@ -94,11 +101,7 @@ def seed_programmes(
                     }
                 )
         users = end_users[end_users["customer_id"] == customer.id]
-        year_start = customer.start.replace(
-            year=customer.start.year + max(0, (today - customer.start).days // 365)
-        )
-        if year_start > today:
-            year_start = customer.start
+        year_start = campaign_year_start(customer.start, today)
         campaign_id = len(campaigns) + 1
         campaigns.append(
             {

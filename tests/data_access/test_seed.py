@@ -1,4 +1,4 @@
-from datetime import UTC, timedelta
+from datetime import UTC, date, timedelta
 
 import pandas as pd
 import pytest
@@ -17,6 +17,7 @@ from data_access.models import (
 from domain.lifecycle import STATUSES
 from seed.demo import SeedOptions, seed_database
 from seed.metrics import MONITORED_DAYS
+from seed.programmes import campaign_year_start
 from tests.conftest import SEED_TODAY, small_seed
 
 
@@ -224,3 +225,12 @@ def test_the_seeds_monitor_runs_store_the_band_of_every_night_they_score(seeded)
     first = SEED_TODAY - timedelta(days=MONITORED_DAYS)
     assert days == [(first + timedelta(days=n)).isoformat() for n in range(MONITORED_DAYS)]
     assert per_day == {enrolled} and enrolled > 0
+
+
+def test_a_demo_survey_campaign_covers_the_subscription_year_containing_today():
+    # A 29 February start renews on 28 February in common years (this failed the large seed).
+    assert campaign_year_start(date(2024, 2, 29), date(2026, 12, 1)) == date(2026, 2, 28)
+    # Counting 365-day years put this one back at its first year, 2023.
+    assert campaign_year_start(date(2023, 12, 1), date(2026, 11, 30)) == date(2025, 12, 1)
+    assert campaign_year_start(date(2026, 12, 1), date(2026, 12, 1)) == date(2026, 12, 1)
+    assert campaign_year_start(date(2027, 1, 10), date(2026, 12, 1)) == date(2027, 1, 10)
