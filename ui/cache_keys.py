@@ -2,8 +2,9 @@
 
 Each page file is run again on every rerun, so its `@st.cache_data` loaders are decorated again,
 and Streamlit 1.67 keys each one by reading and tokenising its source (`inspect.getsource` in
-`cache_utils._make_function_key`): 0.8–1.5 ms per loader per run here, 5–9 ms a run on the case
-queue (5 loaders) and monitoring (6), which is more than the account page's whole run.
+`cache_utils._make_function_key`) on every run. Measured on warm reruns, interleaved in one
+process: the monitoring page (6 loaders) 11.1 → 7.8 ms and 18.2 → 13.4 ms, the case queue (5)
+−3.4 to −5.3 ms (bench/README.md, "Rerunning").
 
 The key depends only on the function's module, qualified name and source. A running server
 compiles a page once (its script cache) and runs the same code objects every time, so `install()`
