@@ -26,8 +26,8 @@ STREAMLIT_IS_MARKED_FOR_DELETE = MediaFileMetadata.is_marked_for_delete
 """Streamlit's own, kept for the tests."""
 
 KEEP_SECONDS = 60.0
-"""How long an orphaned download's file stays fetchable: far beyond a click's round trip, short
-enough that files made by clicks never pile up (one per distinct file per minute at most)."""
+"""How long an orphaned download's file stays fetchable: far beyond a click's round trip, and
+short enough that the server holds at most the files of the last minute's clicks."""
 
 
 def _now() -> float:
