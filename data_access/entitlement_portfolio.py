@@ -27,35 +27,59 @@ from domain.entitlements import (
     subscription_year,
 )
 
+WATCHLIST_PAGE = 25
+"""Customers per page of the renewal watchlist: its cost follows the page, not the portfolio."""
+
+WATCHLIST_COLUMNS = [
+    "customer_id",
+    "customer",
+    "tier_label",
+    "kind",
+    "label",
+    "remaining",
+    "allowance",
+    "renews_on",
+    "days_to_renewal",
+    "summary",
+]
+
+
+def renewing_customers(*, session: Session, scope: Scope, today: date, within_days: int) -> list:
+    """Active customers in scope whose subscription year ends within `within_days` days,
+    soonest renewal first, then by name."""
+    customers = session.exec(
+        select(Customer.id, Customer.name, Customer.tier, Customer.hypercare_start).where(
+            Customer.is_active, scope.customer_filter(), Customer.hypercare_start <= today
+        )
+    ).all()
+    renewals = [(subscription_year(c.hypercare_start, today)[1], c) for c in customers]
+    soon = [(renews, c) for renews, c in renewals if (renews - today).days <= within_days]
+    # Sorted here, not in SQL: PostgreSQL's collation would order names unlike SQLite's.
+    return [c for _, c in sorted(soon, key=lambda pair: (pair[0], pair[1].name, pair[1].id))]
+
 
 def renewal_watchlist(
     *, session: Session, scope: Scope, today: date, within_days: int = 60
 ) -> pd.DataFrame:
-    """Yearly entitlements still unused at customers renewing within `within_days` days."""
-    columns = [
-        "customer_id",
-        "customer",
-        "tier_label",
-        "kind",
-        "label",
-        "remaining",
-        "allowance",
-        "renews_on",
-        "days_to_renewal",
-        "summary",
-    ]
-    customers = session.exec(
-        select(Customer.id, Customer.name, Customer.tier, Customer.hypercare_start)
-        .where(Customer.is_active, scope.customer_filter(), Customer.hypercare_start <= today)
-        .order_by(Customer.name)
-    ).all()
-    soon = [
-        c
-        for c in customers
-        if (subscription_year(c.hypercare_start, today)[1] - today).days <= within_days
-    ]
+    """Yearly entitlements still unused at customers renewing within `within_days` days, soonest
+    renewal first (the whole watchlist: its download)."""
+    soon = renewing_customers(session=session, scope=scope, today=today, within_days=within_days)
+    return _watchlist_rows(session, soon, today)
+
+
+def renewal_watchlist_page(
+    *, session: Session, scope: Scope, today: date, within_days: int, page: int
+) -> tuple[pd.DataFrame, int]:
+    """Page `page` (from 0) of the watchlist, `WATCHLIST_PAGE` customers to a page, and how
+    many customers renew within the window in all."""
+    soon = renewing_customers(session=session, scope=scope, today=today, within_days=within_days)
+    first = page * WATCHLIST_PAGE
+    return _watchlist_rows(session, soon[first : first + WATCHLIST_PAGE], today), len(soon)
+
+
+def _watchlist_rows(session: Session, soon: list, today: date) -> pd.DataFrame:
     if not soon:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=WATCHLIST_COLUMNS)
     policies = tier_policies(session=session)
     labels = tier_labels(session=session)
     histories = tier_histories(session=session, customers=soon)
@@ -95,8 +119,7 @@ def renewal_watchlist(
                     "summary": renewal_summary(result, today, noun),
                 }
             )
-    frame = pd.DataFrame(rows, columns=columns)
-    return frame.sort_values(["days_to_renewal", "customer"], kind="stable").reset_index(drop=True)
+    return pd.DataFrame(rows, columns=WATCHLIST_COLUMNS)
 
 
 def overdue_deliveries(*, session: Session, scope: Scope, today: date) -> pd.DataFrame:

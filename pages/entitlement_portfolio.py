@@ -1,8 +1,9 @@
 """Entitlement portfolio (managers and admins): over every customer, the allowances still unused as
 renewal nears, the optimisation requests past their target date, and refused over-cap enrolments.
 
-Top to bottom, as on the screen: the renewal window; the watchlist (with its CSV); the overdue
-deliveries; the over-cap attempts of the last `OVER_CAP_WINDOW`.
+Top to bottom, as on the screen: the renewal window; the watchlist, a page of customers at a
+time, soonest renewal first (its CSV holds all of them); the overdue deliveries; the over-cap
+attempts of the last `OVER_CAP_WINDOW`.
 """
 
 from datetime import UTC, date, datetime
@@ -10,10 +11,12 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import streamlit as st
 
+from data_access import entitlement_portfolio
 from data_access.entitlement_portfolio import (
     over_cap_attempts,
     overdue_deliveries,
     renewal_watchlist,
+    renewal_watchlist_page,
 )
 from data_access.scope import Scope
 from domain.entitlements import OVER_CAP_WINDOW, RequestState
@@ -33,17 +36,66 @@ def portfolio_screen() -> None:
     today = datetime.now(UTC).date()
     st.title("Entitlement portfolio")
     within = st.slider("Renewing within (days)", 15, 180, 60, step=15, key="watch_days")
-    data = load_portfolio(scope, today, within)
-    watchlist_section(data["watchlist"], within)
+    page = st.session_state.get(page_key(within), 0)
+    data = load_portfolio(scope, today, within, page)
+    watchlist_section(data["watchlist"], data["renewing"], scope, today, within)
     overdue_section(data["overdue"])
     attempts_section(data["attempts"])
 
 
-def watchlist_section(watchlist: pd.DataFrame, within: int) -> None:
+def page_key(within: int) -> str:
+    """A window of its own page choice: a new window starts at its first page."""
+    return f"watch_page_{within}"
+
+
+def watchlist_section(
+    watchlist: pd.DataFrame, renewing: int, scope: Scope, today: date, within: int
+) -> None:
     st.subheader("Unused entitlements nearing renewal")
-    if watchlist.empty:
-        st.info(f"No customer renewing within {within} days has unused entitlements.")
+    nothing = f"No customer renewing within {within} days has unused entitlements."
+    if renewing == 0:
+        st.info(nothing)
         return
+    size = entitlement_portfolio.WATCHLIST_PAGE
+    pages = -(-renewing // size)
+    if pages > 1:
+        st.selectbox(
+            "Customers",
+            range(pages),
+            format_func=lambda p: f"{p * size + 1:,}–{min((p + 1) * size, renewing):,}",
+            key=page_key(within),
+            help="Customers renewing within the window, soonest first, a page at a time.",
+        )
+    elif watchlist.empty:
+        st.info(nothing)
+        return
+    page = min(st.session_state.get(page_key(within), 0), pages - 1)
+    first, last = page * size + 1, min((page + 1) * size, renewing)
+    st.caption(
+        f"Customers renewing within {within} days: {renewing:,}"
+        + (f"; these are {first:,}–{last:,}, soonest first" if pages > 1 else "")
+        + ". Those with nothing unused are left out; the download holds the whole watchlist."
+    )
+    if watchlist.empty:
+        st.info(f"None of customers {first:,}–{last:,} has unused entitlements.")
+    else:
+        watchlist_table(watchlist)
+
+    def whole_watchlist() -> pd.DataFrame:
+        """Read when the download is clicked: every customer in the window, not just the page."""
+        with read_session() as session:
+            return renewal_watchlist(session=session, scope=scope, today=today, within_days=within)
+
+    csv_download(
+        whole_watchlist,
+        file_name="renewal-watchlist.csv",
+        key="watchlist_csv",
+        user=user,
+        label="Download the watchlist (CSV)",
+    )
+
+
+def watchlist_table(watchlist: pd.DataFrame) -> None:
     st.dataframe(
         watchlist,
         hide_index=True,
@@ -55,13 +107,6 @@ def watchlist_section(watchlist: pd.DataFrame, within: int) -> None:
             "summary": st.column_config.TextColumn("Unused", width="large"),
             "renews_on": st.column_config.DateColumn("Renews on", format=DATE_COLUMN_FORMAT),
         },
-    )
-    csv_download(
-        watchlist,
-        file_name="renewal-watchlist.csv",
-        key="watchlist_csv",
-        user=user,
-        label="Download the watchlist (CSV)",
     )
 
 
@@ -111,12 +156,14 @@ def attempts_section(attempts: pd.DataFrame) -> None:
 
 
 @st.cache_data(ttl=60, show_spinner="Loading the portfolio view…")
-def load_portfolio(scope: Scope, today: date, within_days: int) -> dict[str, pd.DataFrame]:
+def load_portfolio(scope: Scope, today: date, within_days: int, page: int) -> dict:
     with read_session() as session:
+        watchlist, renewing = renewal_watchlist_page(
+            session=session, scope=scope, today=today, within_days=within_days, page=page
+        )
         return {
-            "watchlist": renewal_watchlist(
-                session=session, scope=scope, today=today, within_days=within_days
-            ),
+            "watchlist": watchlist,
+            "renewing": renewing,
             "overdue": overdue_deliveries(session=session, scope=scope, today=today),
             "attempts": over_cap_attempts(
                 session=session,

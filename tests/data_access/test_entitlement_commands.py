@@ -1065,6 +1065,40 @@ def test_renewal_watchlist_reads_as_often_for_many_customers_as_for_one(world):
     assert many[0] == one[0]
 
 
+def test_the_watchlist_pages_through_the_customers_renewing_soonest_first(world, monkeypatch):
+    """Pages of the watchlist, joined, are the whole watchlist; each page reads only its own
+    customers' ledgers, so its cost follows the page, not the portfolio."""
+    today = date(2025, 12, 11)
+    for n in (4, 0, 3, 1, 2):  # renewing on 10 to 14 January, made out of order
+        make_customer(world, tier=Tier.ENTERPRISE, start=date(2024, 1, 10 + n), name=f"Day {n}")
+    monkeypatch.setattr(entitlement_portfolio, "WATCHLIST_PAGE", 2)
+    manager = Scope(user_id=world["manager"].id, all_customers=True)
+    with Session(world["engine"]) as session:
+        whole = entitlement_portfolio.renewal_watchlist(
+            session=session, scope=manager, today=today, within_days=60
+        )
+        renewing = entitlement_portfolio.renewing_customers(
+            session=session, scope=manager, today=today, within_days=60
+        )
+        pages = [
+            entitlement_portfolio.renewal_watchlist_page(
+                session=session, scope=manager, today=today, within_days=60, page=page
+            )
+            for page in range(4)
+        ]
+    assert [c.name for c in renewing] == [f"Day {n}" for n in range(5)]
+    assert {count for _, count in pages} == {5}
+    assert [sorted(set(frame["customer"])) for frame, _ in pages] == [
+        ["Day 0", "Day 1"],
+        ["Day 2", "Day 3"],
+        ["Day 4"],
+        [],
+    ]
+    joined = [row for frame, _ in pages for row in frame.to_dict("records")]
+    assert joined == whole.to_dict("records")
+    assert list(whole["days_to_renewal"]) == sorted(whole["days_to_renewal"])
+
+
 def test_renewal_watchlist_reads_no_whole_ledger_or_tier_history(world):
     """SQLite's plan of every statement the watchlist runs seeks the ledger and tier history."""
     engine = world["engine"]

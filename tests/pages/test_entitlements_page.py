@@ -26,6 +26,7 @@ from data_access.models import (
 )
 from data_access.scope import Scope
 from tests.pages.conftest import db_engine, page_path, signed_in
+from tests.pages.test_csv_export_audit import click_download, deferred  # noqa: F401
 
 PAGE = "entitlements.py"
 PORTFOLIO = "entitlement_portfolio.py"
@@ -399,3 +400,39 @@ def test_a_basic_customer_is_told_at_once_that_optimisations_are_not_included():
     at = open_page("manager", basic.id)
     assert "Model optimisations are not part of Basic." in [i.value for i in at.info]
     assert not [b for b in at.button if b.label == "Log the request"]
+
+
+@pytest.mark.usefixtures("deferred")  # records the download's callable, to run it as a click
+def test_the_watchlist_shows_a_page_of_customers_and_downloads_them_all(monkeypatch):
+    monkeypatch.setattr(entitlement_portfolio, "WATCHLIST_PAGE", 1)
+    at = open_page("manager", page=PORTFOLIO)
+    at.slider(key="watch_days").set_value(180).run()
+    today = datetime.now(UTC).date()
+    with Session(db_engine()) as session:
+        manager = Scope(user_id=user_id(session, "manager"), all_customers=True)
+        renewing = entitlement_portfolio.renewing_customers(
+            session=session, scope=manager, today=today, within_days=180
+        )
+        whole = entitlement_portfolio.renewal_watchlist(
+            session=session, scope=manager, today=today, within_days=180
+        )
+    assert len(renewing) >= 2, "the page test's seed renews at least two customers in 180 days"
+    picker = at.selectbox(key="watch_page_180")
+    assert len(picker.options) == len(renewing)
+    shown = [c.value for c in at.caption if c.value.startswith("Customers renewing")]
+    assert shown[0].startswith(
+        f"Customers renewing within 180 days: {len(renewing)}; these are 1–1"
+    )
+    picker.set_value(1).run()
+    assert not at.exception
+    shown = [c.value for c in at.caption if c.value.startswith("Customers renewing")]
+    assert "; these are 2–2, soonest first" in shown[0]
+    second = whole[whole["customer_id"] == renewing[1].id]
+    tables = [d.value for d in at.dataframe if "summary" in d.value.columns]
+    if second.empty:
+        assert not tables
+        assert "None of customers 2–2 has unused entitlements." in [i.value for i in at.info]
+    else:
+        assert list(tables[0]["summary"]) == list(second["summary"])
+    body = click_download(at, "watchlist_csv").decode("utf-8-sig")
+    assert len(body.splitlines()) - 1 == len(whole)  # the whole watchlist, not the page
