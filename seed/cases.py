@@ -187,7 +187,11 @@ def case_chunk(
     drawn = _draw_cases(rng, n, n_open, customers, weights, now64, days)
     paths = _case_paths(drawn)
     events = _case_events(rng, drawn, paths, csm_ids)
-    return _case_rows(rng, drawn, paths, customers, now64), events
+    frame = _case_rows(rng, drawn, paths, customers)
+    # A case was last written by its latest event, not when the seed ran: otherwise every case
+    # of a fresh database counts as just changed for the live queue's poll.
+    frame["updated_at"] = events.groupby("row")["at"].max().reindex(frame.index)
+    return frame, events
 
 
 def _draw_cases(
@@ -346,9 +350,9 @@ def _case_rows(
     drawn: DrawnCases,
     paths: CasePaths,
     customers: pd.DataFrame,
-    now64: np.datetime64,
 ) -> pd.DataFrame:
-    """The case table's rows: subject, owner, channel and the instants mirrored from events."""
+    """The case table's rows: subject, owner, channel and the instants mirrored from events
+    (`updated_at` is set by the caller)."""
     n, row, t, status = len(drawn.status), drawn.customer_row, drawn.timeline, drawn.status
     topics = np.array(CASE_TOPICS)[rng.integers(len(CASE_TOPICS), size=n)]
     # A case is worked by its customer's CSM or, for HyperCare customers, often its resource.
@@ -375,7 +379,6 @@ def _case_rows(
                 paths.transferred, np.where(paths.level == "transferred_l3", "L3", "L2"), None
             ),
             "version": 1,
-            "updated_at": _utc(np.full(n, now64)),
         }
     )
     frame.loc[frame["assignee_id"] == 0, "assignee_id"] = pd.NA

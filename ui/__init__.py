@@ -1,5 +1,9 @@
 """Streamlit-facing helpers shared by the pages: sign-in, navigation, tables, charts, downloads."""
 
-from ui import cache_keys
+import pandas as pd
+
+from ui import cache_keys, session_events
 
 cache_keys.install()
+session_events.install()
+pd.set_option("mode.string_storage", "python")

@@ -70,6 +70,25 @@ def test_seeded_times_read_back_aware_and_events_ordered(engine):
         assert case.opened_at <= case.first_response_at <= case.solved_at <= case.closed_at
 
 
+def test_a_seeded_case_was_last_written_by_its_latest_event(engine):
+    """Not when the seed ran: a fresh database must not look to the live queue's poll as if
+    every case had just changed."""
+    small_seed(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Case.id, Case.updated_at, func.max(CaseEvent.at))
+            .join(CaseEvent, CaseEvent.case_id == Case.id)
+            .group_by(Case.id, Case.updated_at)
+        ).all()
+    assert len(rows) == 400
+    assert [
+        (case_id, pd.Timestamp(updated), pd.Timestamp(latest))
+        for case_id, updated, latest in rows
+        if pd.Timestamp(updated) != pd.Timestamp(latest)
+    ] == []
+    assert len({updated for _, updated, _ in rows}) > 300
+
+
 def test_seed_refuses_a_database_with_data(engine):
     small_seed(engine)
     with pytest.raises(RuntimeError, match="already holds data"):
