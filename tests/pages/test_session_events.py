@@ -5,6 +5,8 @@ import asyncio
 import threading
 from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.runtime import Runtime
@@ -169,3 +171,10 @@ def test_any_other_enqueued_callback_is_called_as_streamlit_calls_it(callback):
     session_events._enqueue_forward_msg(session, "delta")
     assert session._browser_queue.messages == ["delta"]
     assert called == ([] if callback is None else [1])
+
+
+def test_the_app_keeps_text_columns_in_python_objects():
+    """`ui` sets it for the server process: the same `str` dtype, cheaper on small frames."""
+    frame = pd.DataFrame({"name": ["Acme", None]})
+    assert frame["name"].dtype == pd.StringDtype("python", na_value=np.nan)
+    assert frame["name"].dtype == "str"
