@@ -10,11 +10,13 @@ import streamlit as st
 from data_access.policies import tier_labels
 from data_access.scope import Scope
 from data_access.survey_results import (
+    CommentPage,
     ResultFilters,
     ScoredResponses,
     SurveyOverview,
     SurveyResults,
     campaigns_in_scope,
+    comment_page,
     responses_export,
     scored_responses,
     survey_overview,
@@ -54,7 +56,21 @@ def load_overview(scope: Scope, filters: ResultFilters) -> SurveyOverview:
     (`load_scored`), so choosing a campaign or a year reads only their comments again."""
     scored = load_scored(scope, filters.across_years())
     with read_session() as session:
-        return survey_overview(session=session, scope=scope, filters=filters, scored=scored)
+        return survey_overview(
+            session=session, scope=scope, filters=filters, scored=scored, comments=False
+        )
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_comments(scope: Scope, filters: ResultFilters, search: str, page: int) -> CommentPage:
+    """A page of comments at a time: 2,000 customers have thousands."""
+    with read_session() as session:
+        return comment_page(session=session, scope=scope, filters=filters, search=search, page=page)
+
+
+def comments_page_key(filters: ResultFilters, search: str) -> str:
+    """Other filters or another search start again at the newest comments."""
+    return f"comments_page_{asdict(filters)}_{search.strip().lower()}"
 
 
 def export_of(scope: Scope, filters: ResultFilters) -> Callable[[], pd.DataFrame]:
@@ -237,17 +253,35 @@ st.dataframe(
 
 st.subheader("Comments")
 search = st.text_input("Search comments", placeholder="Words in the comment or customer name")
-comments = results.comments
-if search.strip():
-    needle = search.strip().lower()
-    haystack = comments["comments"].str.lower() + " " + comments["customer"].str.lower()
-    comments = comments[haystack.str.contains(needle, regex=False)]
-if comments.empty:
+page_key = comments_page_key(filters, search)
+comments = load_comments(scope, filters, search, st.session_state.get(page_key, 0))
+if comments.total == 0:
     st.info("No comments match." if search.strip() else "No comments in these responses.")
 else:
+    if comments.pages > 1:
+        st.session_state[page_key] = comments.page  # past the end (fewer now): the last page
+        st.selectbox(
+            "Comments shown",
+            range(comments.pages),
+            format_func=lambda page: (
+                f"{page * comments.page_size + 1:,}–"
+                f"{min((page + 1) * comments.page_size, comments.total):,}"
+            ),
+            key=page_key,
+            help="Newest first, a page at a time; the download holds every response.",
+        )
+    st.caption(
+        f"{comments.total:,} comments"
+        + (
+            f"; these are {comments.first:,}–{comments.last:,}, newest first"
+            if comments.pages > 1
+            else ", newest first"
+        )
+        + "."
+    )
     # Comments are shown as plain text cells: never rendered as Markdown or HTML.
     st.dataframe(
-        comments,
+        comments.rows,
         hide_index=True,
         key="comments",
         column_config={

@@ -596,6 +596,62 @@ def test_results_worked_example(engine, world):
     assert sorted(results.comments["comments"]) == ["=1+2", "Great <b>tool</b>"]
 
 
+def test_comments_are_read_a_page_at_a_time_newest_first_and_searched_literally(engine, world):
+    """`comment_page`: the comments `survey_results` lists, a page at a time, with their count;
+    a search matches comment or customer name ignoring case, and % or _ only as themselves; a
+    page past the end gives the last one."""
+    campaign = open_campaign(engine, world)
+    written = ["All 100% good", "Menu under_score bug", "", "PLAIN text", "plain again"]
+    for end_user, comment in zip(world.users, written, strict=False):
+        submit(engine, world, campaign, end_user, comments=comment)
+    draft(engine, world, campaign, world.users[5], {"comments": "a draft: not counted"})
+    scope = Scope(world.manager, True)
+    everything = survey_results.ResultFilters()
+
+    def page(search="", number=0, size=2):
+        with Session(engine) as session:
+            return survey_results.comment_page(
+                session=session,
+                scope=scope,
+                filters=everything,
+                search=search,
+                page=number,
+                page_size=size,
+            )
+
+    with Session(engine) as session:
+        listed = survey_results.survey_results(session=session, scope=scope).comments
+    newest_first = [text for text in reversed(written) if text]
+    assert list(listed["comments"]) == newest_first
+    first, second = page(), page(number=1)
+    assert (first.total, first.pages, first.page, first.first, first.last) == (4, 2, 0, 1, 2)
+    assert list(first.rows["comments"]) + list(second.rows["comments"]) == newest_first
+    assert list(first.rows.columns) == list(listed.columns)
+    assert (second.first, second.last) == (3, 4)
+    past_the_end = page(number=9)
+    assert past_the_end.page == 1 and past_the_end.rows.equals(second.rows)
+    assert [list(page(search, size=10).rows["comments"]) for search in ("%", "_", "plain")] == [
+        ["All 100% good"],
+        ["Menu under_score bug"],
+        ["plain again", "PLAIN text"],
+    ]
+    assert page("acme", size=10).total == 4  # the customer's name
+    nothing = page("no such words")
+    assert (nothing.total, nothing.pages, nothing.first, nothing.last, len(nothing.rows)) == (
+        0,
+        1,
+        0,
+        0,
+        0,
+    )
+    with Session(engine) as session:
+        overview = survey_results.survey_overview(
+            session=session, scope=scope, filters=everything, comments=False
+        )
+    assert overview.results.comments.empty and overview.results.responses == 5
+    assert list(overview.results.comments.columns) == list(listed.columns)
+
+
 def test_results_respect_scope_and_filters(engine, world):
     campaign = three_responses(engine, world)
     with Session(engine) as session:

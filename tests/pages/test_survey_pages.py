@@ -304,6 +304,47 @@ def test_comments_are_shown_literally_never_as_markdown():
     assert not results.get("html")
 
 
+def test_comments_are_shown_a_page_at_a_time_newest_first(monkeypatch):
+    """The demo database's comments, two to a page: a picker of pages, a caption saying which
+    are shown of how many, and the next page holding the next two."""
+    from data_access import survey_results
+
+    monkeypatch.setattr(survey_results, "COMMENTS_PAGE", 2)
+    at = signed_in("manager", RESULTS)
+    at.run()
+    assert not at.exception
+    with Session(db_engine()) as session:
+        total = session.exec(
+            select(func.count())
+            .select_from(SurveyResponse)
+            .where(SurveyResponse.status == "submitted", SurveyResponse.comments != "")
+        ).one()
+    assert total > 4
+    picker = next(box for box in at.selectbox if box.label == "Comments shown")
+    assert len(picker.options) == -(-total // 2)
+    assert picker.options[:2] == ["1–2", "3–4"]
+    assert f"{total:,} comments; these are 1–2, newest first." in texts(at, "caption")
+    first = list(table(at, "campaign", "comments")["comments"])
+    picker.select_index(1)
+    at.run()
+    assert not at.exception
+    assert f"{total:,} comments; these are 3–4, newest first." in texts(at, "caption")
+    second = list(table(at, "campaign", "comments")["comments"])
+    assert len(first) == len(second) == 2
+    with Session(db_engine()) as session:
+        newest = session.exec(
+            select(SurveyResponse.comments)
+            .where(SurveyResponse.status == "submitted", SurveyResponse.comments != "")
+            .order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())
+            .limit(4)
+        ).all()
+    assert first + second == list(newest)
+    at.text_input[0].input("no comment says this")
+    at.run()
+    assert "No comments match." in texts(at, "info")
+    assert not [box for box in at.selectbox if box.label == "Comments shown"]
+
+
 # --- Feedback sessions ----------------------------------------------------------------------
 
 
