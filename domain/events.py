@@ -13,6 +13,7 @@ came after all is first marked accepted, so the counts stay consistent: every at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -179,3 +180,10 @@ class Eligibility:
 def acceptance_rate(offered: int, accepted: int) -> float | None:
     """Accepted (attendees included) over offered; None when nothing was offered."""
     return None if offered <= 0 else accepted / offered
+
+
+def event_to_open(starts_on_newest_first: Sequence[date], today: date) -> int:
+    """Which of the events, listed newest first, a list of invitations opens on: the soonest
+    one starting today or later (its answers are coming in), else the newest. Its position."""
+    upcoming = [i for i, starts_on in enumerate(starts_on_newest_first) if starts_on >= today]
+    return upcoming[-1] if upcoming else 0

@@ -27,6 +27,7 @@ from domain.events import (
     INVITATION_MOVES,
     OFFER_LABELS,
     EnrolmentStatus,
+    event_to_open,
     offers_text,
 )
 from domain.roles import Role
@@ -53,11 +54,18 @@ def load(scope: Scope) -> dict[str, pd.DataFrame]:
         return {
             "events": events_overview(session=session, scope=scope),
             "tiers": uptake_by_tier(session=session, scope=scope),
-            "invitations": invitations(session=session, scope=scope),
             "programmes": programmes_overview(session=session, scope=scope),
             "enrolments": enrolments(session=session, scope=scope),
             "eligibility": eligibility_in_scope(session=session, scope=scope),
         }
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def load_invitations(scope: Scope, event_id: int) -> pd.DataFrame:
+    """One event's invitations: the page lists an event at a time, not every invitation of
+    every event (they grow with the customers and the years)."""
+    with read_session() as session:
+        return invitations(session=session, scope=scope, event_id=event_id)
 
 
 def offers_labels(offers: pd.Series) -> pd.Series:
@@ -197,9 +205,7 @@ def offer_form(actor: Actor, data: dict[str, pd.DataFrame], today: date) -> None
     }
     event_id = st.selectbox("Event", list(labels), format_func=labels.get, key="offer_event")
     eligibility = data["eligibility"]
-    invited = set(
-        data["invitations"].loc[data["invitations"]["event_id"] == event_id, "customer_id"]
-    )
+    invited = set(load_invitations(scope, event_id)["customer_id"])
     eligible = eligibility[eligibility["vip_events"] & ~eligibility["customer_id"].isin(invited)]
     names = dict(zip(eligible["customer_id"], eligible["customer"], strict=True))
     if invited:
@@ -236,11 +242,28 @@ def invitations_table(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def show_invitations(actor: Actor, data: dict[str, pd.DataFrame], manages: bool) -> None:
-    frame = data["invitations"]
     if not manages:
         not_eligible_table(data["eligibility"], "vip_events")
-    if frame.empty:
+    events = data["events"]
+    offered = events[events["offered"] > 0] if not events.empty else events
+    if offered.empty:
         st.info("No event has been offered to customers you can see yet.")
+        return
+    labels = {
+        int(row.event_id): f"{row.event} · {date_text(row.starts_on)} · {int(row.offered)} offered"
+        for row in offered.itertuples()
+    }
+    event_id = st.selectbox(
+        "Invitations to",
+        list(labels),
+        index=event_to_open(list(offered["starts_on"]), today),
+        format_func=labels.get,
+        key="invitation_event",
+        help="One event at a time, newest first; the soonest upcoming one is chosen first.",
+    )
+    frame = load_invitations(scope, event_id)
+    if frame.empty:  # its invitations were withdrawn since the counts were read
+        st.info("This event has no invitation for customers you can see.")
         return
     customers = ["All customers", *sorted(frame["customer"].unique())]
     which = st.selectbox("Customer", customers, key="invitation_customer")

@@ -11,6 +11,7 @@ from domain.events import (
     acceptance_rate,
     check_offers,
     enrolment_move_refusal,
+    event_to_open,
     invitation_move_refusal,
     offers_text,
     parse_offers,
@@ -121,3 +122,11 @@ def test_eligibility_reason_names_the_tier_and_what_it_lacks():
 def test_acceptance_rate_is_none_without_offers():
     assert acceptance_rate(0, 0) is None
     assert acceptance_rate(4, 3) == pytest.approx(0.75)
+
+
+def test_invitations_open_on_the_soonest_upcoming_event_else_the_newest():
+    newest_first = [date(2027, 3, 1), date(2027, 1, 10), date(2026, 12, 5), date(2026, 6, 1)]
+    assert event_to_open(newest_first, date(2026, 12, 1)) == 2
+    assert event_to_open(newest_first, date(2027, 1, 10)) == 1
+    assert event_to_open(newest_first, date(2027, 6, 1)) == 0
+    assert event_to_open([], date(2027, 6, 1)) == 0

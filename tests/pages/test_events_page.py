@@ -122,6 +122,16 @@ def test_a_manager_creates_an_event_and_offers_it_from_the_page():
             actions = session.exec(select(AuditLog.action).order_by(AuditLog.id.desc())).all()
         assert len(invited) == 1 and invited[0].status == "offered"
         assert actions[:2] == ["offer_event", "create_event"]
+        # The invitations are listed an event at a time: Paris's holds its one customer.
+        chooser = at.selectbox(key="invitation_event")
+        assert chooser.options[0] == "Planning leaders day, Paris · 1 Jun 2027 · 1 offered"
+        chooser.set_value(paris.id)
+        at.run()
+        with Session(db_engine()) as session:
+            name = session.get(Customer, eligible).name
+        listed = next(frame.value for frame in at.dataframe if "Offered at" in frame.value.columns)
+        assert list(listed["Customer"]) == [name]
+        assert set(listed["Event"]) == {"Planning leaders day, Paris"}
 
 
 def test_a_csm_sees_only_own_customers_and_records_an_answer():
@@ -135,7 +145,7 @@ def test_a_csm_sees_only_own_customers_and_records_an_answer():
             ).all()
         )
         pending = session.exec(
-            select(EventInvitation.id)
+            select(EventInvitation.id, EventInvitation.event_id)
             .join(Customer, Customer.id == EventInvitation.customer_id)
             .where(
                 (Customer.csm_id == me) | (Customer.hypercare_resource_id == me),
@@ -147,16 +157,19 @@ def test_a_csm_sees_only_own_customers_and_records_an_answer():
         at = open_page("csm.emea")
         assert [t.label for t in at.tabs] == ["Uptake", "Invitations", "Programmes"]
         assert not [b for b in at.button if b.label in ("Create event", "Create programme")]
+        invitation_id, event_id = pending[0]
+        at.selectbox(key="invitation_event").set_value(event_id)
+        at.run()
         listed = set(at.selectbox(key="invitation_customer").options[1:])
         assert listed and listed <= own
         box = at.selectbox(key="answer_invitation")
         # 'Customer · Event · Status', the status in words
         assert all(o.rsplit(" · ", 1)[-1] in INVITATION_LABELS.values() for o in box.options)
         assert all(o.split(" · ", 1)[0] in own for o in box.options)
-        box.set_value(pending[0])
+        box.set_value(invitation_id)
         at.run()
         with Session(db_engine()) as session:
-            current = session.get(EventInvitation, pending[0]).status
+            current = session.get(EventInvitation, invitation_id).status
         # Declining (or accepting after a decline) is allowed whatever the event's date.
         target = "declined" if "declined" in INVITATION_MOVES[current] else "accepted"
         at.radio(key="answer").set_value(target)
@@ -164,6 +177,6 @@ def test_a_csm_sees_only_own_customers_and_records_an_answer():
         at.run()
         assert not at.exception, at.exception
         with Session(db_engine()) as session:
-            invitation = session.get(EventInvitation, pending[0])
+            invitation = session.get(EventInvitation, invitation_id)
             audited = session.exec(select(AuditLog.actor).order_by(AuditLog.id.desc())).first()
         assert not at.error and invitation.status == target and audited == "csm.emea"
