@@ -299,9 +299,9 @@ def comment_page(
     """Page `page` (from 0; past the end, the last page) of the comments `survey_results` lists
     under `filters`, newest first, narrowed to those whose comment or customer name contains
     `search` (ignoring case), and how many there are in all; `page_size` is `COMMENTS_PAGE`
-    unless given. Only the page's rows are read:
-    2,000 customers have 8,189 comments. Rows' columns as `SurveyResults.comments`: customer,
-    campaign, interview_date, nps, csat, comments.
+    unless given. Only the page's rows are read (2,000 customers have about 8,500 comments).
+    The rows' columns are those of `SurveyResults.comments`: customer, campaign,
+    interview_date, nps, csat, comments.
     """
     page_size = page_size or COMMENTS_PAGE
     statement = _comment_statement(scope, filters, search)

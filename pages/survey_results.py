@@ -53,7 +53,8 @@ def load_scored(scope: Scope, filters: ResultFilters) -> ScoredResponses:
 @st.cache_data(ttl=60, show_spinner="Scoring the responses…")
 def load_overview(scope: Scope, filters: ResultFilters) -> SurveyOverview:
     """Per filter choice; the responses it counts are cached per customer, tier and region
-    (`load_scored`), so choosing a campaign or a year reads only their comments again."""
+    (`load_scored`), so choosing a campaign or a year reads nothing again. Its comments are
+    left out: the page reads them a page at a time (`load_comments`)."""
     scored = load_scored(scope, filters.across_years())
     with read_session() as session:
         return survey_overview(
