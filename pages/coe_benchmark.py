@@ -14,7 +14,7 @@ from reports.coe_charts import history_trend, percentile_bars
 from ui.auth import read_session, require_access
 from ui.charts import show_chart
 from ui.commands import run_command, show_notice
-from ui.customers import load_customers
+from ui.customers import chosen_customer, load_customer_names
 from ui.downloads import csv_download
 from ui.format import (
     DATE_COLUMN_FORMAT,
@@ -281,12 +281,13 @@ def upload_form() -> None:
 
 st.title("CoE benchmark")
 show_notice()
-customers = load_customers(Scope.for_user(user))
+scope = Scope.for_user(user)
+customers = load_customer_names(scope)
 if customers.empty:
     st.info("No customer is in your portfolio.")
     st.stop()
 current = customer_picker(customers, key="coe_customer")
-customer = customers.set_index("id").loc[current]
+customer = chosen_customer(scope, current)
 st.subheader(plain_markdown(str(customer["name"])))
 st.caption(
     f"{customer['tier_label']} · size band {customer['size_band']} · HyperCare since "

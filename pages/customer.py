@@ -11,7 +11,7 @@ from data_access.scope import Scope
 from domain.lifecycle import SEVERITY_LABELS, STATUS_LABELS
 from ui.auth import read_session, require_access
 from ui.contacts import contact_line, preferred_reach
-from ui.customers import load_customers
+from ui.customers import load_customer_names
 from ui.format import (
     contact_labels,
     date_text,
@@ -42,7 +42,7 @@ def load_detail(scope: Scope, customer_id: int) -> tuple[pd.Series, pd.DataFrame
 
 
 scope = Scope.for_user(user)
-customers = load_customers(scope)
+customers = load_customer_names(scope)
 if customers.empty:
     st.title("Customer")
     st.info("No customers are assigned to you yet.")

@@ -19,7 +19,7 @@ from data_access.scope import Scope
 from domain.entitlements import OPEN_REQUEST_STATES, is_overdue, sentence_case
 from ui.auth import read_session, require_access
 from ui.commands import show_notice
-from ui.customers import load_customers
+from ui.customers import chosen_customer, load_customer_names
 from ui.downloads import csv_download
 from ui.entitlement_actions import STATE_LABELS, actions_section, usage_text
 from ui.format import DATE_COLUMN_FORMAT, date_text, plain_markdown, to_zone
@@ -37,7 +37,7 @@ def entitlements_screen() -> None:
     today = datetime.now(UTC).date()
     st.title("Entitlements")
     show_notice()
-    customers = load_customers(scope)
+    customers = load_customer_names(scope)
     if customers.empty:
         st.info(
             "No customers are assigned to you yet. An administrator assigns CSMs on the Admin page."
@@ -46,7 +46,7 @@ def entitlements_screen() -> None:
     if not scope.all_customers:
         st.caption("Customers where you are CSM or HyperCare resource")
     customer_id = customer_picker(customers, key="customer_picker")
-    customer = customers.set_index("id").loc[customer_id]
+    customer = chosen_customer(scope, customer_id)
     data = load_customer(scope, customer_id, today)
     if data["balances"].empty:
         st.info("This customer's HyperCare subscription has not started yet.")

@@ -18,7 +18,7 @@ from data_access.feedback_sessions import (
 from data_access.scope import Scope
 from ui.auth import read_session, require_access
 from ui.commands import run_command, show_notice
-from ui.customers import load_assignees, load_contacts, load_customers
+from ui.customers import chosen_customer, load_assignees, load_contacts, load_customer_names
 from ui.downloads import csv_download
 from ui.format import (
     DATE_INPUT_FORMAT,
@@ -54,7 +54,7 @@ st.caption(
     "findings and recommendations recorded. They use the same yearly adoption survey + "
     "end-user interview entitlement as the survey campaign."
 )
-customers = load_customers(scope)
+customers = load_customer_names(scope)
 if customers.empty:
     st.info("No customers are assigned to you yet.")
     st.stop()
@@ -176,7 +176,7 @@ with schedule_tab:
         customer_of = open_requests.set_index("id").at[chosen, "customer_id"]
         resources = load_assignees(int(customer_of))
         resource_names = dict(zip(resources["id"], resources["name"], strict=True))
-        assigned = customers.set_index("id").at[customer_of, "hypercare_resource_id"]
+        assigned = chosen_customer(scope, int(customer_of))["hypercare_resource_id"]
         resource_ids = list(resource_names)
         preferred = [i for i in (assigned, user.id) if i in resource_ids]
         default = resource_ids.index(preferred[0]) if preferred else 0

@@ -13,7 +13,7 @@ from domain.contacts import CASE_CHANNELS
 from domain.lifecycle import SEVERITY_LABELS
 from ui.auth import require_access
 from ui.commands import run_command
-from ui.customers import load_contacts, load_customers
+from ui.customers import load_contacts, load_customer_names
 from ui.format import contact_labels
 from ui.navigation import PAGES_DIR
 from ui.pickers import customer_picker
@@ -24,7 +24,7 @@ CHANNEL_LABELS = {"phone": "Phone call", "chat": "Chat", "email": "E-mail", "por
 
 st.title("New case")
 st.caption("For a case taken by phone or chat: it opens as new, and its clocks start now.")
-customers = load_customers(Scope.for_user(user))
+customers = load_customer_names(Scope.for_user(user))
 if customers.empty:
     st.info("No customer is in your portfolio, so there is no one to open a case for.")
     st.stop()

@@ -28,7 +28,7 @@ from reports.qbr_document import DocumentFontMissing, qbr_pdf
 from ui.auth import read_session, require_access
 from ui.charts import show_chart
 from ui.commands import run_command, show_notice
-from ui.customers import load_customers
+from ui.customers import chosen_customer, load_customer_names
 from ui.downloads import csv_download
 from ui.format import (
     DATE_COLUMN_FORMAT,
@@ -424,7 +424,7 @@ def presentation(report: QbrReport) -> None:
 
 # --- The page -----------------------------------------------------------------------------
 
-customers = load_customers(scope)
+customers = load_customer_names(scope)
 if customers.empty:
     st.title("QBR")
     st.info("No customers are in your portfolio yet.")
@@ -445,7 +445,7 @@ else:
     with pick_customer:
         customer_id = customer_picker(customers, key="qbr_customer")
 
-customer = customers.set_index("id").loc[customer_id]
+customer = chosen_customer(scope, customer_id)
 timezone = str(customer["region_timezone"])
 today = datetime.now(ZoneInfo(timezone)).date()
 current = Quarter.containing(today)

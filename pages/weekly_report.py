@@ -32,7 +32,7 @@ from domain.weekly import (
 )
 from ui.auth import read_session, require_access
 from ui.charts import show_chart
-from ui.customers import load_customers
+from ui.customers import chosen_customer, load_customer_names
 from ui.downloads import csv_download
 from ui.format import MISSING, plain_markdown
 from ui.pickers import customer_picker
@@ -254,7 +254,7 @@ def trend_chart(trend: pd.DataFrame, point: str, week: date, entity_label: str) 
 
 scope = Scope.for_user(user)
 st.title("Weekly report")
-customers = load_customers(scope)
+customers = load_customer_names(scope)
 if customers.empty:
     st.info(
         "No customers are assigned to you yet. An administrator assigns CSMs on the Admin page."
@@ -264,7 +264,7 @@ if customers.empty:
 pickers = st.columns([3, 3, 4], vertical_alignment="bottom")
 with pickers[0]:
     customer_id = customer_picker(customers, key="weekly_customer")
-customer = customers.set_index("id").loc[customer_id]
+customer = chosen_customer(scope, customer_id)
 region_today = today_in(customer["region_timezone"], datetime.now(UTC))
 week = chosen_week(pickers[1], region_today)
 running = so_far_text(week, region_today)

@@ -48,6 +48,29 @@ def test_csm_sees_only_own_customers(seeded, session):
     ).empty
 
 
+def test_a_picker_reads_the_same_customers_by_name_and_the_chosen_one_whole(seeded, session):
+    """`customer_names_in_scope` lists what `customers_in_scope` does, in its order, with id and
+    name only; the chosen one's whole row is `customers_in_scope` narrowed to it."""
+    for username, everyone in (("manager", True), ("csm.emea", False), ("resource.na", False)):
+        scope = Scope(user_id=user_id(session, username), all_customers=everyone)
+        whole = customers.customers_in_scope(session=session, scope=scope)
+        names = customers.customer_names_in_scope(session=session, scope=scope)
+        assert list(names.columns) == ["id", "name"]
+        assert names.equals(whole[["id", "name"]]), username
+        chosen = int(names["id"].iloc[-1])
+        one = customers.customers_in_scope(session=session, scope=scope.narrowed_to(chosen))
+        # The same values (a nullable id column alone may be read as int where the whole list
+        # holds NaN beside it, so values are compared, not dtypes).
+        assert records(one) == records(whole[whole["id"] == chosen])
+
+
+def records(frame):
+    return [
+        {name: None if value is None or value != value else value for name, value in row.items()}
+        for row in frame.to_dict("records")
+    ]
+
+
 def test_hypercare_resource_sees_assigned_customers(seeded, session):
     resource = user_id(session, "resource.na")
     frame = customers.customers_in_scope(
