@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import time
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, WebSocket, expect
 from sqlalchemy import text
 from sqlmodel import Session, select
+from streamlit.proto.BackMsg_pb2 import BackMsg
 
 from data_access.actor import Actor
 from data_access.case_commands import open_case
@@ -25,15 +26,6 @@ from tests.conftest import DEMO_PASSWORD
 FIRST_REPLIES = 4
 REPLIES = 46
 TICK_MS = 5_000
-WATCH_RUNS = """() => {
-  window.__runs = [];
-  const app = document.querySelector('[data-testid="stApp"]');
-  new MutationObserver(() => {
-    if (app.getAttribute('data-test-script-state') === 'running') {
-      window.__runs.push(performance.now());
-    }
-  }).observe(app, {attributes: true, attributeFilter: ['data-test-script-state']});
-}"""
 
 
 def new_cases(database_url: str, username: str, count: int) -> list[int]:
@@ -95,29 +87,52 @@ def send(page: Page, message: str) -> bool:
     return page.get_by_text("Reply sent.").count() > 0
 
 
-def runs_seen(page: Page) -> int:
-    return page.evaluate("window.__runs.length")
+class Ticks:
+    """The clock fragment's ticks, as the page sends them: each is a rerun request the page marks
+    automatic (`BackMsg.rerun_script.is_auto_rerun`). Counted from the frames the browser sends,
+    they cannot be missed; watching the DOM's run state could miss a tick whose run was over
+    before the browser drew it (its messages then arrive together and render once), which failed
+    CI once. Start watching before the page opens its websocket (before `goto`)."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.times: list[float] = []
+        page.on("websocket", self._watch)
+
+    def _watch(self, websocket: WebSocket) -> None:
+        websocket.on("framesent", self._sent)
+
+    def _sent(self, payload: str | bytes) -> None:
+        if isinstance(payload, str):
+            return
+        message = BackMsg.FromString(payload)
+        if message.WhichOneof("type") == "rerun_script" and message.rerun_script.is_auto_rerun:
+            self.times.append(time.monotonic())
+
+    def since_last_ms(self) -> float:
+        return (time.monotonic() - self.times[-1]) * 1_000
+
+    def wait_for_next(self, ticks: int = 1) -> None:
+        """Until the page sends its next tick. `ticks` > 1 allows for a tick lost to a busy machine
+        (one falling inside an action's own run is folded into it); a page that stopped ticking
+        still fails."""
+        seen = len(self.times)
+        waited = ticks * TICK_MS + 3_000
+        deadline = time.monotonic() + waited / 1_000
+        while len(self.times) <= seen:
+            assert time.monotonic() < deadline, f"the page sent no tick in {waited / 1_000:.0f} s"
+            self.page.wait_for_timeout(20)
 
 
-def wait_for_next_run(page: Page, ticks: int = 1) -> None:
-    """Until the page starts another run: the clock fragment's tick when nothing else happens.
-    `ticks` > 1 allows for a tick lost to a busy machine; a page that stopped ticking still fails."""
-    seen = runs_seen(page)
-    page.wait_for_function(
-        f"window.__runs.length > {seen}", polling=20, timeout=ticks * TICK_MS + 3_000
-    )
-
-
-def time_the_click(page: Page, number: int) -> None:
+def time_the_click(ticks: Ticks, number: int) -> None:
     """Spread the clicks over the tick: during one, just before the next, and in between."""
     phase = number % 5
     if phase == 0:
-        wait_for_next_run(page)
+        ticks.wait_for_next(ticks=2)
     elif phase == 1:
-        since_last = page.evaluate("performance.now() - window.__runs.at(-1)")
-        page.wait_for_timeout(max(0, (TICK_MS - 150 - since_last) % TICK_MS))
+        ticks.page.wait_for_timeout(max(0, (TICK_MS - 150 - ticks.since_last_ms()) % TICK_MS))
     else:
-        page.wait_for_timeout((phase - 2) * 150)
+        ticks.page.wait_for_timeout((phase - 2) * 150)
 
 
 def test_replies_sent_around_ticks_are_all_recorded(fresh_server, page: Page):
@@ -137,14 +152,14 @@ def test_replies_sent_around_ticks_are_all_recorded(fresh_server, page: Page):
         tab.close()
 
     case_id = first_cases[0]
+    ticks = Ticks(page)
     page.goto(f"{fresh_server.url}/case?id={case_id}")
     expect(page.get_by_role("heading", name=f"#{case_id}").first).to_be_visible(timeout=SLOW)
-    page.evaluate(WATCH_RUNS)
-    wait_for_next_run(page)
+    ticks.wait_for_next()
     for number in range(REPLIES):
         message = f"Reply number {number} to the customer."
         reply_box(page).fill(message)
-        time_the_click(page, number)
+        time_the_click(ticks, number)
         sent.append(message)
         if not send(page, message):
             unconfirmed.append(message)
