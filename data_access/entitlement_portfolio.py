@@ -4,16 +4,16 @@ and refused over-cap enrolments, over every customer in scope."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import String, cast
+from sqlalchemy import ColumnElement, String, and_, cast, extract, or_, true
 from sqlmodel import Session, select
 
 from data_access.entitlement_ledger import ledger_entries, tier_histories
 from data_access.model_caps import ENROLMENT_LABELS
 from data_access.models import AuditLog, Customer, PlanningModel
-from data_access.optimisation_requests import optimisation_requests
+from data_access.optimisation_requests import count_optimisation_requests, optimisation_requests
 from data_access.policies import tier_labels, tier_policies
 from data_access.scope import Scope
 from domain.entitlements import (
@@ -29,6 +29,9 @@ from domain.entitlements import (
 
 WATCHLIST_PAGE = 25
 """Customers per page of the renewal watchlist: its cost follows the page, not the portfolio."""
+
+OVERDUE_PAGE = 25
+"""Overdue deliveries per page: a portfolio late on hundreds reads and draws one page of them."""
 
 WATCHLIST_COLUMNS = [
     "customer_id",
@@ -49,13 +52,33 @@ def renewing_customers(*, session: Session, scope: Scope, today: date, within_da
     soonest renewal first, then by name."""
     customers = session.exec(
         select(Customer.id, Customer.name, Customer.tier, Customer.hypercare_start).where(
-            Customer.is_active, scope.customer_filter(), Customer.hypercare_start <= today
+            Customer.is_active,
+            scope.customer_filter(),
+            Customer.hypercare_start <= today,
+            _anniversary_within(today, within_days),
         )
     ).all()
     renewals = [(subscription_year(c.hypercare_start, today)[1], c) for c in customers]
     soon = [(renews, c) for renews, c in renewals if (renews - today).days <= within_days]
     # Sorted here, not in SQL: PostgreSQL's collation would order names unlike SQLite's.
     return [c for _, c in sorted(soon, key=lambda pair: (pair[0], pair[1].name, pair[1].id))]
+
+
+def _anniversary_within(today: date, within_days: int) -> ColumnElement[bool]:
+    """Customers whose start's month and day fall from tomorrow to a day past the window: a
+    superset of those renewing within it (a 29 February start renews on 28 February or 29
+    February, and 229 lies between 228 and 301), so the database returns the few that renew
+    soon, not every customer. The exact test (`subscription_year`) follows in Python."""
+    month_day = extract("month", Customer.hypercare_start) * 100 + extract(
+        "day", Customer.hypercare_start
+    )
+    first, last = today + timedelta(days=1), today + timedelta(days=within_days + 1)
+    low, high = first.month * 100 + first.day, last.month * 100 + last.day
+    if within_days >= 364:  # the window holds every month and day
+        return true()
+    if last.year > first.year:  # it runs over New Year
+        return or_(month_day >= low, month_day <= high)
+    return and_(month_day >= low, month_day <= high)
 
 
 def renewal_watchlist(
@@ -123,15 +146,40 @@ def _watchlist_rows(session: Session, soon: list, today: date) -> pd.DataFrame:
 
 
 def overdue_deliveries(*, session: Session, scope: Scope, today: date) -> pd.DataFrame:
-    """Open optimisation requests past their target completion date, most overdue first."""
+    """Open optimisation requests past their target completion date, most overdue first (all of
+    them: the download)."""
+    overdue = optimisation_requests(
+        session=session, scope=scope, states=_OPEN_STATES, target_before=today
+    )
+    return _with_days_overdue(overdue, today)
+
+
+def overdue_deliveries_page(
+    *, session: Session, scope: Scope, today: date, page: int
+) -> tuple[pd.DataFrame, int]:
+    """Page `page` (from 0) of the overdue deliveries, `OVERDUE_PAGE` to a page, most overdue
+    first, and how many there are in all."""
+    total = count_optimisation_requests(
+        session=session, scope=scope, states=_OPEN_STATES, target_before=today
+    )
     overdue = optimisation_requests(
         session=session,
         scope=scope,
-        states=sorted(state.value for state in OPEN_REQUEST_STATES),
+        states=_OPEN_STATES,
         target_before=today,
+        limit=OVERDUE_PAGE,
+        offset=page * OVERDUE_PAGE,
     )
+    return _with_days_overdue(overdue, today), total
+
+
+_OPEN_STATES = sorted(state.value for state in OPEN_REQUEST_STATES)
+
+
+def _with_days_overdue(overdue: pd.DataFrame, today: date) -> pd.DataFrame:
+    """The listing is earliest target first (then by id), which is most overdue first."""
     overdue["days_overdue"] = [(today - target).days for target in overdue["target_date"]]
-    return overdue.sort_values("days_overdue", ascending=False).reset_index(drop=True)
+    return overdue.reset_index(drop=True)
 
 
 def over_cap_attempts(

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -249,9 +250,39 @@ def optimisation_requests(
     customer_id: int | None = None,
     states: Iterable[str] | None = None,
     target_before: date | None = None,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> pd.DataFrame:
     """Optimisation requests of the visible customers (or one of them), earliest target first;
-    only those in `states` and targeted before `target_before`, when given."""
+    only those in `states` and targeted before `target_before`, when given; `limit` of them
+    from `offset` (a page), when given."""
+    statement = _requests_statement(scope, customer_id, states, target_before)
+    if limit is not None:
+        statement = statement.limit(limit).offset(offset)
+    frame = pd.read_sql(statement, session.connection())
+    for column in ("requested_at", "delivered_at"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def count_optimisation_requests(
+    *,
+    session: Session,
+    scope: Scope,
+    states: Iterable[str] | None = None,
+    target_before: date | None = None,
+) -> int:
+    """How many requests `optimisation_requests` would list with the same filters."""
+    statement = _requests_statement(scope, None, states, target_before)
+    return session.exec(select(func.count()).select_from(statement.order_by(None).subquery())).one()
+
+
+def _requests_statement(
+    scope: Scope,
+    customer_id: int | None,
+    states: Iterable[str] | None,
+    target_before: date | None,
+):
     logged_by = aliased(User)
     statement = (
         select(
@@ -283,7 +314,4 @@ def optimisation_requests(
         statement = statement.where(OptimisationRequest.state.in_([str(s) for s in states]))
     if target_before is not None:
         statement = statement.where(OptimisationRequest.target_date < target_before)
-    frame = pd.read_sql(statement, session.connection())
-    for column in ("requested_at", "delivered_at"):
-        frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
+    return statement

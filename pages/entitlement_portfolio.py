@@ -2,8 +2,9 @@
 renewal nears, the optimisation requests past their target date, and refused over-cap enrolments.
 
 Top to bottom, as on the screen: the renewal window; the watchlist, a page of customers at a
-time, soonest renewal first (its CSV holds all of them); the overdue deliveries; the over-cap
-attempts of the last `OVER_CAP_WINDOW`.
+time, soonest renewal first (its CSV holds all of them); the overdue deliveries, a page at a time,
+most overdue first (its CSV holds all of them); the over-cap attempts of the last
+`OVER_CAP_WINDOW`.
 """
 
 from datetime import UTC, date, datetime
@@ -15,6 +16,7 @@ from data_access import entitlement_portfolio
 from data_access.entitlement_portfolio import (
     over_cap_attempts,
     overdue_deliveries,
+    overdue_deliveries_page,
     renewal_watchlist,
     renewal_watchlist_page,
 )
@@ -37,10 +39,10 @@ def portfolio_screen() -> None:
     st.title("Entitlement portfolio")
     within = st.slider("Renewing within (days)", 15, 180, 60, step=15, key="watch_days")
     page = st.session_state.get(page_key(within), 0)
-    data = load_portfolio(scope, today, within, page)
-    watchlist_section(data["watchlist"], data["renewing"], scope, today, within)
-    overdue_section(data["overdue"])
-    attempts_section(data["attempts"])
+    watchlist, renewing = load_watchlist(scope, today, within, page)
+    watchlist_section(watchlist, renewing, scope, today, within)
+    overdue_section(scope, today)
+    attempts_section(load_attempts(scope))
 
 
 def page_key(within: int) -> str:
@@ -110,11 +112,35 @@ def watchlist_table(watchlist: pd.DataFrame) -> None:
     )
 
 
-def overdue_section(overdue: pd.DataFrame) -> None:
+OVERDUE_PAGE_KEY = "overdue_page"
+
+
+def overdue_section(scope: Scope, today: date) -> None:
     st.subheader("Overdue deliveries")
-    if overdue.empty:
+    size = entitlement_portfolio.OVERDUE_PAGE
+    page = st.session_state.get(OVERDUE_PAGE_KEY, 0)
+    overdue, total = load_overdue(scope, today, page)
+    if total == 0:
         st.info("No optimisation request is past its target date.")
         return
+    pages = -(-total // size)
+    if page >= pages:  # some were delivered since the page was chosen: show the last one
+        page = st.session_state[OVERDUE_PAGE_KEY] = pages - 1
+        overdue, total = load_overdue(scope, today, page)
+    if pages > 1:
+        st.selectbox(
+            "Requests",
+            range(pages),
+            format_func=lambda p: f"{p * size + 1:,}–{min((p + 1) * size, total):,}",
+            key=OVERDUE_PAGE_KEY,
+            help="Overdue requests, most overdue first, a page at a time.",
+        )
+    first, last = page * size + 1, min((page + 1) * size, total)
+    st.caption(
+        f"Requests past their target date: {total:,}"
+        + (f"; these are {first:,}–{last:,}, most overdue first" if pages > 1 else "")
+        + ". The download holds all of them."
+    )
     st.dataframe(
         overdue.assign(status=overdue["state"].map(STATE_LABELS)),
         hide_index=True,
@@ -128,6 +154,22 @@ def overdue_section(overdue: pd.DataFrame) -> None:
             "target_date": st.column_config.DateColumn("Target", format=DATE_COLUMN_FORMAT),
             "days_overdue": st.column_config.NumberColumn("Days overdue"),
         },
+    )
+
+    def all_overdue() -> pd.DataFrame:
+        """Read when the download is clicked: every overdue request, not just the page."""
+        with read_session() as session:
+            whole = overdue_deliveries(session=session, scope=scope, today=today)
+        return whole.assign(status=whole["state"].map(STATE_LABELS))[
+            ["customer", "id", "requested_by", "model", "status", "target_date", "days_overdue"]
+        ]
+
+    csv_download(
+        all_overdue,
+        file_name="overdue-deliveries.csv",
+        key="overdue_csv",
+        user=user,
+        label="Download the overdue deliveries (CSV)",
     )
 
 
@@ -155,22 +197,26 @@ def attempts_section(attempts: pd.DataFrame) -> None:
     )
 
 
-@st.cache_data(ttl=60, show_spinner="Loading the portfolio view…")
-def load_portfolio(scope: Scope, today: date, within_days: int, page: int) -> dict:
+@st.cache_data(ttl=60, show_spinner="Loading the watchlist…")
+def load_watchlist(scope: Scope, today: date, within_days: int, page: int) -> tuple:
     with read_session() as session:
-        watchlist, renewing = renewal_watchlist_page(
+        return renewal_watchlist_page(
             session=session, scope=scope, today=today, within_days=within_days, page=page
         )
-        return {
-            "watchlist": watchlist,
-            "renewing": renewing,
-            "overdue": overdue_deliveries(session=session, scope=scope, today=today),
-            "attempts": over_cap_attempts(
-                session=session,
-                scope=scope,
-                since=datetime.now(UTC) - OVER_CAP_WINDOW,
-            ),
-        }
+
+
+@st.cache_data(ttl=60, show_spinner="Loading the overdue deliveries…")
+def load_overdue(scope: Scope, today: date, page: int) -> tuple:
+    with read_session() as session:
+        return overdue_deliveries_page(session=session, scope=scope, today=today, page=page)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def load_attempts(scope: Scope) -> pd.DataFrame:
+    with read_session() as session:
+        return over_cap_attempts(
+            session=session, scope=scope, since=datetime.now(UTC) - OVER_CAP_WINDOW
+        )
 
 
 portfolio_screen()

@@ -566,6 +566,33 @@ def test_the_target_may_be_exactly_four_weeks_after_the_request(world):
     assert request.target_date == requested + timedelta(days=28)
 
 
+def test_the_overdue_deliveries_page_through_the_listing_most_overdue_first(world, monkeypatch):
+    mine = make_customer(world, name="Mine")
+    theirs = make_customer(world, name="Theirs", csm=world["other"])
+    for days in (90, 40, 75, 60, 40):
+        log_request(world, mine, requested=TODAY - timedelta(days=days))
+    log_request(world, theirs, requested=TODAY - timedelta(days=80))
+    log_request(world, mine)  # not due yet
+    monkeypatch.setattr(entitlement_portfolio, "OVERDUE_PAGE", 2)
+    csm_scope = Scope(user_id=world["csm"].id, all_customers=False)
+    with Session(world["engine"]) as session:
+        whole = entitlement_portfolio.overdue_deliveries(
+            session=session, scope=csm_scope, today=TODAY
+        )
+        pages = [
+            entitlement_portfolio.overdue_deliveries_page(
+                session=session, scope=csm_scope, today=TODAY, page=page
+            )
+            for page in range(4)
+        ]
+    assert [len(frame) for frame, _ in pages] == [2, 2, 1, 0]
+    assert {total for _, total in pages} == {5}
+    joined = [row for frame, _ in pages for row in frame.to_dict("records")]
+    assert joined == whole.to_dict("records")
+    assert [row["days_overdue"] for row in joined] == [62, 47, 32, 12, 12]
+    assert set(whole["customer"]) == {"Mine"}
+
+
 def test_requests_and_overdue_deliveries_respect_the_scope(world):
     mine = make_customer(world, name="Mine")
     theirs = make_customer(world, name="Theirs", csm=world["other"])
@@ -1063,6 +1090,47 @@ def test_renewal_watchlist_reads_as_often_for_many_customers_as_for_one(world):
     many = statements_run()
     assert (one[1], many[1]) == (1, 6)
     assert many[0] == one[0]
+
+
+def test_the_renewing_customers_are_those_whose_next_anniversary_falls_in_the_window(world):
+    """The database keeps only customers whose start's month and day fall in the window; over
+    New Year, around 29 February in common and leap years and at every width of the slider,
+    that loses nobody the exact rule keeps."""
+    starts = [date(2020, 1, 1) + timedelta(days=n) for n in range(0, 366, 5)]
+    starts = sorted(
+        {*starts, date(2020, 2, 28), date(2020, 2, 29), date(2020, 3, 1), date(2019, 12, 31)}
+    )
+    with Session(world["engine"]) as session:
+        session.add_all(
+            Customer(
+                name=f"Start {start}",
+                tier=Tier.ENTERPRISE,
+                region_id=world["region_id"],
+                csm_id=world["csm"].id,
+                hypercare_start=start,
+            )
+            for start in starts
+        )
+        session.commit()
+    todays = [date(2026, 12, 10) + timedelta(days=n) for n in range(0, 460, 23)]
+    todays += [date(y, 2, d) for y in (2027, 2028) for d in (12, 13, 14, 27, 28)]
+    todays += [date(2028, 2, 29), date(2026, 12, 31), date(2027, 1, 1)]
+    manager = Scope(user_id=world["manager"].id, all_customers=True)
+    with Session(world["engine"]) as session:
+        for today in todays:
+            for within in (15, 16, 60, 180):
+                expected = {
+                    f"Start {start}"
+                    for start in starts
+                    if (subscription_year(start, today)[1] - today).days <= within
+                }
+                renewing = entitlement_portfolio.renewing_customers(
+                    session=session, scope=manager, today=today, within_days=within
+                )
+                assert {c.name for c in renewing} == expected, (today, within)
+    assert any(
+        (subscription_year(date(2020, 2, 29), today)[1] - today).days <= 16 for today in todays
+    )
 
 
 def test_the_watchlist_pages_through_the_customers_renewing_soonest_first(world, monkeypatch):

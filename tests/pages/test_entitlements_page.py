@@ -436,3 +436,78 @@ def test_the_watchlist_shows_a_page_of_customers_and_downloads_them_all(monkeypa
         assert list(tables[0]["summary"]) == list(second["summary"])
     body = click_download(at, "watchlist_csv").decode("utf-8-sig")
     assert len(body.splitlines()) - 1 == len(whole)  # the whole watchlist, not the page
+
+
+def log_late_requests(customer: Customer, days_late: list[int]) -> list[int]:
+    """Requests past their target by each of `days_late` days, logged by the manager."""
+    with Session(db_engine()) as session:
+        contact_id = session.exec(
+            select(func.min(Contact.id)).where(Contact.customer_id == customer.id)
+        ).one()
+    today = datetime.now(UTC).date()
+    ids = []
+    with session_scope(db_engine()) as session:
+        manager = Actor.of(session.exec(select(User).where(User.username == "manager")).one())
+        for late in days_late:
+            target = today - timedelta(days=late)
+            ids.append(
+                optimisation_requests.log_optimisation_request(
+                    session=session,
+                    customer_id=customer.id,
+                    contact_id=contact_id,
+                    requested_at=datetime.combine(target - timedelta(weeks=4), time(12), UTC),
+                    request_text=f"Late by {late} days.",
+                    target_date=target,
+                    model_id=None,
+                    actor=manager,
+                ).id
+            )
+    return ids
+
+
+@pytest.mark.usefixtures("deferred")  # records the download's callable, to run it as a click
+def test_the_overdue_deliveries_show_a_page_most_overdue_first_and_download_them_all(
+    monkeypatch,
+):
+    monkeypatch.setattr(entitlement_portfolio, "OVERDUE_PAGE", 1)
+    today = datetime.now(UTC).date()
+    with restoring_rows():
+        ids = log_late_requests(hypercare_customer(), [60, 200, 130])
+        with Session(db_engine()) as session:
+            manager = Scope(user_id=user_id(session, "manager"), all_customers=True)
+            whole = entitlement_portfolio.overdue_deliveries(
+                session=session, scope=manager, today=today
+            )
+        listed = list(whole["id"])
+        assert list(whole["days_overdue"]) == sorted(whole["days_overdue"], reverse=True)
+        mine = sorted(listed.index(i) for i in ids)
+        assert [listed[i] for i in mine] == [ids[1], ids[2], ids[0]]  # 200, 130, 60 days late
+        at = open_page("manager", page=PORTFOLIO)
+        picker = at.selectbox(key="overdue_page")
+        assert len(picker.options) == len(whole)
+        caption = next(c.value for c in at.caption if c.value.startswith("Requests past"))
+        assert caption.startswith(f"Requests past their target date: {len(whole)}; these are 1–1")
+        table = next(d.value for d in at.dataframe if "days_overdue" in d.value.columns)
+        assert list(table["id"]) == listed[:1]
+        picker.set_value(mine[0]).run()
+        table = next(d.value for d in at.dataframe if "days_overdue" in d.value.columns)
+        assert list(table["id"]) == [ids[1]] and list(table["days_overdue"]) == [200]
+        body = click_download(at, "overdue_csv").decode("utf-8-sig")
+        assert len(body.splitlines()) - 1 == len(whole)  # every overdue request, not the page
+        cells = {cell for line in body.splitlines()[1:] for cell in line.split(",")}
+        assert {str(i) for i in ids} <= cells
+
+        # Delivered meanwhile: the page chosen is past the end, so the last page shows.
+        at.selectbox(key="overdue_page").set_value(len(whole) - 1).run()
+        with session_scope(db_engine()) as session:
+            for request in session.exec(
+                select(OptimisationRequest).where(OptimisationRequest.id.in_(ids[1:]))
+            ):
+                request.state = "delivered"
+                session.add(request)
+        st.cache_data.clear()
+        at.run()
+        assert not at.exception
+        assert at.selectbox(key="overdue_page").value == len(whole) - 3
+        caption = next(c.value for c in at.caption if c.value.startswith("Requests past"))
+        assert f"these are {len(whole) - 2:,}–{len(whole) - 2:,}" in caption
