@@ -72,7 +72,12 @@ def _call_soon_on_event_loop(self: AppSession, callback: Callable[[], None]) -> 
         if pending.scheduled:
             return
         pending.scheduled = True
-    STREAMLIT_CALL_SOON(self, lambda: _run_pending(pending))
+    try:
+        STREAMLIT_CALL_SOON(self, lambda: _run_pending(pending))
+    except BaseException:  # no wake-up was scheduled: the next callback must try again
+        with pending.lock:
+            pending.scheduled = False
+        raise
     if self._event_loop.is_closed():  # Streamlit dropped the wake-up: drop what waits for it
         with pending.lock:
             pending.callbacks.clear()

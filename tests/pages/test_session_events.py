@@ -141,6 +141,32 @@ def test_a_closed_loop_drops_callbacks_without_raising_and_keeps_nothing():
     assert pending.callbacks == [] and not pending.scheduled
 
 
+def test_a_wakeup_that_fails_to_be_scheduled_is_asked_for_again_by_the_next_callback(
+    monkeypatch,
+):
+    """Streamlit raises when the loop refuses a callback for another reason than being closed;
+    the session must not be left waiting for a wake-up nobody scheduled."""
+    loop = CountingLoop()
+    session = fake_session(loop)
+    ran = []
+    refuse = {"once": True}
+    schedule = session_events.STREAMLIT_CALL_SOON
+
+    def flaky(self, callback):
+        if refuse.pop("once", False):
+            raise RuntimeError("refused")
+        schedule(self, callback)
+
+    monkeypatch.setattr(session_events, "STREAMLIT_CALL_SOON", flaky)
+    with pytest.raises(RuntimeError, match="refused"):
+        session_events._call_soon_on_event_loop(session, lambda: ran.append(1))
+    session_events._call_soon_on_event_loop(session, lambda: ran.append(2))
+    assert loop.wakeups == 1
+    settle(loop)
+    loop.close()
+    assert ran == [1, 2]
+
+
 class Recorder:
     def __init__(self):
         self.messages = []
