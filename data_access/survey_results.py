@@ -255,10 +255,16 @@ def _comment_statement(scope: Scope, filters: ResultFilters, search: str = ""):
     return statement
 
 
-def _comment_frame(session: Session, statement) -> pd.DataFrame:
-    frame = _plain_frame(
-        session, statement.order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc())
-    )
+def _comment_frame(session: Session | None, statement) -> pd.DataFrame:
+    """The comments `statement` (`_comment_statement`) lists, newest first; with no session,
+    none of them: the same columns, read from the statement, with no round trip."""
+    if session is None:
+        frame = pd.DataFrame(columns=list(statement.selected_columns.keys()))
+    else:
+        frame = _plain_frame(
+            session,
+            statement.order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc()),
+        )
     frame["interview_date"] = pd.to_datetime(frame["interview_date"]).dt.date
     return frame
 
@@ -277,14 +283,21 @@ class CommentPage:
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
 
+    def span(self, page: int) -> tuple[int, int]:
+        """The positions of page `page`'s first and last rows in all the comments, from 1
+        ((0, 0) when there are none)."""
+        if not self.total:
+            return 0, 0
+        return page * self.page_size + 1, min((page + 1) * self.page_size, self.total)
+
     @property
     def first(self) -> int:
         """The first row's position in all the comments, from 1 (0 when there are none)."""
-        return self.page * self.page_size + 1 if self.total else 0
+        return self.span(self.page)[0]
 
     @property
     def last(self) -> int:
-        return min((self.page + 1) * self.page_size, self.total)
+        return self.span(self.page)[1]
 
 
 def comment_page(
@@ -586,9 +599,7 @@ def survey_overview(
         results=_results(
             chosen.rows,
             int(chosen.campaigns["invited"].sum()),
-            _comment_frame(
-                session, _comment_statement(scope, filters).limit(None if comments else 0)
-            ),
+            _comment_frame(session if comments else None, _comment_statement(scope, filters)),
         ),
         per_campaign=_by_campaign(chosen.campaigns, chosen.rows),
         trend=_by_year(scored.campaigns.rename(columns={"id": "campaign_id"}), scored.rows),

@@ -264,10 +264,7 @@ else:
         st.selectbox(
             "Comments shown",
             range(comments.pages),
-            format_func=lambda page: (
-                f"{page * comments.page_size + 1:,}–"
-                f"{min((page + 1) * comments.page_size, comments.total):,}"
-            ),
+            format_func=lambda page: "{:,}–{:,}".format(*comments.span(page)),
             key=page_key,
             help="Newest first, a page at a time; the download holds every response.",
         )

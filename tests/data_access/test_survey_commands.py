@@ -628,6 +628,7 @@ def test_comments_are_read_a_page_at_a_time_newest_first_and_searched_literally(
     assert list(first.rows["comments"]) + list(second.rows["comments"]) == newest_first
     assert list(first.rows.columns) == list(listed.columns)
     assert (second.first, second.last) == (3, 4)
+    assert [first.span(number) for number in range(2)] == [(1, 2), (3, 4)]
     past_the_end = page(number=9)
     assert past_the_end.page == 1 and past_the_end.rows.equals(second.rows)
     assert [list(page(search, size=10).rows["comments"]) for search in ("%", "_", "plain")] == [
@@ -650,6 +651,8 @@ def test_comments_are_read_a_page_at_a_time_newest_first_and_searched_literally(
         )
     assert overview.results.comments.empty and overview.results.responses == 5
     assert list(overview.results.comments.columns) == list(listed.columns)
+    assert overview.results.comments.dtypes.equals(nothing.rows.dtypes)
+    assert nothing.span(0) == (0, 0)
 
 
 def test_results_respect_scope_and_filters(engine, world):
