@@ -33,6 +33,9 @@ WATCHLIST_PAGE = 25
 OVERDUE_PAGE = 25
 """Overdue deliveries per page: a portfolio late on hundreds reads and draws one page of them."""
 
+_OPEN_STATES = sorted(state.value for state in OPEN_REQUEST_STATES)
+"""The states of a request neither delivered nor cancelled."""
+
 WATCHLIST_COLUMNS = [
     "customer_id",
     "customer",
@@ -171,9 +174,6 @@ def overdue_deliveries_page(
         offset=page * OVERDUE_PAGE,
     )
     return _with_days_overdue(overdue, today), total
-
-
-_OPEN_STATES = sorted(state.value for state in OPEN_REQUEST_STATES)
 
 
 def _with_days_overdue(overdue: pd.DataFrame, today: date) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from domain.entitlements import OVER_CAP_WINDOW, RequestState
 from ui.auth import read_session, require_access
 from ui.downloads import csv_download
 from ui.format import DATE_COLUMN_FORMAT, to_zone
+from ui.paging import page_picker, span
 from ui.tables import local_time_column
 
 user = require_access(__file__)
@@ -38,9 +39,7 @@ def portfolio_screen() -> None:
     today = datetime.now(UTC).date()
     st.title("Entitlement portfolio")
     within = st.slider("Renewing within (days)", 15, 180, 60, step=15, key="watch_days")
-    page = st.session_state.get(page_key(within), 0)
-    watchlist, renewing = load_watchlist(scope, today, within, page)
-    watchlist_section(watchlist, renewing, scope, today, within)
+    watchlist_section(scope, today, within)
     overdue_section(scope, today)
     attempts_section(load_attempts(scope))
 
@@ -50,32 +49,31 @@ def page_key(within: int) -> str:
     return f"watch_page_{within}"
 
 
-def watchlist_section(
-    watchlist: pd.DataFrame, renewing: int, scope: Scope, today: date, within: int
-) -> None:
+def watchlist_section(scope: Scope, today: date, within: int) -> None:
     st.subheader("Unused entitlements nearing renewal")
+    size = entitlement_portfolio.WATCHLIST_PAGE
+    asked = st.session_state.get(page_key(within), 0)
+    watchlist, renewing = load_watchlist(scope, today, within, asked)
     nothing = f"No customer renewing within {within} days has unused entitlements."
     if renewing == 0:
         st.info(nothing)
         return
-    size = entitlement_portfolio.WATCHLIST_PAGE
-    pages = -(-renewing // size)
-    if pages > 1:
-        st.selectbox(
-            "Customers",
-            range(pages),
-            format_func=lambda p: f"{p * size + 1:,}–{min((p + 1) * size, renewing):,}",
-            key=page_key(within),
-            help="Customers renewing within the window, soonest first, a page at a time.",
-        )
-    elif watchlist.empty:
+    page = page_picker(
+        "Customers",
+        renewing,
+        size,
+        page_key(within),
+        "Customers renewing within the window, soonest first, a page at a time.",
+    )
+    if page != asked:  # fewer renew now than when that page was chosen
+        watchlist, renewing = load_watchlist(scope, today, within, page)
+    if renewing <= size and watchlist.empty:
         st.info(nothing)
         return
-    page = min(st.session_state.get(page_key(within), 0), pages - 1)
-    first, last = page * size + 1, min((page + 1) * size, renewing)
+    first, last = span(page, size, renewing)
     st.caption(
         f"Customers renewing within {within} days: {renewing:,}"
-        + (f"; these are {first:,}–{last:,}, soonest first" if pages > 1 else "")
+        + (f"; these are {first:,}–{last:,}, soonest first" if renewing > size else "")
         + ". Those with nothing unused are left out; the download holds the whole watchlist."
     )
     if watchlist.empty:
@@ -118,27 +116,24 @@ OVERDUE_PAGE_KEY = "overdue_page"
 def overdue_section(scope: Scope, today: date) -> None:
     st.subheader("Overdue deliveries")
     size = entitlement_portfolio.OVERDUE_PAGE
-    page = st.session_state.get(OVERDUE_PAGE_KEY, 0)
-    overdue, total = load_overdue(scope, today, page)
+    asked = st.session_state.get(OVERDUE_PAGE_KEY, 0)
+    overdue, total = load_overdue(scope, today, asked)
     if total == 0:
         st.info("No optimisation request is past its target date.")
         return
-    pages = -(-total // size)
-    if page >= pages:  # some were delivered since the page was chosen: show the last one
-        page = st.session_state[OVERDUE_PAGE_KEY] = pages - 1
+    page = page_picker(
+        "Requests",
+        total,
+        size,
+        OVERDUE_PAGE_KEY,
+        "Overdue requests, most overdue first, a page at a time.",
+    )
+    if page != asked:  # some were delivered since that page was chosen
         overdue, total = load_overdue(scope, today, page)
-    if pages > 1:
-        st.selectbox(
-            "Requests",
-            range(pages),
-            format_func=lambda p: f"{p * size + 1:,}–{min((p + 1) * size, total):,}",
-            key=OVERDUE_PAGE_KEY,
-            help="Overdue requests, most overdue first, a page at a time.",
-        )
-    first, last = page * size + 1, min((page + 1) * size, total)
+    first, last = span(page, size, total)
     st.caption(
         f"Requests past their target date: {total:,}"
-        + (f"; these are {first:,}–{last:,}, most overdue first" if pages > 1 else "")
+        + (f"; these are {first:,}–{last:,}, most overdue first" if total > size else "")
         + ". The download holds all of them."
     )
     st.dataframe(
