@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from data_access.models import Customer, EndUser, Region, SurveyCampaign, SurveyResponse, User
 from data_access.scope import Scope
 from data_access.survey_campaigns import RESPONDENT_STATUS_LABELS, SUS_KEYS, campaign_frame
+from domain.paging import page_count, span
 from domain.surveys import (
     NPS_SPLIT_COLUMNS,
     SCORE_COLUMNS,
@@ -281,14 +282,12 @@ class CommentPage:
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
 
     def span(self, page: int) -> tuple[int, int]:
         """The positions of page `page`'s first and last rows in all the comments, from 1
         ((0, 0) when there are none)."""
-        if not self.total:
-            return 0, 0
-        return page * self.page_size + 1, min((page + 1) * self.page_size, self.total)
+        return span(page, self.page_size, self.total)
 
     @property
     def first(self) -> int:

@@ -22,10 +22,11 @@ from data_access.entitlement_portfolio import (
 )
 from data_access.scope import Scope
 from domain.entitlements import OVER_CAP_WINDOW, RequestState
+from domain.paging import span
 from ui.auth import read_session, require_access
 from ui.downloads import csv_download
 from ui.format import DATE_COLUMN_FORMAT, to_zone
-from ui.paging import page_picker, span
+from ui.paging import page_picker
 from ui.tables import local_time_column
 
 user = require_access(__file__)

@@ -26,6 +26,7 @@ from ui.auth import read_session, require_access
 from ui.charts import show_chart
 from ui.downloads import csv_download
 from ui.format import date_text
+from ui.paging import page_picker
 
 user = require_access(__file__)
 
@@ -259,15 +260,14 @@ comments = load_comments(scope, filters, search, st.session_state.get(page_key, 
 if comments.total == 0:
     st.info("No comments match." if search.strip() else "No comments in these responses.")
 else:
-    if comments.pages > 1:
-        st.session_state[page_key] = comments.page  # past the end (fewer now): the last page
-        st.selectbox(
-            "Comments shown",
-            range(comments.pages),
-            format_func=lambda page: "{:,}–{:,}".format(*comments.span(page)),
-            key=page_key,
-            help="Newest first, a page at a time; the download holds every response.",
-        )
+    # A page past the end (fewer now) is read and chosen as the last one.
+    page_picker(
+        "Comments shown",
+        comments.total,
+        comments.page_size,
+        page_key,
+        "Newest first, a page at a time; the download holds every response.",
+    )
     st.caption(
         f"{comments.total:,} comments"
         + (

@@ -1,23 +1,17 @@
-"""A long list shown a page at a time: the picker of its pages and the span a page covers."""
+"""A long list shown a page at a time: the picker of its pages (`domain.paging` counts them)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-
-def span(page: int, size: int, total: int) -> tuple[int, int]:
-    """The positions of page `page`'s (from 0) first and last rows among `total`, from 1
-    ((0, 0) when there are none)."""
-    if not total:
-        return 0, 0
-    return page * size + 1, min((page + 1) * size, total)
+from domain.paging import page_count, span
 
 
 def page_picker(label: str, total: int, size: int, key: str, help: str) -> int:
     """The page chosen (from 0) of `total` rows, `size` to a page: a select box of the pages
     ("1–25", "26–50", …) when there is more than one. A page chosen before the list got
     shorter becomes its last page."""
-    pages = max(1, -(-total // size))
+    pages = page_count(total, size)
     if st.session_state.get(key, 0) >= pages:
         st.session_state[key] = pages - 1
     if pages == 1:

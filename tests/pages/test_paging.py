@@ -2,7 +2,7 @@
 
 from streamlit.testing.v1 import AppTest
 
-from ui.paging import span
+from domain.paging import span
 
 
 def test_a_page_spans_its_rows_and_the_last_one_stops_at_the_total():
