@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable, Mapping, Sequence
+from fractions import Fraction
 
 import numpy as np
 import pandas as pd
@@ -99,9 +100,14 @@ def sus_score(answers: Sequence[int]) -> float:
     return float(sus_scores(np.array([checked]))[0])
 
 
-# Odd (positive) items count answer − 1, even (negative) items 5 − answer: sign × answer + offset.
-_SUS_SIGNS = np.array([1 if number % 2 else -1 for number in range(1, len(SUS_ITEMS) + 1)])
-_SUS_OFFSET = sum(-1 if number % 2 else 5 for number in range(1, len(SUS_ITEMS) + 1))
+# Odd (positive) items count answer − 1, even (negative) items 5 − answer: sign × answer + offset
+# points, 0–40, and the score is 2.5 × points. Public so that a database can count the same points.
+SUS_SIGNS: tuple[int, ...] = tuple(
+    1 if number % 2 else -1 for number in range(1, len(SUS_ITEMS) + 1)
+)
+SUS_OFFSET: int = sum(-1 if number % 2 else 5 for number in range(1, len(SUS_ITEMS) + 1))
+SUS_POINT_VALUE = 2.5
+_SUS_SIGNS = np.array(SUS_SIGNS)
 
 
 def sus_scores(answers: np.ndarray) -> np.ndarray:
@@ -120,8 +126,8 @@ def sus_scores(answers: np.ndarray) -> np.ndarray:
         row = int(np.flatnonzero(~valid.all(axis=1))[0]) + 1
         raise ValueError(f"Response {row} has a SUS answer outside the whole numbers 1 to 5.")
     complete = answered.all(axis=1)
-    totals = np.where(answered, values, 0).astype(np.int64) @ _SUS_SIGNS + _SUS_OFFSET
-    return np.where(complete, totals * 2.5, np.nan)
+    totals = np.where(answered, values, 0).astype(np.int64) @ _SUS_SIGNS + SUS_OFFSET
+    return np.where(complete, totals * SUS_POINT_VALUE, np.nan)
 
 
 def sus_grade(score: float) -> str:
@@ -146,7 +152,7 @@ def nps_split(scores: Iterable[int]) -> dict[str, int | float]:
     suffix. Tricky edge: 7s and 8s are passives, counted in the total but on neither side of NPS.
     """
     answers = np.array(_checked_answers(scores, "NPS", 0, 10), dtype=np.int64)
-    split = _nps_splits(answers, np.zeros(len(answers), dtype=np.int64), 1)
+    split = _nps_splits(*(np.array([np.count_nonzero(chosen)]) for chosen in _nps_groups(answers)))
     return {key: value[0].item() for key, value in split.items()}
 
 
@@ -165,7 +171,7 @@ def csat_percent(scores: Iterable[int]) -> float:
     Tricky edge: a 3 is neutral, so it counts in the total but not as satisfied.
     """
     answers = np.array(_checked_answers(scores, "CSAT", 1, 5), dtype=np.int64)
-    return _csat_percents(answers, np.zeros(len(answers), dtype=np.int64), 1)[0].item()
+    return 100 * np.count_nonzero(answers >= 4) / len(answers)
 
 
 def t_critical_95(df: int) -> float:
@@ -192,8 +198,11 @@ def t_critical_95(df: int) -> float:
 def mean_ci95(values: Sequence[float]) -> tuple[float, float, float]:
     """The mean and its 95 % confidence interval (mean, low, high) from the t distribution.
 
-    Uses the sample standard deviation (n − 1). Tricky edge: one value has a mean but no spread, so
-    it gives (mean, nan, nan) rather than a zero-width interval.
+    Uses the sample standard deviation (n − 1). The sums are exact (as fractions), and the mean
+    and the variance of the mean are each rounded once from them, so the figures do not depend
+    on the order of the values, and a group scored from its sums (`scores_from_sums`) gets the
+    very same figures. Tricky edge: one value has a mean but no spread, so it gives
+    (mean, nan, nan) rather than a zero-width interval.
     """
     if not values:
         raise ValueError("A confidence interval needs at least one value.")
@@ -204,91 +213,32 @@ def mean_ci95(values: Sequence[float]) -> tuple[float, float, float]:
             or not math.isfinite(value)
         ):
             raise ValueError(f"Value {position} is {value!r}; a confidence interval needs numbers.")
-    mean, low, high = _means_ci95(
-        np.array(values, dtype=float), np.zeros(len(values), dtype=np.int64), 1
-    )
-    if len(values) == 1:
-        return mean[0].item(), math.nan, math.nan
-    return mean[0].item(), low[0].item(), high[0].item()
+    exact = [Fraction(value) for value in values]
+    count = len(exact)
+    total = sum(exact, Fraction(0))
+    mean = float(total / count)
+    if count == 1:
+        return mean, math.nan, math.nan
+    squares = sum((value * value for value in exact), Fraction(0))
+    variance_of_mean = float((count * squares - total * total) / (count * count * (count - 1)))
+    half_width = t_critical_95(count - 1) * math.sqrt(variance_of_mean)
+    return mean, mean - half_width, mean + half_width
 
 
 # --- Many groups of responses at once ------------------------------------------------------
-# The functions above score one group of answers; those below score every group of a column of
-# answers in one pass (each campaign, each year), by the same arithmetic: the functions above
-# call them with a single group. `codes` numbers each answer's group 0 … groups − 1.
+# The functions above score one group of answers; those below score every group at once (each
+# campaign, each year) from a few sums per group, which a database can count without sending
+# the answers: `SUM_COLUMNS`. They give the very figures the functions above give each group.
 
-
-def _nps_splits(answers: np.ndarray, codes: np.ndarray, groups: int) -> dict[str, np.ndarray]:
-    def count(chosen: np.ndarray) -> np.ndarray:
-        return np.bincount(codes[chosen], minlength=groups)
-
-    responses = np.bincount(codes, minlength=groups)
-    counts = {
-        "promoters": count(answers >= 9),
-        "passives": count((answers >= 7) & (answers <= 8)),
-        "detractors": count(answers <= 6),
-    }
-    with np.errstate(invalid="ignore", divide="ignore"):
-        percents = {f"{group}_percent": 100 * n / responses for group, n in counts.items()}
-    return {"responses": responses, **counts, **percents}
-
-
-def _csat_percents(answers: np.ndarray, codes: np.ndarray, groups: int) -> np.ndarray:
-    satisfied = np.bincount(codes[answers >= 4], minlength=groups)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return 100 * satisfied / np.bincount(codes, minlength=groups)
-
-
-def _group_sums(ordered: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """`math.fsum` of each group's run of `ordered` (values sorted by group): exactly rounded,
-    so a group's mean does not depend on the order its answers were read in."""
-    listed = ordered.tolist()
-    ends = np.cumsum(counts)
-    return np.array(
-        [
-            math.fsum(listed[a:b])
-            for a, b in zip((ends - counts).tolist(), ends.tolist(), strict=True)
-        ],
-        dtype=float,
-    )
-
-
-def _means_ci95(
-    values: np.ndarray, codes: np.ndarray, groups: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`mean_ci95` of each group (every group has at least one value): NaN bounds for a group of
-    one value."""
-    counts = np.bincount(codes, minlength=groups)
-    ordered = values[np.argsort(codes, kind="stable")]
-    means = _group_sums(ordered, counts) / counts
-    deviations = ordered - np.repeat(means, counts)
-    squares = _group_sums(deviations * deviations, counts)
-    spread = counts > 1
-    t = np.array([t_critical_95(n - 1) if n > 1 else math.nan for n in counts.tolist()])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        half_widths = t * np.sqrt(squares / (counts - 1) / counts)
-    return (
-        means,
-        np.where(spread, means - half_widths, math.nan),
-        np.where(spread, means + half_widths, math.nan),
-    )
-
-
-def _checked_column(values: np.ndarray, name: str, low: int, high: int) -> np.ndarray:
-    """`values` as whole-number answers in [low, high], or ValueError naming the first bad one."""
-    if values.dtype.kind not in "iu":
-        raise ValueError(
-            f"{name} answers are whole numbers from {low} to {high}; got {values.dtype}."
-        )
-    outside = np.flatnonzero((values < low) | (values > high))
-    if len(outside):
-        position = int(outside[0])
-        raise ValueError(
-            f"{name} answer {position + 1} is {values[position]}; answers run from {low} to {high}."
-        )
-    return values.astype(np.int64)
-
-
+SUM_COLUMNS: tuple[str, ...] = (
+    "responses",
+    "sus_points",  # the sum of the responses' SUS points (score / 2.5, 0–40)
+    "sus_squares",  # the sum of their squares
+    "promoters",
+    "passives",
+    "detractors",
+    "satisfied",  # CSAT answers of 4 or 5
+)
 NPS_SPLIT_COLUMNS: tuple[str, ...] = (
     "promoters",
     "passives",
@@ -308,44 +258,171 @@ SCORE_COLUMNS: tuple[str, ...] = (
     "csat_pct",
 )
 
+_POINT = Fraction(SUS_POINT_VALUE)
+_NUMPY_EXACT_COUNT = 2**16
+"""Up to this many responses in a group, the sums' quotients below are formed of whole numbers
+under 2**53, so float64 division rounds them exactly as Python's int / int does."""
 
-def scores_by_group(
-    groups: np.ndarray, sus: np.ndarray, nps_answers: np.ndarray, csat_answers: np.ndarray
-) -> pd.DataFrame:
-    """The figures of every group of submitted responses at once: one row per distinct group
-    (sorted, the index), with the SCORE_COLUMNS, each what `mean_ci95`, `sus_grade`,
-    `nps_split`, `nps` and `csat_percent` give for that group's responses alone.
 
-    One entry per response in each array: its group, SUS score, NPS and CSAT answers. Tricky
-    edge: a malformed answer anywhere refuses the whole column (ValueError naming the first),
-    as the one-group functions refuse their list; a group of one response has NaN bounds.
+def _sus_means_ci95(
+    counts: np.ndarray, points: np.ndarray, squares: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`mean_ci95` of each group's SUS scores from its count, sum of points and sum of squared
+    points: mean = 2.5·S1/n and variance of the mean = 2.5²·(n·S2 − S1²)/(n²(n − 1)), each a
+    ratio of whole numbers rounded once (NaN bounds for a group of one)."""
+    p, q = _POINT.numerator, _POINT.denominator
+    if counts.size == 0 or counts.max() <= _NUMPY_EXACT_COUNT:
+        n, s1, s2 = (column.astype(np.int64) for column in (counts, points, squares))
+        means = (p * s1).astype(float) / (q * n).astype(float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            variances = (p * p * (n * s2 - s1 * s1)).astype(float) / (
+                q * q * n * n * (n - 1)
+            ).astype(float)
+    else:  # Python's whole numbers do not overflow, and int / int rounds once
+        rows = list(zip(counts.tolist(), points.tolist(), squares.tolist(), strict=True))
+        means = np.array([p * s1 / (q * n) for n, s1, _ in rows], dtype=float)
+        variances = np.array(
+            [
+                p * p * (n * s2 - s1 * s1) / (q * q * n * n * (n - 1)) if n > 1 else math.nan
+                for n, s1, s2 in rows
+            ],
+            dtype=float,
+        )
+    spread = counts > 1
+    t = np.array([t_critical_95(n - 1) if n > 1 else math.nan for n in counts.tolist()])
+    half_widths = t * np.sqrt(np.where(spread, variances, 0.0))
+    return (
+        means,
+        np.where(spread, means - half_widths, math.nan),
+        np.where(spread, means + half_widths, math.nan),
+    )
+
+
+def _nps_groups(answers: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which NPS answers are promoters (9–10), passives (7–8) and detractors (0–6)."""
+    return answers >= 9, (answers >= 7) & (answers <= 8), answers <= 6
+
+
+def _nps_splits(promoters: np.ndarray, passives: np.ndarray, detractors: np.ndarray) -> dict:
+    responses = promoters + passives + detractors
+    counts = {"promoters": promoters, "passives": passives, "detractors": detractors}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        percents = {f"{group}_percent": 100 * n / responses for group, n in counts.items()}
+    return {"responses": responses, **counts, **percents}
+
+
+def scores_from_sums(sums: pd.DataFrame) -> pd.DataFrame:
+    """The figures of every group of submitted responses from its `SUM_COLUMNS` (one row per
+    group, each with at least one response; the index names the groups): the SCORE_COLUMNS,
+    each what `mean_ci95`, `sus_grade`, `nps_split`, `nps` and `csat_percent` give for that
+    group's responses alone, with the same index.
+
+    Tricky edge: sums that no set of answers could give (a split that does not add up to the
+    responses, points past 40 a response) are refused with ValueError naming the group.
     """
-    sus = np.asarray(sus, dtype=float)
+    columns = {name: sums[name].to_numpy(dtype=np.int64) for name in SUM_COLUMNS}
+    responses = columns["responses"]
+    nps_counts = columns["promoters"] + columns["passives"] + columns["detractors"]
+    impossible = (
+        (responses < 1)
+        | (nps_counts != responses)
+        | (columns["satisfied"] < 0)
+        | (columns["satisfied"] > responses)
+        | (columns["sus_points"] < 0)
+        | (columns["sus_points"] > 40 * responses)
+    )
+    if impossible.any():
+        group = sums.index[int(np.flatnonzero(impossible)[0])]
+        raise ValueError(f"The sums of group {group!r} are not those of any set of answers.")
+    means, lows, highs = _sus_means_ci95(responses, columns["sus_points"], columns["sus_squares"])
+    split = _nps_splits(columns["promoters"], columns["passives"], columns["detractors"])
+    distinct, where = np.unique(means, return_inverse=True)
+    grades = np.array([sus_grade(mean) for mean in distinct.tolist()], dtype=object)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        figures = pd.DataFrame(
+            {
+                "responses": responses,
+                "sus_mean": means,
+                "sus_low": lows,
+                "sus_high": highs,
+                "sus_grade": grades[where.reshape(-1)] if len(responses) else grades,
+                "nps": 100 * (split["promoters"] - split["detractors"]) / responses,
+                **{key: split[key] for key in NPS_SPLIT_COLUMNS},
+                "csat_pct": 100 * columns["satisfied"] / responses,
+            },
+            index=sums.index,
+        )
+    return figures[list(SCORE_COLUMNS)]
+
+
+def _checked_column(values: np.ndarray, name: str, low: int, high: int) -> np.ndarray:
+    """`values` as whole-number answers in [low, high], or ValueError naming the first bad one."""
+    if values.dtype.kind not in "iu":
+        raise ValueError(
+            f"{name} answers are whole numbers from {low} to {high}; got {values.dtype}."
+        )
+    outside = np.flatnonzero((values < low) | (values > high))
+    if len(outside):
+        position = int(outside[0])
+        raise ValueError(
+            f"{name} answer {position + 1} is {values[position]}; answers run from {low} to {high}."
+        )
+    return values.astype(np.int64)
+
+
+def _checked_points(sus: np.ndarray) -> np.ndarray:
+    """SUS scores as points (score / 2.5), or ValueError naming the first that is not a score."""
     if not np.isfinite(sus).all():
         position = int(np.flatnonzero(~np.isfinite(sus))[0]) + 1
         raise ValueError(f"SUS score {position} is {sus[position - 1]}; a mean needs numbers.")
+    points = sus / SUS_POINT_VALUE
+    bad = np.flatnonzero((points != np.round(points)) | (points < 0) | (points > 40))
+    if len(bad):
+        position = int(bad[0]) + 1
+        raise ValueError(
+            f"SUS score {position} is {sus[position - 1]}; scores are multiples of "
+            f"{SUS_POINT_VALUE} from 0 to 100."
+        )
+    return points.astype(np.int64)
+
+
+def sums_by_group(
+    groups: np.ndarray, sus: np.ndarray, nps_answers: np.ndarray, csat_answers: np.ndarray
+) -> pd.DataFrame:
+    """The `SUM_COLUMNS` of every group of submitted responses: one row per distinct group
+    (sorted, the index). One entry per response in each array: its group, SUS score, NPS and
+    CSAT answers. Tricky edge: a malformed answer anywhere refuses the whole column (ValueError
+    naming the first), as the one-group functions refuse their list."""
+    points = _checked_points(np.asarray(sus, dtype=float))
     nps_answers = _checked_column(np.asarray(nps_answers), "NPS", 0, 10)
     csat_answers = _checked_column(np.asarray(csat_answers), "CSAT", 1, 5)
     keys, codes = np.unique(np.asarray(groups), return_inverse=True)
     codes = codes.reshape(-1)
-    means, lows, highs = _means_ci95(sus, codes, len(keys))
-    split = _nps_splits(nps_answers, codes, len(keys))
-    distinct, where = np.unique(means, return_inverse=True)
-    grades = np.array([sus_grade(mean) for mean in distinct.tolist()], dtype=object)
-    figures = pd.DataFrame(
+
+    def total(weights: np.ndarray | None = None) -> np.ndarray:
+        return np.bincount(codes, weights=weights, minlength=len(keys)).astype(np.int64)
+
+    promoters, passives, detractors = _nps_groups(nps_answers)
+    return pd.DataFrame(
         {
-            "responses": split["responses"],
-            "sus_mean": means,
-            "sus_low": lows,
-            "sus_high": highs,
-            "sus_grade": grades[where.reshape(-1)] if len(keys) else grades,
-            "nps": 100 * (split["promoters"] - split["detractors"]) / split["responses"],
-            **{key: split[key] for key in SCORE_COLUMNS[6:12]},
-            "csat_pct": _csat_percents(csat_answers, codes, len(keys)),
+            "responses": total(),
+            "sus_points": total(points),
+            "sus_squares": total(points * points),
+            "promoters": total(promoters),
+            "passives": total(passives),
+            "detractors": total(detractors),
+            "satisfied": total(csat_answers >= 4),
         },
         index=pd.Index(keys, name="group"),
-    )
-    return figures[list(SCORE_COLUMNS)]
+    )[list(SUM_COLUMNS)]
+
+
+def scores_by_group(
+    groups: np.ndarray, sus: np.ndarray, nps_answers: np.ndarray, csat_answers: np.ndarray
+) -> pd.DataFrame:
+    """`scores_from_sums` of `sums_by_group`: the SCORE_COLUMNS of every group at once, one row
+    per distinct group (sorted, the index); a group of one response has NaN bounds."""
+    return scores_from_sums(sums_by_group(groups, sus, nps_answers, csat_answers))
 
 
 def missing_items(draft: Mapping[str, object]) -> list[str]:

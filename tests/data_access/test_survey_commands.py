@@ -7,6 +7,7 @@ import threading
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
 from sqlalchemy import case, func, null
@@ -30,8 +31,9 @@ from data_access.models import (
 )
 from data_access.policies import seed_default_policies
 from data_access.scope import Scope
+from data_access.survey_campaigns import SUS_KEYS
 from domain.csv_safe import csv_bytes
-from domain.surveys import SUS_ITEMS
+from domain.surveys import SUM_COLUMNS, SUS_ITEMS, sums_by_group, sus_score
 from domain.tiers import Tier
 
 START = date(2024, 3, 15)
@@ -688,6 +690,60 @@ def test_results_respect_scope_and_filters(engine, world):
             year=2026,
         )
     assert (matching.responses, matching.invited) == (3, 6)
+
+
+def test_the_databases_sums_are_those_of_the_responses_read_one_by_one(engine, world):
+    """The results are counted from sums the database makes per campaign; they are the sums
+    `domain.surveys.sums_by_group` makes of the submitted responses read one by one, drafts
+    left out, and so are the answer counts of the distribution."""
+    campaign = three_responses(engine, world)
+    submit(engine, world, campaign, world.users[3], sus_4=2, sus_7=5, nps=7, csat=1)
+    next_year_response(
+        engine, world, complete(**WORST, nps=6, csat=3, interview_date=date(2027, 4, 1))
+    )
+    scope = Scope(world.manager, True)
+    with Session(engine) as session:
+        sums = survey_results._campaign_sums(session, scope, survey_results.ResultFilters())
+        submitted = session.exec(
+            select(SurveyResponse).where(SurveyResponse.status == "submitted")
+        ).all()
+    expected = sums_by_group(
+        np.array([row.campaign_id for row in submitted]),
+        np.array([sus_score([getattr(row, key) for key in SUS_KEYS]) for row in submitted]),
+        np.array([row.nps for row in submitted]),
+        np.array([row.csat for row in submitted]),
+    )
+    assert len(submitted) == 5 and sorted(sums.index) == sorted(expected.index)
+    assert sums.loc[expected.index, list(SUM_COLUMNS)].to_numpy().tolist() == (
+        expected.to_numpy().tolist()
+    )
+    for key in SUS_KEYS:
+        for answer in range(1, 6):
+            counted = {
+                campaign_id: sum(
+                    1 for row in submitted if row.campaign_id == campaign_id
+                    and getattr(row, key) == answer
+                )
+                for campaign_id in expected.index
+            }  # fmt: skip
+            assert sums[f"{key}_{answer}"].to_dict() == counted, (key, answer)
+
+
+def test_a_submitted_answer_out_of_range_is_refused_not_left_out(engine, world):
+    """An answer the commands would refuse, written behind their back, is counted in no bucket
+    of the database's sums; the results say so rather than count the response short."""
+    campaign = three_responses(engine, world)
+    with session_scope(engine) as session:
+        response = session.exec(
+            select(SurveyResponse).where(SurveyResponse.status == "submitted")
+        ).first()
+        response.sus_4 = 7
+        session.add(response)
+    with Session(engine) as session, pytest.raises(ValueError) as refused:
+        survey_results.survey_results(session=session, scope=Scope(world.manager, True))
+    assert str(refused.value) == (
+        f"Campaign {campaign} has a submitted response with an answer missing or out of range."
+    )
 
 
 def next_year_response(engine, world, answers: dict) -> None:

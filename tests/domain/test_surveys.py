@@ -1,10 +1,12 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from domain import surveys
 from domain.surveys import (
     LIKERT_LABELS,
     SUS_ITEMS,
@@ -14,6 +16,8 @@ from domain.surveys import (
     nps,
     nps_split,
     scores_by_group,
+    scores_from_sums,
+    sums_by_group,
     sus_grade,
     sus_score,
     sus_scores,
@@ -308,6 +312,56 @@ def test_groups_of_one_identical_answers_and_extreme_answers_score_as_alone():
     assert figures.loc[2, ["sus_mean", "sus_low", "sus_high", "nps"]].tolist() == [0, 0, 0, -100]
 
 
+def test_groups_scored_without_numpy_score_as_alone(monkeypatch):
+    """Past 2**16 responses in a group the sums' quotients are formed of Python's whole numbers
+    (float64 could not hold them exactly); that path gives the same figures."""
+    monkeypatch.setattr(surveys, "_NUMPY_EXACT_COUNT", 0)
+    assert_scored_as_each_group_alone(EDGE_RESPONSES)
+
+
+def test_a_group_too_large_for_numpys_exact_quotients_scores_as_alone():
+    count = 2**16 + 3
+    sus = np.array([2.5 * (number * 7 % 41) for number in range(count)])
+    nps_answers = np.arange(count, dtype=np.int64) % 11
+    csat = np.arange(count, dtype=np.int64) % 5 + 1
+    figures = scores_by_group(np.zeros(count, dtype=np.int64), sus, nps_answers, csat).iloc[0]
+    mean, low, high = mean_ci95(sus.tolist())
+    assert (figures["sus_mean"], figures["sus_low"], figures["sus_high"]) == (mean, low, high)
+    assert figures["nps"] == nps(nps_answers.tolist())
+    assert figures["csat_pct"] == csat_percent(csat.tolist())
+
+
+def test_sums_are_counted_per_group():
+    sums = sums_by_group(
+        np.array([7, 3, 7]), np.array([100.0, 50.0, 0.0]), np.array([10, 7, 3]), np.array([5, 4, 1])
+    )
+    assert sums.to_dict("index") == {
+        3: dict(responses=1, sus_points=20, sus_squares=400, promoters=0, passives=1,
+                detractors=0, satisfied=1),
+        7: dict(responses=2, sus_points=40, sus_squares=1600, promoters=1, passives=0,
+                detractors=1, satisfied=1),
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"responses": 0, "promoters": 0},  # a group without responses
+        {"promoters": 2},  # the split does not add up to the responses
+        {"satisfied": 3},  # more satisfied than responses
+        {"sus_points": 81},  # past 40 points a response
+    ],
+)
+def test_sums_no_answers_could_give_are_refused(changes):
+    sums = pd.DataFrame(
+        [dict(responses=2, sus_points=40, sus_squares=1600, promoters=1, passives=0,
+              detractors=1, satisfied=1) | changes],
+        index=pd.Index(["Acme 2026"]),
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="The sums of group 'Acme 2026' are not those of any"):
+        scores_from_sums(sums)
+
+
 def test_no_responses_give_no_groups():
     empty = np.array([], dtype=np.int64)
     figures = scores_by_group(empty, np.array([], dtype=float), empty, empty)
@@ -321,6 +375,8 @@ def test_no_responses_give_no_groups():
         ([50.0, 50.0], [9, 11], [4, 4], "NPS answer 2 is 11; answers run from 0 to 10."),
         ([50.0, 50.0], [9, 9], [0, 4], "CSAT answer 1 is 0; answers run from 1 to 5."),
         ([50.0, 50.0], [9.0, 9.5], [4, 4], "NPS answers are whole numbers from 0 to 10"),
+        ([50.0, 51.0], [9, 9], [4, 4], "SUS score 2 is 51.0; scores are multiples of 2.5 from 0"),
+        ([102.5, 50.0], [9, 9], [4, 4], "SUS score 1 is 102.5; scores are multiples of 2.5"),
     ],
 )
 def test_scoring_groups_refuses_missing_and_malformed_answers(sus, nps_answers, csat, message):
