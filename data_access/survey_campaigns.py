@@ -18,6 +18,7 @@ import numbers
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import and_, case, func, or_
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +46,7 @@ from data_access.models import (
     utc_now,
 )
 from data_access.scope import Scope
-from domain.entitlements import Entitlement, subscription_year
+from domain.entitlements import Entitlement, subscription_year, subscription_year_ends
 from domain.roles import Role
 from domain.surveys import MISSING_LABELS, SUS_ITEMS, missing_items
 
@@ -180,24 +181,22 @@ def campaign_frame(session: Session, where: list[ColumnElement[bool]]) -> pd.Dat
     )
     frame = pd.read_sql(statement, session.connection())
     frame[["submitted", "drafts"]] = frame[["submitted", "drafts"]].fillna(0).astype(int)
-    frame["year_start"] = pd.to_datetime(frame["year_start"]).dt.date
-    frame["hypercare_start"] = pd.to_datetime(frame["hypercare_start"]).dt.date
-    frame["closes_on"] = [
-        subscription_year(start, year_start)[1]
-        for start, year_start in zip(frame["hypercare_start"], frame["year_start"], strict=True)
-    ]
-    frame["year"] = [year_start.year for year_start in frame["year_start"]]
-    return frame.drop(columns="hypercare_start")
+    # Dates come as ISO text from SQLite and as dates from PostgreSQL; numpy parses both, a
+    # thousand campaigns at once (`subscription_year` per row was 2 ms of 2,000 customers' read).
+    year_start = np.array(frame["year_start"].tolist(), dtype="datetime64[D]")
+    frame["year_start"] = year_start.tolist()
+    frame["closes_on"] = subscription_year_ends(
+        np.array(frame.pop("hypercare_start").tolist(), dtype="datetime64[D]"), year_start
+    )
+    frame["year"] = year_start.astype("datetime64[Y]").astype(np.int64) + 1970
+    return frame
 
 
 def campaigns_for_staff(*, session: Session, today: date) -> pd.DataFrame:
     """Campaigns open for interviews on `today` (their subscription year has not renewed yet)."""
     frame = campaign_frame(session, [Customer.is_active, *_started_within_a_year(today)])
-    is_open = [
-        year_start <= today < closes
-        for year_start, closes in zip(frame["year_start"], frame["closes_on"], strict=True)
-    ]
-    return frame[is_open].reset_index(drop=True)
+    is_open = (frame["year_start"] <= today) & (frame["closes_on"] > today)
+    return frame[is_open.to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 def _started_within_a_year(today: date) -> list[ColumnElement[bool]]:

@@ -28,6 +28,7 @@ from domain.entitlements import (
     models_to_drop_on_downgrade,
     renewal_summary,
     subscription_year,
+    subscription_year_ends,
     transition,
     validate_target,
 )
@@ -514,3 +515,33 @@ def test_models_to_drop_on_downgrade():
     assert models_to_drop_on_downgrade(1, ["A", "A"]) == 0
     with pytest.raises(ValueError, match="cannot be negative"):
         models_to_drop_on_downgrade(-1, enrolled)
+
+
+START_AND_DAY = st.tuples(
+    st.dates(min_value=date(1996, 1, 1), max_value=date(2104, 12, 31)),
+    st.integers(min_value=0, max_value=3 * 366),
+)
+
+
+@given(st.lists(START_AND_DAY, max_size=40))
+def test_many_subscription_year_ends_are_each_ones_own(pairs):
+    """Around 29 February in common and leap years, 2100 (not a leap year) included."""
+    starts = [start for start, _ in pairs]
+    ons = [start + timedelta(days=offset) for start, offset in pairs]
+    assert subscription_year_ends(starts, ons) == [
+        subscription_year(start, on)[1] for start, on in zip(starts, ons, strict=True)
+    ]
+
+
+def test_subscription_year_ends_of_leap_day_starts_and_a_day_before_the_start():
+    starts = [date(2020, 2, 29)] * 4 + [date(2096, 2, 29)] * 2
+    ons = [date(2021, 2, 27), date(2021, 2, 28), date(2024, 2, 28), date(2024, 2, 29),
+           date(2100, 2, 27), date(2100, 2, 28)]  # fmt: skip
+    assert subscription_year_ends(starts, ons) == [
+        date(2021, 2, 28), date(2022, 2, 28), date(2024, 2, 29), date(2025, 2, 28),
+        date(2100, 2, 28), date(2101, 2, 28),  # 2100 is a common year
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="2020-02-28 is before the HyperCare start on 2020-02-29"):
+        subscription_year_ends(
+            [date(2020, 3, 1), date(2020, 2, 29)], [date(2021, 1, 1), date(2020, 2, 28)]
+        )
