@@ -418,7 +418,9 @@ def _item_distribution(sums: pd.DataFrame) -> pd.DataFrame:
     zeros filled in."""
     grid = [(item, answer) for item in range(1, len(SUS_ITEMS) + 1) for answer in range(1, 6)]
     frame = pd.DataFrame(grid, columns=["item", "answer"])
-    frame["count"] = sums[list(ANSWER_COUNT_COLUMNS)].to_numpy(dtype=np.int64).sum(axis=0)
+    first = sums.columns.get_loc(ANSWER_COUNT_COLUMNS[0])
+    counts = sums.iloc[:, first : first + len(ANSWER_COUNT_COLUMNS)]
+    frame["count"] = counts.to_numpy(dtype=np.int64).sum(axis=0)
     frame["statement"] = [SUS_ITEMS[item - 1] for item in frame["item"]]
     return frame[["item", "statement", "answer", "count"]]
 
@@ -432,11 +434,21 @@ _SUMMARY_COLUMNS = [
 """Responses and the response rate, then the scores of `domain.surveys` without the NPS split."""
 
 
+def _group_totals(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct `groups` (sorted) and the column sums of the rows of `values` (whole
+    numbers) in each: numpy's, where a pandas groupby cost 2–5 ms a call in fixed overhead."""
+    keys, codes = np.unique(groups, return_inverse=True)
+    totals = np.zeros((len(keys), values.shape[1]), dtype=np.int64)
+    np.add.at(totals, codes.reshape(-1), values)
+    return keys, totals
+
+
 def _scores(sums: pd.DataFrame, groups: pd.Series | np.ndarray) -> pd.DataFrame:
     """The figures of each group of campaigns (`groups`: one key per row of `sums`,
     `_campaign_sums`), by `domain.surveys`; indexed by group, sorted."""
-    grouped = sums[list(SUM_COLUMNS)].groupby(np.asarray(groups), sort=True).sum()
-    return scores_from_sums(grouped)
+    columns = list(SUM_COLUMNS)
+    keys, totals = _group_totals(sums[columns].to_numpy(dtype=np.int64), np.asarray(groups))
+    return scores_from_sums(pd.DataFrame(totals, columns=columns, index=keys))
 
 
 def _summaries(scores: pd.DataFrame, groups: pd.Series, invited: pd.Series) -> pd.DataFrame:
@@ -543,21 +555,22 @@ def _by_campaign(campaigns: pd.DataFrame, sums: pd.DataFrame) -> pd.DataFrame:
 def _by_year(invited: pd.DataFrame, sums: pd.DataFrame) -> pd.DataFrame:
     """One row per campaign year of `invited` (campaign_id, year, invited per campaign), with
     the figures of the sums (`_campaign_sums`) of that year's campaigns."""
-    per_year = invited.groupby("year").agg(
-        campaigns=("campaign_id", "count"), invited=("invited", "sum")
-    )
-    if per_year.empty:
+    if invited.empty:
         return pd.DataFrame(columns=["year", "campaigns", *_SUMMARY_COLUMNS])
-    years = invited.set_index("campaign_id")["year"].reindex(sums.index).to_numpy()
-    summary = _summaries(_scores(sums, years), per_year.index.to_series(), per_year["invited"])
+    year_of = invited["year"].to_numpy(dtype=np.int64)
+    ones = np.ones((len(invited), 1), dtype=np.int64)
+    counted = np.hstack([ones, invited[["invited"]].to_numpy(dtype=np.int64)])
+    years, totals = _group_totals(counted, year_of)
+    campaigns, invited_per_year = totals.T
+    year_by_campaign = pd.Series(year_of, index=invited["campaign_id"].to_numpy())
+    summary = _summaries(
+        _scores(sums, year_by_campaign.reindex(sums.index).to_numpy()),
+        pd.Series(years),
+        pd.Series(invited_per_year),
+    )
     return pd.concat(
         [
-            pd.DataFrame(
-                {
-                    "year": per_year.index.to_numpy(dtype=np.int64),
-                    "campaigns": per_year["campaigns"].to_numpy(dtype=np.int64),
-                }
-            ),
+            pd.DataFrame({"year": years, "campaigns": campaigns}),
             summary,
         ],
         axis=1,

@@ -145,6 +145,26 @@ def sus_grade(score: float) -> str:
     return next(grade for floor, grade in _SUS_GRADE_FLOORS if rounded >= floor)
 
 
+_GRADE_FLOORS_UP = np.array([floor for floor, _ in reversed(_SUS_GRADE_FLOORS)])
+_GRADES_UP = np.array([grade for _, grade in reversed(_SUS_GRADE_FLOORS)], dtype=object)
+
+
+def sus_grades(means: np.ndarray) -> np.ndarray:
+    """`sus_grade` of many scores at once (an array of grades, dtype object).
+
+    Tricky edge: `sus_grade` rounds to 6 decimals before comparing, which numpy's rounding does
+    not always match in the last digit; a score within 1e-5 of a grade's floor is graded by
+    `sus_grade` itself, so the grades are exactly its own (as is every refusal)."""
+    scores = np.asarray(means, dtype=float).reshape(-1)
+    grades = _GRADES_UP[
+        np.clip(np.searchsorted(_GRADE_FLOORS_UP, scores, side="right") - 1, 0, None)
+    ]
+    near = np.abs(scores[:, None] - _GRADE_FLOORS_UP[None, :]).min(axis=1, initial=np.inf) < 1e-5
+    for position in np.flatnonzero(near | ~((scores >= 0) & (scores <= 100))).tolist():
+        grades[position] = sus_grade(float(scores[position]))
+    return grades
+
+
 def nps_split(scores: Iterable[int]) -> dict[str, int | float]:
     """Counts and percentages of promoters (9–10), passives (7–8) and detractors (0–6).
 
@@ -320,7 +340,8 @@ def scores_from_sums(sums: pd.DataFrame) -> pd.DataFrame:
     Tricky edge: sums that no set of answers could give (a split that does not add up to the
     responses, points past 40 a response) are refused with ValueError naming the group.
     """
-    columns = {name: sums[name].to_numpy(dtype=np.int64) for name in SUM_COLUMNS}
+    table = sums[list(SUM_COLUMNS)].to_numpy(dtype=np.int64)
+    columns = {name: table[:, position] for position, name in enumerate(SUM_COLUMNS)}
     responses = columns["responses"]
     nps_counts = columns["promoters"] + columns["passives"] + columns["detractors"]
     impossible = (
@@ -336,8 +357,6 @@ def scores_from_sums(sums: pd.DataFrame) -> pd.DataFrame:
         raise ValueError(f"The sums of group {group!r} are not those of any set of answers.")
     means, lows, highs = _sus_means_ci95(responses, columns["sus_points"], columns["sus_squares"])
     split = _nps_splits(columns["promoters"], columns["passives"], columns["detractors"])
-    distinct, where = np.unique(means, return_inverse=True)
-    grades = np.array([sus_grade(mean) for mean in distinct.tolist()], dtype=object)
     with np.errstate(invalid="ignore", divide="ignore"):
         figures = pd.DataFrame(
             {
@@ -345,7 +364,7 @@ def scores_from_sums(sums: pd.DataFrame) -> pd.DataFrame:
                 "sus_mean": means,
                 "sus_low": lows,
                 "sus_high": highs,
-                "sus_grade": grades[where.reshape(-1)] if len(responses) else grades,
+                "sus_grade": sus_grades(means),
                 "nps": 100 * (split["promoters"] - split["detractors"]) / responses,
                 **{key: split[key] for key in NPS_SPLIT_COLUMNS},
                 "csat_pct": 100 * columns["satisfied"] / responses,

@@ -19,6 +19,7 @@ from domain.surveys import (
     scores_from_sums,
     sums_by_group,
     sus_grade,
+    sus_grades,
     sus_score,
     sus_scores,
     t_critical_95,
@@ -360,6 +361,27 @@ def test_sums_no_answers_could_give_are_refused(changes):
     )  # fmt: skip
     with pytest.raises(ValueError, match="The sums of group 'Acme 2026' are not those of any"):
         scores_from_sums(sums)
+
+
+FLOORS = [84.1, 80.8, 78.9, 77.2, 74.1, 72.6, 71.1, 65.0, 62.7, 51.7, 0.0]
+
+
+@given(st.lists(st.floats(min_value=0, max_value=100), max_size=50))
+def test_many_grades_are_each_scores_own(scores):
+    edges = [
+        value
+        for floor in FLOORS
+        for value in (floor, np.nextafter(floor, 0), np.nextafter(floor, 101), floor - 5e-7)
+        if 0 <= value <= 100
+    ]
+    values = [*scores, *edges, 84.09999999999999, 100.0]
+    assert sus_grades(np.array(values)).tolist() == [sus_grade(value) for value in values]
+
+
+def test_many_grades_refuse_what_one_grade_refuses():
+    with pytest.raises(ValueError, match="A SUS score runs from 0 to 100, got 100.5"):
+        sus_grades(np.array([50.0, 100.5]))
+    assert sus_grades(np.array([])).tolist() == []
 
 
 def test_no_responses_give_no_groups():
