@@ -11,7 +11,13 @@ from sqlmodel import Session, select
 
 from data_access.actor import Actor
 from data_access.audit import CommandRefused
-from data_access.coe import coe_comparison, coe_history, coe_section
+from data_access.coe import (
+    _candidates,
+    coe_comparison,
+    coe_history,
+    coe_section,
+    included_tiers,
+)
 from data_access.coe_commands import (
     CSV_REQUIRED,
     CoeFileRefused,
@@ -20,7 +26,8 @@ from data_access.coe_commands import (
     record_coe_snapshot,
 )
 from data_access.models import AuditLog, CoeSnapshot, Customer, EntitlementEntry, Region, User
-from data_access.policies import seed_default_policies
+from data_access.policies import seed_default_policies, tier_labels
+from domain.coe_peers import choose_peers
 from domain.csv_safe import csv_bytes
 from domain.quarters import Quarter
 from tests.data_access.query_plans import full_scans, recorded_statements
@@ -387,6 +394,52 @@ def test_fewer_than_five_peers_widen_the_band_then_show_no_percentile(world):
     widened = coe_comparison(session=session, customer_id=me.id, quarter=Q3)
     assert widened.comparison.group.band == "hypercare" and widened.comparison.group.enough
     assert widened.comparison.metric("certified_builders").percentile == pytest.approx(50.0)
+
+
+@pytest.mark.parametrize(
+    ("same_size", "same_tier", "other_tiers", "band"),
+    [
+        (5, 2, 3, "tier_size"),
+        (4, 1, 5, "tier"),
+        (4, 0, 5, "hypercare"),
+        (0, 5, 0, "tier"),
+        (1, 2, 1, "hypercare"),  # four in all: too few anywhere
+    ],
+)
+def test_peers_read_band_by_band_are_those_chosen_from_every_candidate(
+    world, same_size, same_tier, other_tiers, band
+):
+    """The comparison reads the quarter's candidates of the customer's tier and size first and
+    widens the read only when they are too few; its peers and sentence are exactly those
+    `choose_peers` picks from every candidate of the quarter."""
+    session = world["session"]
+    me = make_customer(world, "Me")
+    plant(session, me, Q3, certified_builders=3)
+    for index in range(same_size):
+        plant(session, make_customer(world, f"Same {index}"), Q3, certified_builders=index)
+    for index in range(same_tier):
+        peer = make_customer(world, f"Tier {index}", size="small")
+        plant(session, peer, Q3, certified_builders=10 + index)
+    for index in range(other_tiers):
+        peer = make_customer(world, f"Pro {index}", tier="professional")
+        plant(session, peer, Q3, certified_builders=20 + index)
+    plant(session, make_customer(world, "Basic", tier="basic"), Q3)
+    found = coe_comparison(session=session, customer_id=me.id, quarter=Q3).comparison.group
+    tiers = included_tiers(session=session)
+    expected = choose_peers(
+        customer_id=me.id,
+        tier=me.tier,
+        size_band=me.size_band,
+        candidates=_candidates(session, Q3, tiers),
+        hypercare_tiers=tiers,
+        tier_label=tier_labels(session=session)[me.tier],
+        quarter=Q3,
+    )
+    assert found.band == expected.band == band
+    assert sorted(found.peers, key=lambda c: c.customer_id) == sorted(
+        expected.peers, key=lambda c: c.customer_id
+    )
+    assert found.sentence == expected.sentence
 
 
 def test_the_section_compares_with_the_previous_quarter(world):
