@@ -273,9 +273,9 @@ def _plain_frame(session: Session, statement) -> pd.DataFrame:
 
     Tricky edge: read_sql makes a SQLAlchemy Row of each of them, which outlives the young
     collections of Python's garbage collector; 13,732 rows of answers (read before the
-    campaigns' sums were) and 8,189 comments on 2,000 customers made a full collection (0.1 s) every other run of the page. So no object is
-    made per row that holds others. A date column comes as the driver gives it (text on
-    SQLite), for the caller to parse."""
+    campaigns' sums were) and 8,189 comments on 2,000 customers made a full collection (0.1 s)
+    every other run of the page. So no object is made per row that holds others. A date column
+    comes as the driver gives it (text on SQLite), for the caller to parse."""
     result = session.connection().execute(statement)
     names = list(result.keys())
     rows = result.cursor.fetchall()
