@@ -405,6 +405,16 @@ def _checked_points(sus: np.ndarray) -> np.ndarray:
     return points.astype(np.int64)
 
 
+def group_totals(values: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct `groups` (sorted) and the column sums of the rows of `values` (whole
+    numbers, one row per entry of `groups`) in each: numpy's, where a pandas groupby cost
+    2–5 ms a call in fixed overhead."""
+    keys, codes = np.unique(groups, return_inverse=True)
+    totals = np.zeros((len(keys), values.shape[1]), dtype=np.int64)
+    np.add.at(totals, codes.reshape(-1), values)
+    return keys, totals
+
+
 def sums_by_group(
     groups: np.ndarray, sus: np.ndarray, nps_answers: np.ndarray, csat_answers: np.ndarray
 ) -> pd.DataFrame:
@@ -415,25 +425,20 @@ def sums_by_group(
     points = _checked_points(np.asarray(sus, dtype=float))
     nps_answers = _checked_column(np.asarray(nps_answers), "NPS", 0, 10)
     csat_answers = _checked_column(np.asarray(csat_answers), "CSAT", 1, 5)
-    keys, codes = np.unique(np.asarray(groups), return_inverse=True)
-    codes = codes.reshape(-1)
-
-    def total(weights: np.ndarray | None = None) -> np.ndarray:
-        return np.bincount(codes, weights=weights, minlength=len(keys)).astype(np.int64)
-
     promoters, passives, detractors = _nps_groups(nps_answers)
-    return pd.DataFrame(
-        {
-            "responses": total(),
-            "sus_points": total(points),
-            "sus_squares": total(points * points),
-            "promoters": total(promoters),
-            "passives": total(passives),
-            "detractors": total(detractors),
-            "satisfied": total(csat_answers >= 4),
-        },
-        index=pd.Index(keys, name="group"),
-    )[list(SUM_COLUMNS)]
+    per_response = np.column_stack(
+        [
+            np.ones(len(points), dtype=np.int64),
+            points,
+            points * points,
+            promoters,
+            passives,
+            detractors,
+            csat_answers >= 4,
+        ]
+    ).astype(np.int64)
+    keys, totals = group_totals(per_response, np.asarray(groups))
+    return pd.DataFrame(totals, columns=list(SUM_COLUMNS), index=pd.Index(keys, name="group"))
 
 
 def scores_by_group(
