@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
 
-from sqlalchemy import Index, UniqueConstraint, true
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Table, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 
@@ -425,6 +425,41 @@ class SurveyResponse(SQLModel, table=True):
     interview_date: date | None = None
     submitted_at: datetime | None = None
     updated_at: datetime = Field(default_factory=utc_now)
+
+
+SURVEY_TALLY_COUNTS: tuple[str, ...] = (
+    "drafts",
+    "responses",
+    "sus_points",
+    "sus_squares",
+    "promoters",
+    "passives",
+    "detractors",
+    "satisfied",
+    "csat_answers",
+    *(f"sus_{item}_{answer}" for item in range(1, 11) for answer in range(1, 6)),
+)
+"""The running counts of `survey_tally`, per campaign: its drafts, its submitted responses and
+what the survey figures are counted from (`domain.surveys.SUM_COLUMNS`, the CSAT answers and
+`sus_3_5`, the submitted responses that answered 5 to SUS item 3)."""
+
+survey_tally = Table(
+    "survey_tally",
+    SQLModel.metadata,
+    Column(
+        "campaign_id",
+        Integer,
+        ForeignKey("survey_campaign.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    *(Column(name, BigInteger, nullable=False, server_default="0") for name in SURVEY_TALLY_COUNTS),
+)
+"""Each campaign's survey counts, kept by database triggers on `survey_response` (migration
+0009): every insert, change and deletion of a response, by a command, the seed or anything
+else, adds its contribution or takes it back in the same transaction. The responses stay the
+record; this is their sum, so the results page reads a row per campaign instead of summing
+every answer ever given (`data_access.survey_results.recounted_tallies` sums them again)."""
 
 
 class FeedbackSession(SQLModel, table=True):

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, case, func, or_
+from sqlalchemy import and_, func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, select
@@ -43,6 +43,7 @@ from data_access.models import (
     SurveyResponse,
     TierPolicyRow,
     User,
+    survey_tally,
     utc_now,
 )
 from data_access.scope import Scope
@@ -155,9 +156,10 @@ def create_campaign(
 
 
 def campaign_frame(session: Session, where: list[ColumnElement[bool]]) -> pd.DataFrame:
-    """Campaigns matching `where`, newest year first, with customer, counts and closing day."""
-    submitted = func.sum(case((SurveyResponse.status == "submitted", 1), else_=0))
-    drafts = func.sum(case((SurveyResponse.status == "draft", 1), else_=0))
+    """Campaigns matching `where`, newest year first, with customer, counts and closing day.
+
+    The submitted and draft counts are the campaign's `survey_tally` row (none yet: 0), not a
+    count over every response ever stored."""
     statement = (
         select(
             SurveyCampaign.id,
@@ -169,14 +171,13 @@ def campaign_frame(session: Session, where: list[ColumnElement[bool]]) -> pd.Dat
             SurveyCampaign.title,
             SurveyCampaign.year_start,
             SurveyCampaign.invited_count.label("invited"),
-            submitted.label("submitted"),
-            drafts.label("drafts"),
+            survey_tally.c.responses.label("submitted"),
+            survey_tally.c.drafts,
         )
         .join(Customer, Customer.id == SurveyCampaign.customer_id)
         .join(Region, Region.id == Customer.region_id)
-        .outerjoin(SurveyResponse, SurveyResponse.campaign_id == SurveyCampaign.id)
+        .outerjoin(survey_tally, survey_tally.c.campaign_id == SurveyCampaign.id)
         .where(*where)
-        .group_by(SurveyCampaign.id, Customer.id, Region.code)
         .order_by(SurveyCampaign.year_start.desc(), Customer.name)
     )
     frame = pd.read_sql(statement, session.connection())

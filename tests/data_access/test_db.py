@@ -270,3 +270,36 @@ def test_upgrading_a_schema_already_at_head_takes_no_write_lock(tmp_path):
         writer.rollback()
         writer.close()
         engine.dispose()
+
+
+def test_the_survey_tally_is_filled_from_the_stored_responses(blank_engine):
+    """Migration 0009 fills `survey_tally` from the responses already stored, and its triggers
+    keep it through the seed's bulk inserts: both equal the responses summed again."""
+    import numpy as np
+    import pandas as pd
+    from sqlmodel import Session, select
+
+    from data_access.models import SURVEY_TALLY_COUNTS, survey_tally
+    from data_access.survey_results import recounted_tallies
+    from tests.conftest import small_seed
+
+    def kept_and_recounted() -> tuple[pd.DataFrame, pd.DataFrame]:
+        with Session(blank_engine) as session:
+            kept = pd.read_sql(
+                select(survey_tally).order_by(survey_tally.c.campaign_id), session.connection()
+            ).set_index("campaign_id")[list(SURVEY_TALLY_COUNTS)]
+            counted = recounted_tallies(session=session)
+        kept = kept.astype(np.int64)
+        return kept[kept.to_numpy().any(axis=1)], counted
+
+    upgrade(blank_engine)
+    small_seed(blank_engine)
+    kept, counted = kept_and_recounted()
+    assert counted["responses"].sum() > 0 and counted["drafts"].sum() >= 0
+    pd.testing.assert_frame_equal(kept, counted)
+    downgrade(blank_engine, "0008")
+    assert "survey_tally" not in inspect(blank_engine).get_table_names()
+    upgrade(blank_engine)
+    refilled, counted_again = kept_and_recounted()
+    pd.testing.assert_frame_equal(refilled, counted)
+    pd.testing.assert_frame_equal(counted_again, counted)

@@ -19,6 +19,7 @@ from data_access.audit import CommandRefused
 from data_access.customers import CustomerFields, create_customer
 from data_access.db import session_scope
 from data_access.models import (
+    SURVEY_TALLY_COUNTS,
     AuditLog,
     Contact,
     EndUser,
@@ -28,6 +29,7 @@ from data_access.models import (
     SurveyCampaign,
     SurveyResponse,
     User,
+    survey_tally,
 )
 from data_access.policies import seed_default_policies
 from data_access.scope import Scope
@@ -717,33 +719,131 @@ def test_the_databases_sums_are_those_of_the_responses_read_one_by_one(engine, w
     assert sums.loc[expected.index, list(SUM_COLUMNS)].to_numpy().tolist() == (
         expected.to_numpy().tolist()
     )
-    for key in SUS_KEYS:
-        for answer in range(1, 6):
-            counted = {
-                campaign_id: sum(
-                    1 for row in submitted if row.campaign_id == campaign_id
-                    and getattr(row, key) == answer
-                )
-                for campaign_id in expected.index
-            }  # fmt: skip
-            assert sums[f"{key}_{answer}"].to_dict() == counted, (key, answer)
+    with Session(engine) as session:
+        answer_counts = {
+            campaign_id: survey_results._answer_counts(
+                session, scope, survey_results.ResultFilters(campaign_id=int(campaign_id))
+            )
+            for campaign_id in expected.index
+        }
+        everything = survey_results._answer_counts(session, scope, survey_results.ResultFilters())
+    columns = list(survey_results.ANSWER_COUNT_COLUMNS)
+    for campaign_id in expected.index:
+        counted = [
+            sum(
+                1 for row in submitted if row.campaign_id == campaign_id
+                and getattr(row, key) == answer
+            )
+            for key in SUS_KEYS
+            for answer in range(1, 6)
+        ]  # fmt: skip
+        assert dict(zip(columns, answer_counts[campaign_id].tolist(), strict=True)) == dict(
+            zip(columns, counted, strict=True)
+        ), campaign_id
+    assert everything.tolist() == sum(answer_counts.values()).tolist()
 
 
-def test_a_submitted_answer_out_of_range_is_refused_not_left_out(engine, world):
-    """An answer the commands would refuse, written behind their back, is counted in no bucket
-    of the database's sums; the results say so rather than count the response short."""
+@pytest.mark.parametrize("answer, value", [("sus_4", 7), ("sus_9", None), ("csat", 0)])
+def test_a_submitted_answer_out_of_range_is_refused_not_left_out(engine, world, answer, value):
+    """An answer the commands would refuse (out of range or missing), written behind their
+    back, is counted in no bucket of the database's sums; the results say so rather than count
+    the response short."""
     campaign = three_responses(engine, world)
     with session_scope(engine) as session:
         response = session.exec(
             select(SurveyResponse).where(SurveyResponse.status == "submitted")
         ).first()
-        response.sus_4 = 7
+        setattr(response, answer, value)
         session.add(response)
     with Session(engine) as session, pytest.raises(ValueError) as refused:
         survey_results.survey_results(session=session, scope=Scope(world.manager, True))
     assert str(refused.value) == (
         f"Campaign {campaign} has a submitted response with an answer missing or out of range."
     )
+
+
+def tally(engine) -> pd.DataFrame:
+    """The `survey_tally` rows holding any count, as `recounted_tallies` gives them."""
+    with Session(engine) as session:
+        kept = pd.read_sql(
+            select(survey_tally).order_by(survey_tally.c.campaign_id), session.connection()
+        ).set_index("campaign_id")
+    kept = kept[list(SURVEY_TALLY_COUNTS)].astype(np.int64)
+    return kept[kept.to_numpy().any(axis=1)]
+
+
+def recounted(engine) -> pd.DataFrame:
+    with Session(engine) as session:
+        counted = survey_results.recounted_tallies(session=session)
+    return counted[counted.to_numpy().any(axis=1)]
+
+
+def test_the_tally_follows_every_write_of_a_response(engine, world):
+    """The triggers keep `survey_tally` equal to the responses summed again
+    (`recounted_tallies`) through the commands and through writes behind their back: an answer
+    changed, a submitted response turned back into a draft, an answer emptied, a response moved
+    to another campaign, rows inserted and deleted."""
+    campaign = three_responses(engine, world)
+    pd.testing.assert_frame_equal(tally(engine), recounted(engine))
+    first = tally(engine).loc[campaign]
+    assert (first["responses"], first["drafts"]) == (3, 1)
+    assert first["sus_points"] == (50 + 100 + 0) / 2.5 and first["promoters"] == 2
+    assert first["sus_1_3"] == 1 and first["sus_1_5"] == 1 and first["sus_1_1"] == 1
+
+    submit(engine, world, campaign, world.users[3], sus_4=2, sus_7=5, nps=7, csat=1)
+    next_year_response(
+        engine, world, complete(**WORST, nps=6, csat=3, interview_date=date(2027, 4, 1))
+    )
+    with Session(engine) as session:
+        next_year = session.exec(
+            select(SurveyCampaign.id).where(SurveyCampaign.id != campaign)
+        ).one()
+    pd.testing.assert_frame_equal(tally(engine), recounted(engine))
+
+    def behind_their_back(change) -> None:
+        with session_scope(engine) as session:
+            rows = session.exec(select(SurveyResponse).order_by(SurveyResponse.id)).all()
+            change(session, rows)
+        pd.testing.assert_frame_equal(tally(engine), recounted(engine))
+
+    def answer_changed(session, rows):
+        rows[0].sus_3, rows[0].nps, rows[0].csat = 1, 3, 5
+        session.add(rows[0])
+
+    def back_to_draft(session, rows):
+        rows[1].status = "draft"
+        session.add(rows[1])
+
+    def answer_emptied(session, rows):
+        rows[2].sus_9 = None
+        session.add(rows[2])
+
+    def moved(session, rows):
+        rows[3].campaign_id = next_year
+        session.add(rows[3])
+
+    def deleted(session, rows):
+        session.delete(rows[0])
+
+    def inserted(session, rows):
+        session.add(
+            SurveyResponse(
+                campaign_id=next_year,
+                end_user_id=world.users[4],
+                staff_id=world.staff,
+                status="submitted",
+                **BEST,
+                nps=10,
+                csat=5,
+                submitted_at=NOW,
+            )
+        )
+
+    for change in (answer_changed, back_to_draft, answer_emptied, moved, deleted, inserted):
+        behind_their_back(change)
+    final = tally(engine)
+    assert final["responses"].sum() == 4 and final["drafts"].sum() == 1
+    assert final.loc[next_year, "responses"] == 3
 
 
 def next_year_response(engine, world, answers: dict) -> None:
