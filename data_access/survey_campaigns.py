@@ -47,7 +47,7 @@ from data_access.models import (
     utc_now,
 )
 from data_access.scope import Scope
-from domain.entitlements import Entitlement, subscription_year, subscription_year_ends
+from domain.entitlements import Entitlement, as_days, subscription_year, subscription_year_ends
 from domain.roles import Role
 from domain.surveys import MISSING_LABELS, SUS_ITEMS, missing_items
 
@@ -182,13 +182,11 @@ def campaign_frame(session: Session, where: list[ColumnElement[bool]]) -> pd.Dat
     )
     frame = pd.read_sql(statement, session.connection())
     frame[["submitted", "drafts"]] = frame[["submitted", "drafts"]].fillna(0).astype(int)
-    # Dates come as ISO text from SQLite and as dates from PostgreSQL; numpy parses both, a
-    # thousand campaigns at once (`subscription_year` per row was 2 ms of 2,000 customers' read).
-    year_start = np.array(frame["year_start"].tolist(), dtype="datetime64[D]")
+    # A thousand campaigns' days at once (`subscription_year` per row was 2 ms of 2,000
+    # customers' read, and numpy's own conversion of date objects 3 ms a column).
+    year_start = as_days(frame["year_start"].tolist())
     frame["year_start"] = year_start.tolist()
-    frame["closes_on"] = subscription_year_ends(
-        np.array(frame.pop("hypercare_start").tolist(), dtype="datetime64[D]"), year_start
-    )
+    frame["closes_on"] = subscription_year_ends(as_days(frame.pop("hypercare_start")), year_start)
     frame["year"] = year_start.astype("datetime64[Y]").astype(np.int64) + 1970
     return frame
 

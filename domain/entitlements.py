@@ -72,14 +72,32 @@ def _date_parts(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     )
 
 
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def as_days(days: Iterable[date | str] | np.ndarray) -> np.ndarray:
+    """Many days at once as numpy `datetime64[D]`: dates (as PostgreSQL's driver and SQLAlchemy
+    give them), ISO text (as SQLite's driver gives it) or days already. numpy makes a date
+    object into a day at about 3 µs each, a third of reading a thousand campaigns; their
+    ordinals take 0.1 µs.
+
+    Tricky edge: a datetime counts as its own calendar day, with no time-zone conversion."""
+    if isinstance(days, np.ndarray) and days.dtype.kind == "M":
+        return days.astype("datetime64[D]").reshape(-1)
+    days = list(days)
+    if days and all(isinstance(day, date) for day in days):
+        ordinals = np.fromiter((day.toordinal() for day in days), dtype=np.int64, count=len(days))
+        return (ordinals - _EPOCH_ORDINAL).astype("datetime64[D]")
+    return np.array(days, dtype="datetime64[D]").reshape(-1)
+
+
 def subscription_year_ends(starts: Sequence[date], ons: Sequence[date]) -> list[date]:
     """`subscription_year(start, on)[1]` of each pair of `starts` and `ons` at once: the first
     day of the next subscription year, by the same rule (a 29 February start renews on
     28 February in common years), for a thousand campaigns without a thousand calls.
 
     Tricky edge: a day before its start raises the ValueError `subscription_year` raises."""
-    start = np.array(starts, dtype="datetime64[D]").reshape(-1)
-    on = np.array(ons, dtype="datetime64[D]").reshape(-1)
+    start, on = as_days(starts), as_days(ons)
     early = np.flatnonzero(on < start)
     if len(early):
         first = int(early[0])

@@ -1,6 +1,7 @@
 import calendar
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from domain.entitlements import (
     RequestState,
     allowance,
     allowance_on,
+    as_days,
     balance,
     check_can_debit,
     check_enrolment,
@@ -545,3 +547,18 @@ def test_subscription_year_ends_of_leap_day_starts_and_a_day_before_the_start():
         subscription_year_ends(
             [date(2020, 3, 1), date(2020, 2, 29)], [date(2021, 1, 1), date(2020, 2, 28)]
         )
+
+
+@given(st.lists(st.dates(min_value=date(1, 1, 1), max_value=date(9999, 12, 31)), max_size=40))
+def test_as_days_reads_dates_iso_text_and_days_alike(days):
+    """Dates (PostgreSQL), ISO text (SQLite) and days already give numpy's own days."""
+    expected = np.array([day.isoformat() for day in days], dtype="datetime64[D]")
+    assert as_days(days).tolist() == expected.tolist() == days
+    assert as_days([day.isoformat() for day in days]).tolist() == days
+    assert as_days(expected).tolist() == days
+    assert as_days(iter(days)).dtype == np.dtype("datetime64[D]")
+
+
+def test_as_days_of_a_datetime_is_its_own_calendar_day():
+    late = datetime(2026, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5)))
+    assert as_days([late, date(2024, 2, 29)]).tolist() == [date(2026, 12, 31), date(2024, 2, 29)]
