@@ -28,7 +28,12 @@ from data_access.models import (
     survey_tally,
 )
 from data_access.scope import Scope
-from data_access.survey_campaigns import RESPONDENT_STATUS_LABELS, SUS_KEYS, campaign_frame
+from data_access.survey_campaigns import (
+    RESPONDENT_STATUS_LABELS,
+    SUS_KEYS,
+    campaign_frame,
+    plain_frame,
+)
 from domain.paging import page_count, span
 from domain.surveys import (
     NPS_SPLIT_COLUMNS,
@@ -307,32 +312,6 @@ def _answer_counts(session: Session, scope: Scope, filters: ResultFilters) -> np
     return np.array(session.connection().execute(statement).one(), dtype=np.int64)
 
 
-def _plain_frame(session: Session, statement) -> pd.DataFrame:
-    """The rows of a statement of numbers and text, as `pd.read_sql` reads them (the same
-    column types; no rows: object columns), from the driver's own tuples.
-
-    Tricky edge: read_sql makes a SQLAlchemy Row of each of them, which outlives the young
-    collections of Python's garbage collector; 13,732 rows of answers (read before the
-    campaigns' sums were) and 8,189 comments on 2,000 customers made a full collection (0.1 s)
-    every other run of the page. So no object is made per row that holds others. A date column
-    comes as the driver gives it (text on SQLite), for the caller to parse."""
-    result = session.connection().execute(statement)
-    names = list(result.keys())
-    rows = result.cursor.fetchall()
-    result.close()
-    if not rows:
-        return pd.DataFrame(columns=names)
-
-    table = np.array(rows, dtype=object)  # transposed without an iterator per row
-
-    def column(values: np.ndarray) -> np.ndarray | list:
-        if pd.api.types.infer_dtype(values, skipna=False) == "integer":
-            return values.astype(np.int64)  # read_sql's int64, without its inference
-        return values.tolist()
-
-    return pd.DataFrame({name: column(table[:, i]) for i, name in enumerate(names)})
-
-
 COMMENTS_PAGE = 50
 """Comments the results page shows at a time, newest first."""
 
@@ -376,7 +355,7 @@ def _comment_frame(session: Session | None, statement) -> pd.DataFrame:
     if session is None:
         frame = pd.DataFrame(columns=list(statement.selected_columns.keys()))
     else:
-        frame = _plain_frame(
+        frame = plain_frame(
             session,
             statement.order_by(SurveyResponse.submitted_at.desc(), SurveyResponse.id.desc()),
         )

@@ -956,7 +956,7 @@ def test_rows_read_from_the_driver_are_the_frame_read_sql_makes(engine, world):
     with Session(engine) as session:
         for chosen in (statement, statement.where(SurveyResponse.id < 0)):
             expected = pd.read_sql(chosen, session.connection())
-            found = survey_results._plain_frame(session, chosen)
+            found = survey_campaigns.plain_frame(session, chosen)
             pd.testing.assert_frame_equal(found, expected, check_exact=True)
     assert len(expected) == 0 and len(found.columns) == 6
 
