@@ -437,11 +437,13 @@ SURVEY_TALLY_COUNTS: tuple[str, ...] = (
     "detractors",
     "satisfied",
     "csat_answers",
+    "comments",
     *(f"sus_{item}_{answer}" for item in range(1, 11) for answer in range(1, 6)),
 )
 """The running counts of `survey_tally`, per campaign: its drafts, its submitted responses and
-what the survey figures are counted from (`domain.surveys.SUM_COLUMNS`, the CSAT answers and
-`sus_3_5`, the submitted responses that answered 5 to SUS item 3)."""
+what the survey figures are counted from (`domain.surveys.SUM_COLUMNS`, the CSAT answers, the
+comments that are not blank, and `sus_3_5`, the submitted responses that answered 5 to SUS
+item 3)."""
 
 survey_tally = Table(
     "survey_tally",

@@ -9,8 +9,8 @@ what the pages show. `survey_tally` holds those sums per campaign:
 - `drafts`, `responses` (submitted);
 - of the submitted: `sus_points` (the SUS score / 2.5: 20 plus the odd items' answers minus 1,
   plus 5 minus the even items' answers) and `sus_squares`, `promoters` (NPS 9–10), `passives`
-  (7–8), `detractors` (0–6), `satisfied` (CSAT 4–5), `csat_answers` (CSAT 1–5), and
-  `sus_<item>_<answer>`, how many answered `answer` to SUS `item`.
+  (7–8), `detractors` (0–6), `satisfied` (CSAT 4–5), `csat_answers` (CSAT 1–5), `comments`
+  (not blank), and `sus_<item>_<answer>`, how many answered `answer` to SUS `item`.
 
 Triggers add a row's contribution when it is inserted, take the old one back and add the new
 when it changes, and take it back when it is deleted: commands, the seed's bulk inserts and
@@ -65,6 +65,7 @@ def _contributions(row: str) -> dict[str, str]:
         "detractors": when(f"{submitted} AND {row}.nps BETWEEN 0 AND 6"),
         "satisfied": when(f"{submitted} AND {row}.csat >= 4"),
         "csat_answers": when(f"{submitted} AND {row}.csat BETWEEN 1 AND 5"),
+        "comments": when(f"{submitted} AND trim(coalesce({row}.comments, '')) <> ''"),
         **{
             f"sus_{item}_{answer}": when(f"{submitted} AND {row}.sus_{item} = {answer}")
             for item in SUS_ITEMS

@@ -808,7 +808,9 @@ def test_the_tally_follows_every_write_of_a_response(engine, world):
 
     def answer_changed(session, rows):
         rows[0].sus_3, rows[0].nps, rows[0].csat = 1, 3, 5
-        session.add(rows[0])
+        rows[0].comments = "   "  # blank: no comment
+        rows[1].comments = "Said later"
+        session.add_all(rows[:2])
 
     def back_to_draft(session, rows):
         rows[1].status = "draft"
@@ -835,6 +837,7 @@ def test_the_tally_follows_every_write_of_a_response(engine, world):
                 **BEST,
                 nps=10,
                 csat=5,
+                comments="Fine",
                 submitted_at=NOW,
             )
         )
@@ -844,6 +847,16 @@ def test_the_tally_follows_every_write_of_a_response(engine, world):
     final = tally(engine)
     assert final["responses"].sum() == 4 and final["drafts"].sum() == 1
     assert final.loc[next_year, "responses"] == 3
+    # Comments of submitted responses: "=1+2" (u2) and "Fine" (u4); "Said later" is u1's, a
+    # draft now.
+    assert final["comments"].sum() == 2
+    with Session(engine) as session:
+        shown = survey_results.comment_page(
+            session=session,
+            scope=Scope(world.manager, True),
+            filters=survey_results.ResultFilters(),
+        )
+    assert shown.total == 2 and sorted(shown.rows["comments"]) == ["=1+2", "Fine"]
 
 
 def next_year_response(engine, world, answers: dict) -> None:
