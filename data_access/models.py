@@ -461,7 +461,10 @@ survey_tally = Table(
 0009): every insert, change and deletion of a response, by a command, the seed or anything
 else, adds its contribution or takes it back in the same transaction. The responses stay the
 record; this is their sum, so the results page reads a row per campaign instead of summing
-every answer ever given (`data_access.survey_results.recounted_tallies` sums them again)."""
+every answer ever given (`data_access.survey_results.recounted_tallies` sums them again).
+
+Tricky edge: `TRUNCATE` fires no row trigger; emptying `survey_response` that way (the tests'
+reset does) must empty this table too, as `TRUNCATE … CASCADE` of both does."""
 
 
 class FeedbackSession(SQLModel, table=True):

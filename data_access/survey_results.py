@@ -304,12 +304,18 @@ def _campaign_sums(session: Session, scope: Scope, filters: ResultFilters) -> pd
     )
 
 
+_ANSWER_SUMS = tuple(
+    func.coalesce(func.sum(survey_tally.c[name]), 0) for name in ANSWER_COUNT_COLUMNS
+)
+"""`_answer_counts`' columns, built once (making the 50 sums took 7 ms a call)."""
+
+
 def _answer_counts(session: Session, scope: Scope, filters: ResultFilters) -> np.ndarray:
     """How many submitted responses of the campaigns under `filters` gave each answer to each
     SUS item: the `ANSWER_COUNT_COLUMNS` summed by the database over their `survey_tally` rows
     (reading the 50 counts of a thousand campaigns cost ten times their sum)."""
     statement = _with_campaign_joins(
-        select(*(func.coalesce(func.sum(survey_tally.c[name]), 0) for name in ANSWER_COUNT_COLUMNS))
+        select(*_ANSWER_SUMS)
         .select_from(survey_tally)
         .join(SurveyCampaign, SurveyCampaign.id == survey_tally.c.campaign_id),
         filters,
