@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import case, func
 from sqlalchemy.orm import aliased
@@ -25,7 +26,7 @@ from data_access.models import (
 )
 from data_access.scope import Scope
 from domain.contacts import CONTACT_CHANNELS, EMAIL_PATTERN
-from domain.entitlements import subscription_year
+from domain.entitlements import as_days, subscription_year_ends
 from domain.lifecycle import OPEN_STATUSES
 from domain.roles import Role, parse_roles
 
@@ -336,9 +337,11 @@ def portfolio(*, session: Session, scope: Scope, now: datetime) -> pd.DataFrame:
     )
     count_columns = ["sev1", "sev2", "sev3", "sev4", "open_cases", "breaching", "at_risk"]
     frame[count_columns] = frame[count_columns].fillna(0).astype(int)
-    today = now.date()
-    frame["next_renewal"] = [
-        subscription_year(start, max(start, today))[1] for start in frame["hypercare_start"]
-    ]
-    frame["days_to_renewal"] = [(renewal - today).days for renewal in frame["next_renewal"]]
+    # Two thousand customers' renewals at once (a `subscription_year` call per customer was
+    # 4 ms of the read).
+    today = np.datetime64(now.date(), "D")
+    starts = as_days(frame["hypercare_start"].tolist())
+    renewals = np.array(subscription_year_ends(starts, np.maximum(starts, today)), "datetime64[D]")
+    frame["next_renewal"] = renewals.tolist()
+    frame["days_to_renewal"] = (renewals - today).astype(np.int64)
     return frame

@@ -23,14 +23,18 @@ def load_portfolio(scope: Scope) -> pd.DataFrame:
         return portfolio(session=session, scope=scope, now=datetime.now(UTC))
 
 
-def open_cases_chart(shown: pd.DataFrame) -> alt.Chart:
-    """Open cases of the customers shown, one bar per tier stacked by severity."""
-    by_tier = (
+def open_cases_by_tier(shown: pd.DataFrame) -> pd.DataFrame:
+    """Open cases of the customers shown per tier and severity (tier_label, severity, cases)."""
+    return (
         shown.groupby("tier_label")[["sev1", "sev2", "sev3", "sev4"]]
         .sum()
         .reset_index()
         .melt(id_vars="tier_label", var_name="severity", value_name="cases")
     )
+
+
+def open_cases_chart(by_tier: pd.DataFrame) -> alt.Chart:
+    """One bar per tier stacked by severity (`open_cases_by_tier`)."""
     return (
         alt.Chart(by_tier)
         .mark_bar()
@@ -157,7 +161,9 @@ if chosen:
     st.switch_page(PAGES_DIR / "customer.py", query_params={"customer": customer_id})
 
 st.subheader("Open cases by tier and severity")
-show_chart(open_cases_chart, shown)
+# The chart is drawn from its dozen sums, not the customers' rows: its cache key digests what
+# it is given, and 2,000 customers' rows cost 10 ms a run to digest.
+show_chart(open_cases_chart, open_cases_by_tier(shown))
 csv_download(
     shown.drop(columns=["csm_id", "hypercare_resource_id", "region_id"]),
     file_name="portfolio.csv",
